@@ -1,0 +1,3 @@
+from xylodeploy.cli import main
+
+main(prog_name="xylodeploy")

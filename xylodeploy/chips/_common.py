@@ -1,0 +1,18 @@
+"""Facts shared by the three Xylo SNN cores (xylo-spec.md §1.1)."""
+
+from xylodeploy.chips.spec import IntRange
+
+MAX_INPUTS = 16
+MAX_INPUT_EVENTS = 15  # 4-bit input spike registers
+MAX_HIDDEN_SPIKES = 31
+MAX_OUTPUT_SPIKES = 1
+MAX_ALIAS_TARGETS = 1
+WEIGHT_RANGE = IntRange.signed(8)
+WEIGHT_SHIFT_RANGE = IntRange.unsigned(3)  # IWBS/RWBS/OWBS: 3-bit register fields
+THRESHOLD_RANGE = IntRange.signed(16)
+# The hardware bias width is not public; xylosim takes int16 but the RAM exporter writes 2 hex
+# digits. We take the safe assumption (xylo-spec.md §1.1): 8-bit signed.
+BIAS_RANGE = IntRange.signed(8)
+DASH_RANGE = IntRange.unsigned(4)
+STATE_RANGE = IntRange.signed(16)
+DEFAULT_CLOCK_HZ = 50e6

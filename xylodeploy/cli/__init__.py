@@ -1,0 +1,70 @@
+"""The `xylodeploy` command line: a thin click layer over the library.
+
+Each command lives in its own module (``xylodeploy/cli/<name>_cmd.py`` exposing a click command
+called ``command``) and is imported only when it is run, so ``xylodeploy --help`` stays fast and
+never imports torch. Library errors (`XylodeployError`) become one-line messages and exit code 2.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+
+import click
+
+from xylodeploy import __version__
+from xylodeploy.errors import XylodeployError
+
+# command name -> module under xylodeploy.cli (module defines `command`)
+COMMANDS: dict[str, str] = {
+    "pipeline": "pipeline_cmd",
+    "train": "train_cmd",
+    "quantize": "quantize_cmd",
+    "validate": "validate_cmd",
+    "simulate": "simulate_cmd",
+    "deploy": "deploy_cmd",
+    "power": "power_cmd",
+    "inspect": "inspect_cmd",
+    "doctor": "doctor_cmd",
+    "import": "import_cmd",
+    "export": "export_cmd",
+}
+
+
+def _module_exists(module: str) -> bool:
+    return importlib.util.find_spec(f"xylodeploy.cli.{module}") is not None
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [name for name, mod in COMMANDS.items() if _module_exists(mod)]
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        module = COMMANDS.get(name)
+        if module is None or not _module_exists(module):
+            return None
+        return importlib.import_module(f"xylodeploy.cli.{module}").command
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except XylodeployError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="xylodeploy")
+def main() -> None:
+    """Train, quantize and deploy spiking neural networks on SynSense Xylo chips."""
+
+
+def run() -> None:  # pragma: no cover - console entry point
+    main(prog_name="xylodeploy")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

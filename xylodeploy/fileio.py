@@ -1,0 +1,47 @@
+"""File helpers shared by every writer: atomic writes and boundary checks."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from xylodeploy.errors import ConfigError
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
+    """Open a temp file beside ``path``; on success it replaces ``path`` in one step.
+
+    On any exception the temp file is removed and ``path`` is left untouched.
+    """
+    target = Path(path)
+    if target.is_dir():
+        raise ConfigError(f"{target}: is a directory, expected a file path to write")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, mode) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def existing_file(path: str | os.PathLike, what: str = "file") -> Path:
+    """Return ``path`` as a Path, or raise ConfigError if it is not a readable non-empty file."""
+    p = Path(path)
+    if not p.exists():
+        raise ConfigError(f"{p}: {what} not found")
+    if not p.is_file():
+        raise ConfigError(f"{p}: expected a {what}, found a directory or special file")
+    if p.stat().st_size == 0:
+        raise ConfigError(f"{p}: {what} is empty")
+    return p
