@@ -6,6 +6,7 @@ hard-code a chip limit: read it from the ``ChipSpec``.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -18,7 +19,8 @@ class IntRange:
     hi: int
 
     def __contains__(self, value: object) -> bool:
-        return isinstance(value, (int,)) and self.lo <= value <= self.hi
+        # numbers.Integral covers Python and NumPy integers; bools are not values of a range
+        return isinstance(value, numbers.Integral) and not isinstance(value, bool) and self.lo <= value <= self.hi
 
     @classmethod
     def signed(cls, bits: int) -> IntRange:

@@ -18,6 +18,7 @@ import io
 import json
 import os
 import zipfile
+import zlib
 from typing import Any
 
 import numpy as np
@@ -78,9 +79,12 @@ def load_spec(path: str | os.PathLike) -> XyloSpec:
     """Read and validate a `.xylo` file; raises ConfigError naming the file and field."""
     p = existing_file(path, "spec file")
     try:
-        with np.load(p, allow_pickle=False) as npz:
+        loaded = np.load(p, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise ConfigError(f"{p}: not a .xylo spec file (a bare .npy array, expected an .npz archive)")
+        with loaded as npz:
             members = {name: npz[name] for name in npz.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, zipfile.LargeZipFile) as exc:
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, zipfile.LargeZipFile, zlib.error) as exc:
         raise ConfigError(f"{p}: not a readable .xylo spec file (corrupt or truncated: {exc})") from None
     meta = _read_meta(p, members)
     missing = [name for name in ARRAY_FIELDS if name not in members]
@@ -108,7 +112,5 @@ def _read_meta(p: os.PathLike, members: dict[str, np.ndarray]) -> dict[str, Any]
         raise ConfigError(f"{p}: metadata field 'format' is not '{FORMAT_NAME}'")
     version = meta.get("schema_version")
     if version != SCHEMA_VERSION:
-        raise ConfigError(
-            f"{p}: field 'schema_version' is {version!r}, this xylodeploy reads version {SCHEMA_VERSION}"
-        )
+        raise ConfigError(f"{p}: field 'schema_version' is {version!r}, this xylodeploy reads version {SCHEMA_VERSION}")
     return meta

@@ -8,6 +8,7 @@ integers in chip units (one LSB of Isyn/Vmem); dashes are bit shifts; ``dt`` is 
 from __future__ import annotations
 
 import dataclasses
+import operator
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -48,9 +49,18 @@ def _as_int_array(name: str, value: Any, ndim: int) -> np.ndarray:
             raise ConfigError(f"field '{name}': expected integers, found non-integer values")
     if arr.ndim != ndim:
         raise ConfigError(f"field '{name}': expected {ndim}-D array, got shape {arr.shape}")
+    if arr.size and arr.dtype != bool and (arr.max() >= 2**63 or arr.min() < -(2**63)):
+        raise ConfigError(f"field '{name}': values outside the int64 range")
     out = np.array(arr, dtype=np.int64)
     out.setflags(write=False)
     return out
+
+
+def _alias_target(t: Any) -> int:
+    """An alias target id: an integer (no silent truncation of 1.5, no bools)."""
+    if isinstance(t, bool):
+        raise TypeError("bool is not a neuron id")
+    return operator.index(t)
 
 
 @dataclass(frozen=True, eq=False)
@@ -96,19 +106,19 @@ class XyloSpec:
         set_(self, "dt", dt)
         set_(self, "chip", str(self.chip))
         set_(self, "aliases", self._normalise_aliases(self.aliases))
+        if not isinstance(self.provenance, Mapping):
+            raise ConfigError(f"field 'provenance': expected a mapping, got {type(self.provenance).__name__}")
         set_(self, "provenance", MappingProxyType(dict(self.provenance)))
         self._check_shapes()
 
     def _normalise_aliases(self, aliases: Any) -> tuple[tuple[int, ...], ...]:
         n_hidden = self.weights_rec.shape[0]
-        if aliases is None or len(aliases) == 0:
-            return tuple(() for _ in range(n_hidden))
         try:
-            return tuple(tuple(int(t) for t in targets) for targets in aliases)
+            if aliases is None or len(aliases) == 0:
+                return tuple(() for _ in range(n_hidden))
+            return tuple(tuple(_alias_target(t) for t in targets) for targets in aliases)
         except (TypeError, ValueError):
-            raise ConfigError(
-                "field 'aliases': expected one list of integer targets per hidden neuron"
-            ) from None
+            raise ConfigError("field 'aliases': expected one list of integer targets per hidden neuron") from None
 
     def _check_shapes(self) -> None:
         n_in, n_h, n_syn = self.weights_in.shape
@@ -129,9 +139,7 @@ class XyloSpec:
         if n_syn not in (1, 2):
             raise ConfigError(f"field 'weights_in': synapse axis has {n_syn} entries, expected 1 or 2")
         if len(self.aliases) != n_h:
-            raise ConfigError(
-                f"field 'aliases': {len(self.aliases)} entries, expected one per hidden neuron ({n_h})"
-            )
+            raise ConfigError(f"field 'aliases': {len(self.aliases)} entries, expected one per hidden neuron ({n_h})")
 
     # --- sizes -------------------------------------------------------------------------
     @property
@@ -163,6 +171,12 @@ class XyloSpec:
     def has_aliases(self) -> bool:
         return any(len(a) for a in self.aliases)
 
+    def __reduce__(self) -> tuple[Any, tuple[dict[str, Any]]]:
+        """Pickle/copy support (the read-only provenance mapping is not picklable as is)."""
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        fields["provenance"] = dict(self.provenance)
+        return (_rebuild, (fields,))
+
     def replace(self, **changes: Any) -> XyloSpec:
         """A copy with some fields changed (validated like a new spec)."""
         return dataclasses.replace(self, **changes)
@@ -191,9 +205,11 @@ class XyloSpec:
         return load_spec(path)
 
 
-def empty_spec(
-    chip: str, n_inputs: int, n_hidden: int, n_outputs: int, n_synapses: int = 1, **fields: Any
-) -> XyloSpec:
+def _rebuild(fields: dict[str, Any]) -> XyloSpec:
+    return XyloSpec(**fields)
+
+
+def empty_spec(chip: str, n_inputs: int, n_hidden: int, n_outputs: int, n_synapses: int = 1, **fields: Any) -> XyloSpec:
     """A spec of the given sizes with zero weights, dash 1 and threshold 1, overridden by ``fields``."""
     base: dict[str, Any] = dict(
         weights_in=np.zeros((n_inputs, n_hidden, n_synapses), np.int64),
