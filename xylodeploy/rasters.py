@@ -1,0 +1,119 @@
+"""Spike-raster ``.npz`` files: reading with validation at the boundary, writing atomically.
+
+A raster file is a NumPy ``.npz`` archive (no pickles) with
+
+* ``spikes``: integer event counts, shape ``(N, T, C)`` (N clips, T steps, C channels) or
+  ``(T, C)`` for one clip; counts >= 0 (the chip clamps counts above its ``max_input_events``);
+* ``labels`` (optional): one non-negative integer class per clip, shape ``(N,)`` (or a scalar
+  for a single ``(T, C)`` clip).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from xylodeploy.errors import ConfigError
+from xylodeploy.fileio import atomic_write, existing_file
+
+SPIKES_KEY = "spikes"
+LABELS_KEY = "labels"
+
+
+def _read_npz(p: Path) -> dict[str, np.ndarray]:
+    try:
+        loaded = np.load(p, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise ConfigError(f"{p}: a bare .npy array, expected an .npz archive with key '{SPIKES_KEY}'")
+        with loaded as npz:
+            return {name: npz[name] for name in npz.files}
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, zlib.error) as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(f"{p}: not a readable .npz raster file ({msg})") from None
+
+
+def _integer_counts(p: Path, key: str, arr: np.ndarray) -> np.ndarray:
+    """``arr`` as int64 if it holds finite, non-negative integers; else ConfigError naming ``key``."""
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise ConfigError(f"{p}: '{key}' must hold integers, got dtype {arr.dtype}")
+    if np.issubdtype(arr.dtype, np.complexfloating):
+        raise ConfigError(f"{p}: '{key}' must hold integers, got complex values")
+    if not np.issubdtype(arr.dtype, np.integer) and arr.dtype != bool:
+        if not np.all(np.isfinite(arr)):
+            raise ConfigError(f"{p}: '{key}' contains NaN or infinite values")
+        if np.any(arr != np.round(arr)):
+            raise ConfigError(f"{p}: '{key}' must hold integers, found non-integer values")
+    if arr.size and arr.min() < 0:
+        raise ConfigError(f"{p}: '{key}' must be >= 0, found {arr.min()}")
+    if arr.size and arr.max() >= 2**63:
+        raise ConfigError(f"{p}: '{key}' has values too large for int64")
+    return np.ascontiguousarray(arr, dtype=np.int64)
+
+
+def _labels(p: Path, raw: np.ndarray, n_clips: int, single: bool) -> np.ndarray:
+    labels = raw.reshape(1) if single and raw.ndim == 0 else raw
+    if labels.ndim != 1 or labels.shape[0] != n_clips:
+        raise ConfigError(f"{p}: '{LABELS_KEY}' has shape {raw.shape}, expected ({n_clips},): one label per clip")
+    return _integer_counts(p, LABELS_KEY, labels)
+
+
+def load_raster_npz(path: str | os.PathLike, n_inputs: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Read and validate a raster file.
+
+    Args:
+        path: ``.npz`` file with ``spikes`` and optional ``labels`` (see module docstring).
+        n_inputs: if given, the channel count C the rasters must have.
+
+    Returns:
+        ``(spikes, labels)``: spikes as int64 ``(N, T, C)`` (a 2-D file gives N = 1), labels as
+        int64 ``(N,)`` or None.
+
+    Raises:
+        ConfigError: one line naming the file and the key: missing/empty/unreadable file,
+            missing key, wrong rank or channel count, empty raster, NaN, negative or
+            non-integer counts, labels of the wrong shape.
+    """
+    p = existing_file(path, "raster file")
+    members = _read_npz(p)
+    if SPIKES_KEY not in members:
+        found = ", ".join(sorted(members)) or "nothing"
+        raise ConfigError(f"{p}: key '{SPIKES_KEY}' is missing (found: {found})")
+    raw = members[SPIKES_KEY]
+    if raw.ndim not in (2, 3):
+        raise ConfigError(
+            f"{p}: '{SPIKES_KEY}' has shape {raw.shape}, expected (clips, time, channels) or (time, channels)"
+        )
+    single = raw.ndim == 2
+    spikes = _integer_counts(p, SPIKES_KEY, raw[None] if single else raw)
+    if spikes.size == 0:
+        raise ConfigError(f"{p}: '{SPIKES_KEY}' is empty (shape {raw.shape})")
+    if n_inputs is not None and spikes.shape[2] != n_inputs:
+        raise ConfigError(
+            f"{p}: '{SPIKES_KEY}' has {spikes.shape[2]} channels, expected {n_inputs} (the spec's inputs)"
+        )
+    labels = _labels(p, members[LABELS_KEY], spikes.shape[0], single) if LABELS_KEY in members else None
+    return spikes, labels
+
+
+def save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:
+    """Write arrays to an ``.npz`` file atomically (no pickles; nothing written on failure)."""
+    buf = io.BytesIO()
+    np.savez(buf, **{k: np.asarray(v) for k, v in arrays.items()})
+    with atomic_write(path) as fh:
+        fh.write(buf.getvalue())
+
+
+def save_raster_npz(path: str | os.PathLike, spikes: np.ndarray, labels: np.ndarray | None = None) -> None:
+    """Write a raster file readable by `load_raster_npz` (atomic)."""
+    arrays = {SPIKES_KEY: np.asarray(spikes, dtype=np.int64)}
+    if labels is not None:
+        arrays[LABELS_KEY] = np.asarray(labels, dtype=np.int64)
+    save_npz(path, **arrays)
+
+
+__all__ = ["LABELS_KEY", "SPIKES_KEY", "load_raster_npz", "save_npz", "save_raster_npz"]
