@@ -1,0 +1,155 @@
+"""Numba kernel of the reference simulator: the exact Xylo core update (xylo-spec.md §1.2).
+
+Per clip (clips run in parallel over the batch, each from reset state), per time step ``t``:
+
+1. input: for channel ``c`` ascending, ``n = min(x[t, c], max_input_events)``; for each fan-out
+   entry (target state ``j``, effective weight ``w = wrap16(w8 << ws_in)``):
+   ``isyn[j] = sat16(isyn[j] + n * w)`` (equal to ``n`` saturating single-event adds, because the
+   ``n`` addends share one sign);
+2. recurrent / readout: the same for every hidden source ``s`` ascending with ``n = spk_{t-1}[s]``;
+3. hidden neurons ``h`` ascending, starting from ``k = spk[h]`` (alias counts received so far)::
+
+       isyn_s -= dec(isyn_s, dash_syn_s)           dec(x, d) = x >> d, but at least 1 if x > 0
+       a = sat16(sum_s isyn_s + wrap16(-dec(vmem, dash_mem))); if bias enabled: a = sat16(a + bias)
+       vmem = sat16(vmem + a)
+       while k < 31 and vmem >= th: vmem = wrap16(vmem - th); k += 1
+       spk[h] = k; for each alias target g of h: spk[g] = min(spk[g] + k, 31)
+
+4. readout neurons: the same with one synapse and a cap of 1 spike.
+
+``wrap16(-dec(...))`` matters only for vmem = -32768 with dash_mem = 0: the negated decrement wraps
+to -32768, so such a membrane stays pinned at -32768 (found by the xylosim cross-check; Isyn has no
+such wrap: isyn = -32768 with dash_syn = 0 decays to 0).
+
+A neuron with zero state, no received events and no alias count, whose threshold is > 0 and whose
+bias is 0 (``idle_ok``), provably stays at zero without spiking: it is skipped.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+# limits vector layout (see _ref_params.KernelParams.limits)
+LO, HI, MAX_IN, CAP_H, CAP_O = 0, 1, 2, 3, 4
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _dec(x: int, d: int) -> int:
+    q = x >> d
+    if q == 0 and x > 0:
+        q = 1
+    return q
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _sat(x: int, lo: int, hi: int) -> int:
+    return lo if x < lo else (hi if x > hi else x)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _neg_dec(x: int, d: int, lo: int, hi: int) -> int:
+    n = -_dec(x, d)
+    return n - (hi - lo + 1) if n > hi else n
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _fire(v: int, th: int, k: int, cap: int, lo: int, hi: int) -> tuple:
+    width = hi - lo + 1
+    while k < cap and v >= th:
+        v -= th
+        if v > hi:
+            v -= width
+        elif v < lo:
+            v += width
+        k += 1
+    return v, k
+
+
+@njit(cache=True, nogil=True)
+def _deliver(
+    n: int, ptr: np.ndarray, slot: np.ndarray, w: np.ndarray, src: int, state: np.ndarray, lo: int, hi: int
+) -> None:
+    for e in range(ptr[src], ptr[src + 1]):
+        j = slot[e]
+        state[j] = _sat(state[j] + n * w[e], lo, hi)
+
+
+@njit(cache=True, nogil=True)
+def _clip(b, raster, n_syn, in_ptr, in_slot, in_w, rec_ptr, rec_slot, rec_w, out_ptr, out_slot, out_w,
+          dash_syn, dash_mem, th, bias, idle_ok, alias_ptr, alias_tgt, dso, dmo, tho, bo, limits, record,
+          spikes_out, r_spk, r_isyn, r_isyn2, r_vmem, r_isyn_out, r_vmem_out):  # fmt: skip
+    lo, hi = limits[LO], limits[HI]
+    max_in, cap_h, cap_o = limits[MAX_IN], limits[CAP_H], limits[CAP_O]
+    n_t, n_in = raster.shape[1], raster.shape[2]
+    n_h, n_o = dash_mem.shape[0], dmo.shape[0]
+    isyn = np.zeros(n_h * n_syn, np.int64)
+    vmem = np.zeros(n_h, np.int64)
+    spk = np.zeros(n_h, np.int64)
+    isyn_o = np.zeros(n_o, np.int64)
+    vmem_o = np.zeros(n_o, np.int64)
+    for t in range(n_t):
+        for c in range(n_in):
+            n = min(np.int64(raster[b, t, c]), max_in)
+            if n > 0:
+                _deliver(n, in_ptr, in_slot, in_w, c, isyn, lo, hi)
+        for s in range(n_h):
+            n = spk[s]
+            if n > 0:
+                _deliver(n, rec_ptr, rec_slot, rec_w, s, isyn, lo, hi)
+                _deliver(n, out_ptr, out_slot, out_w, s, isyn_o, lo, hi)
+                spk[s] = 0
+        for h in range(n_h):
+            base = h * n_syn
+            k = spk[h]
+            v = vmem[h]
+            if idle_ok[h] and k == 0 and v == 0:
+                quiet = True
+                for s in range(n_syn):
+                    if isyn[base + s] != 0:
+                        quiet = False
+                if quiet:
+                    continue
+            total = 0
+            for s in range(n_syn):
+                i = isyn[base + s]
+                i -= _dec(i, dash_syn[h, s])
+                isyn[base + s] = i
+                total += i
+            a = _sat(total + _neg_dec(v, dash_mem[h], lo, hi), lo, hi)
+            a = _sat(a + bias[h], lo, hi)
+            v, k = _fire(_sat(v + a, lo, hi), th[h], k, cap_h, lo, hi)
+            vmem[h] = v
+            spk[h] = k
+            for e in range(alias_ptr[h], alias_ptr[h + 1]):
+                g = alias_tgt[e]
+                spk[g] = min(spk[g] + k, cap_h)
+        for o in range(n_o):
+            i = isyn_o[o]
+            i -= _dec(i, dso[o])
+            isyn_o[o] = i
+            a = _sat(_sat(i + _neg_dec(vmem_o[o], dmo[o], lo, hi), lo, hi) + bo[o], lo, hi)
+            v, k = _fire(_sat(vmem_o[o] + a, lo, hi), tho[o], 0, cap_o, lo, hi)
+            vmem_o[o] = v
+            spikes_out[b, t, o] = k
+        if record:
+            for h in range(n_h):
+                r_spk[b, t, h] = spk[h]
+                r_isyn[b, t, h] = isyn[h * n_syn]
+                r_vmem[b, t, h] = vmem[h]
+                if n_syn > 1:
+                    r_isyn2[b, t, h] = isyn[h * n_syn + 1]
+            for o in range(n_o):
+                r_isyn_out[b, t, o] = isyn_o[o]
+                r_vmem_out[b, t, o] = vmem_o[o]
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def run_batch(raster, n_syn, in_ptr, in_slot, in_w, rec_ptr, rec_slot, rec_w, out_ptr, out_slot, out_w,
+              dash_syn, dash_mem, th, bias, idle_ok, alias_ptr, alias_tgt, dso, dmo, tho, bo, limits, record,
+              spikes_out, r_spk, r_isyn, r_isyn2, r_vmem, r_isyn_out, r_vmem_out):  # fmt: skip
+    """Run every clip of ``raster`` (B, T, Nin) from reset; fill ``spikes_out`` and, if ``record``, the r_* arrays."""
+    for b in prange(raster.shape[0]):
+        _clip(b, raster, n_syn, in_ptr, in_slot, in_w, rec_ptr, rec_slot, rec_w, out_ptr, out_slot, out_w,
+              dash_syn, dash_mem, th, bias, idle_ok, alias_ptr, alias_tgt, dso, dmo, tho, bo, limits, record,
+              spikes_out, r_spk, r_isyn, r_isyn2, r_vmem, r_isyn_out, r_vmem_out)  # fmt: skip

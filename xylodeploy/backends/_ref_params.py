@@ -1,0 +1,146 @@
+"""Spec validation and flat, typed parameter tables for the simulation backends.
+
+`check_spec` accepts exactly the values the core's integer arithmetic is defined for
+(xylo-spec.md §1.1, ranges from the spec's `ChipSpec`); structural chip limits (sizes,
+fan-out, projections) are the design-rule checker's business, not the simulator's.
+`build_params` turns a checked `XyloSpec` into CSR fan-out lists with effective weights
+``wrap16(w << shift)`` as consumed by the numba kernel in ``_ref_kernel``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from xylodeploy.chips import get_chip
+from xylodeploy.chips.spec import ChipSpec, IntRange
+from xylodeploy.errors import ConfigError
+from xylodeploy.ir.xylospec import XyloSpec
+
+_RANGE_FIELDS: dict[str, str] = {
+    "weights_in": "weight_range",
+    "weights_rec": "weight_range",
+    "weights_out": "weight_range",
+    "dash_mem": "dash_range",
+    "dash_syn": "dash_range",
+    "dash_syn_2": "dash_range",
+    "dash_mem_out": "dash_range",
+    "dash_syn_out": "dash_range",
+    "threshold": "threshold_range",
+    "threshold_out": "threshold_range",
+    # The bias register width is unconfirmed (chip.bias_range is the safe DRC assumption);
+    # the arithmetic itself adds a state-width (int16) value, as xylosim does.
+    "bias": "state_range",
+    "bias_out": "state_range",
+}
+
+
+def _check_range(source: str, name: str, arr: np.ndarray, rng: IntRange) -> None:
+    if arr.size == 0:
+        return
+    lo, hi = int(arr.min()), int(arr.max())
+    if lo < rng.lo or hi > rng.hi:
+        bad = lo if lo < rng.lo else hi
+        raise ConfigError(f"{source}: field '{name}' value {bad} outside {rng} allowed by the chip")
+
+
+def check_spec(spec: XyloSpec, source: str = "spec") -> ChipSpec:
+    """Check every value of ``spec`` against its chip's numeric ranges; return the `ChipSpec`.
+
+    Raises ConfigError (one line naming the field, value and range) otherwise.
+    """
+    if not isinstance(spec, XyloSpec):
+        raise ConfigError(f"{source}: expected a XyloSpec, got {type(spec).__name__}")
+    chip = get_chip(spec.chip)
+    for name, range_name in _RANGE_FIELDS.items():
+        _check_range(source, name, getattr(spec, name), getattr(chip, range_name))
+    for name in ("weight_shift_in", "weight_shift_rec", "weight_shift_out"):
+        if getattr(spec, name) not in chip.weight_shift_range:
+            raise ConfigError(f"{source}: field '{name}' value {getattr(spec, name)} outside {chip.weight_shift_range}")
+    n_h = spec.n_hidden
+    for h, targets in enumerate(spec.aliases):
+        for t in targets:
+            if not 0 <= t < n_h:
+                raise ConfigError(f"{source}: field 'aliases' neuron {h} targets {t}, outside 0..{n_h - 1}")
+    return chip
+
+
+def wrap(values: np.ndarray, rng: IntRange) -> np.ndarray:
+    """Two's complement truncation of ``values`` to the width of ``rng``."""
+    width = rng.hi - rng.lo + 1
+    return (np.asarray(values, np.int64) - rng.lo) % width + rng.lo
+
+
+@dataclass(frozen=True)
+class Csr:
+    """Fan-out lists: entries ``ptr[i]:ptr[i+1]`` belong to source ``i``; ``slot`` is the flat
+    target state index (``target * Nsyn + syn`` for hidden targets, ``target`` for readout)."""
+
+    ptr: np.ndarray  # (Nsrc+1,) int64
+    slot: np.ndarray  # (nnz,) int32
+    weight: np.ndarray  # (nnz,) int32, effective weight wrap16(w << shift)
+
+
+def build_csr(weights: np.ndarray, shift: int, state: IntRange) -> Csr:
+    """CSR of the non-zero entries of ``weights`` (source first; remaining axes flattened in C order)."""
+    flat = np.asarray(weights, np.int64).reshape(weights.shape[0], -1)
+    eff = wrap(flat << shift, state)
+    src, slot = np.nonzero(eff)  # row-major: sources ascending, then targets/synapses ascending
+    ptr = np.zeros(flat.shape[0] + 1, np.int64)
+    np.add.at(ptr, src + 1, 1)
+    return Csr(np.cumsum(ptr), slot.astype(np.int32), eff[src, slot].astype(np.int32))
+
+
+@dataclass(frozen=True)
+class KernelParams:
+    """Everything the kernel needs, in fixed dtypes (one compiled signature)."""
+
+    n_syn: int
+    inp: Csr
+    rec: Csr
+    out: Csr
+    dash_syn: np.ndarray  # (Nh, Nsyn) int32
+    dash_mem: np.ndarray  # (Nh,) int32
+    threshold: np.ndarray  # (Nh,) int32
+    bias: np.ndarray  # (Nh,) int32, zeroed when the global bias enable is off
+    idle_ok: np.ndarray  # (Nh,) bool: a zero-state, undriven neuron stays silent and at zero
+    alias_ptr: np.ndarray  # (Nh+1,) int64
+    alias_tgt: np.ndarray  # (nalias,) int32
+    dash_syn_out: np.ndarray  # (Nout,) int32
+    dash_mem_out: np.ndarray  # (Nout,) int32
+    threshold_out: np.ndarray  # (Nout,) int32
+    bias_out: np.ndarray  # (Nout,) int32
+    limits: np.ndarray  # (5,) int64: state lo, state hi, max input events, hidden cap, output cap
+
+
+def build_params(spec: XyloSpec, chip: ChipSpec) -> KernelParams:
+    """Kernel tables for a spec already passed through `check_spec`."""
+    i32 = np.int32
+    has_bias = spec.has_bias
+    bias = (spec.bias if has_bias else np.zeros_like(spec.bias)).astype(i32)
+    bias_out = (spec.bias_out if has_bias else np.zeros_like(spec.bias_out)).astype(i32)
+    dash_syn = np.stack([spec.dash_syn, spec.dash_syn_2][: spec.n_synapses], axis=1).astype(i32)
+    alias_ptr = np.zeros(spec.n_hidden + 1, np.int64)
+    alias_ptr[1:] = np.cumsum([len(a) for a in spec.aliases])
+    alias_tgt = np.array([t for a in spec.aliases for t in a], dtype=i32)
+    st = chip.state_range
+    limits = np.array([st.lo, st.hi, chip.max_input_events, chip.max_hidden_spikes, chip.max_output_spikes], np.int64)
+    return KernelParams(
+        n_syn=spec.n_synapses,
+        inp=build_csr(spec.weights_in, spec.weight_shift_in, st),
+        rec=build_csr(spec.weights_rec, spec.weight_shift_rec, st),
+        out=build_csr(spec.weights_out, spec.weight_shift_out, st),
+        dash_syn=np.ascontiguousarray(dash_syn),
+        dash_mem=spec.dash_mem.astype(i32),
+        threshold=spec.threshold.astype(i32),
+        bias=bias,
+        idle_ok=(spec.threshold > 0) & (bias == 0),
+        alias_ptr=alias_ptr,
+        alias_tgt=alias_tgt,
+        dash_syn_out=spec.dash_syn_out.astype(i32),
+        dash_mem_out=spec.dash_mem_out.astype(i32),
+        threshold_out=spec.threshold_out.astype(i32),
+        bias_out=bias_out,
+        limits=limits,
+    )
