@@ -1,0 +1,112 @@
+"""``xylodeploy simulate SPEC --input RASTER.npz``: run a spec on rasters with a simulator backend."""
+
+from __future__ import annotations
+
+import click
+import numpy as np
+
+from xylodeploy.backends import Recording, get_backend
+from xylodeploy.chips import get_chip
+from xylodeploy.drc import check
+from xylodeploy.errors import ConfigError
+from xylodeploy.ir import XyloSpec, load_spec
+from xylodeploy.rasters import load_raster_npz, save_npz
+
+SIM_BACKENDS: tuple[str, ...] = ("reference", "xylosim", "null")
+MAX_LISTED_CLIPS = 20
+
+
+def predict(spikes_out: np.ndarray) -> np.ndarray:
+    """Predicted class per clip: the readout neuron with most output spikes (B, T, Nout) -> (B,).
+
+    Ties go to the lowest index; a clip with no output spike at all predicts -1 (never correct).
+    """
+    counts = spikes_out.astype(np.int64).sum(axis=1)
+    pred = np.argmax(counts, axis=1)
+    return np.where(counts.max(axis=1, initial=0) > 0, pred, -1)
+
+
+def _run(spec: XyloSpec, spikes: np.ndarray, backend_name: str, record: bool) -> Recording:
+    if backend_name not in SIM_BACKENDS:
+        raise ConfigError(f"--backend: unknown simulator '{backend_name}', expected one of {', '.join(SIM_BACKENDS)}")
+    backend = get_backend(backend_name)
+    backend.load(spec)
+    return backend.run(spikes, record=record)
+
+
+def _check_labels(labels: np.ndarray | None, n_outputs: int, path: str) -> None:
+    if labels is not None and labels.size and labels.max() >= n_outputs:
+        raise ConfigError(f"{path}: label {labels.max()} >= the spec's {n_outputs} readout neurons")
+
+
+def _warnings(spec: XyloSpec, spikes: np.ndarray) -> list[str]:
+    out = []
+    n_violations = len(check(spec))
+    if n_violations:
+        out.append(f"{n_violations} design-rule violation(s) on {spec.chip}: see `xylodeploy inspect`")
+    cap = get_chip(spec.chip).max_input_events
+    if spikes.max() > cap:
+        out.append(f"input counts up to {spikes.max()} are clamped to {cap} events per channel and step by the chip")
+    return out
+
+
+def summary_lines(rec: Recording, labels: np.ndarray | None) -> list[str]:
+    """Per-clip output spike counts and prediction, and the accuracy if labels are given."""
+    counts = rec.spikes_out.astype(np.int64).sum(axis=1)
+    pred = predict(rec.spikes_out)
+    lines = []
+    for b in range(min(len(counts), MAX_LISTED_CLIPS)):
+        label = f"  label {labels[b]}" if labels is not None else ""
+        lines.append(f"clip {b}: output spikes {counts[b].tolist()}  prediction {pred[b]}{label}")
+    if len(counts) > MAX_LISTED_CLIPS:
+        lines.append(f"... {len(counts) - MAX_LISTED_CLIPS} more clips (see --output)")
+    silent = int(np.count_nonzero(pred < 0))
+    if silent:
+        lines.append(f"{silent} clip(s) produced no output spike (prediction -1)")
+    if labels is not None:
+        correct = int(np.count_nonzero(pred == labels))
+        lines.append(f"accuracy: {correct}/{len(labels)} = {100.0 * correct / len(labels):.2f}%")
+    return lines
+
+
+@click.command("simulate")
+@click.argument("spec_path", metavar="SPEC")
+@click.option(
+    "--input",
+    "-i",
+    "input_path",
+    metavar="RASTER.npz",
+    help="Input rasters: key 'spikes' (N,T,C) or (T,C) event counts, optional 'labels' (N,).",
+)
+@click.option(
+    "--backend",
+    "-b",
+    "backend_name",
+    default="reference",
+    show_default=True,
+    help=f"Simulator: {', '.join(SIM_BACKENDS)}.",
+)
+@click.option("--record", is_flag=True, help="Also record every hidden and readout state.")
+@click.option(
+    "--output", "-o", "output_path", metavar="OUT.npz", help="Write spikes_out, prediction (and states with --record)."
+)
+def command(spec_path: str, input_path: str | None, backend_name: str, record: bool, output_path: str | None) -> None:
+    """Simulate SPEC (a .xylo file) on the rasters of --input and print a summary."""  # noqa: D401
+    if not input_path:
+        raise ConfigError("--input RASTER.npz is required")
+    spec = load_spec(spec_path)
+    spikes, labels = load_raster_npz(input_path, n_inputs=spec.n_inputs)
+    _check_labels(labels, spec.n_outputs, input_path)
+    for line in _warnings(spec, spikes):
+        click.echo(f"warning: {line}", err=True)
+    rec = _run(spec, spikes, backend_name, record)
+    n_b, n_t = rec.spikes_out.shape[:2]
+    click.echo(f"simulated {n_b} clip(s) x {n_t} steps on the {backend_name} backend ({spec_path}, {spec.chip})")
+    for line in summary_lines(rec, labels):
+        click.echo(line)
+    if output_path:
+        arrays = {**rec.fields(), "prediction": predict(rec.spikes_out)}
+        if labels is not None:
+            arrays["labels"] = labels
+        save_npz(output_path, **arrays)
+        click.echo(f"wrote {output_path} ({', '.join(arrays)})")
