@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 import numpy as np
 
@@ -94,6 +96,8 @@ def command(spec_path: str, input_path: str | None, backend_name: str, record: b
     """Simulate SPEC (a .xylo file) on the rasters of --input and print a summary."""  # noqa: D401
     if not input_path:
         raise ConfigError("--input RASTER.npz is required")
+    if output_path and Path(output_path).is_dir():
+        raise ConfigError(f"--output {output_path}: is a directory, expected an .npz file path")
     spec = load_spec(spec_path)
     spikes, labels = load_raster_npz(input_path, n_inputs=spec.n_inputs)
     _check_labels(labels, spec.n_outputs, input_path)
