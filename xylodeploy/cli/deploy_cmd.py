@@ -1,0 +1,94 @@
+"""``xylodeploy deploy SPEC --device board|xylosim|reference``: load a spec on a device and run clips."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+import numpy as np
+
+from xylodeploy.backends import Recording, get_backend
+from xylodeploy.chips import get_chip
+from xylodeploy.cli.simulate_cmd import summary_lines
+from xylodeploy.drc import check
+from xylodeploy.errors import DesignRuleError
+from xylodeploy.ir import XyloSpec, load_spec
+from xylodeploy.rasters import load_raster_npz
+
+DEVICES: tuple[str, ...] = ("board", "xylosim", "reference")
+
+
+def open_board(chip: str) -> Any:
+    """The first attached board of ``chip`` as a `SamnaBackend` (tests replace this function)."""
+    from xylodeploy.backends.samna import SamnaBackend
+
+    return SamnaBackend(chip=chip)
+
+
+def _chip_check(spec: XyloSpec) -> None:
+    violations = check(spec, spec.chip)
+    if violations:
+        raise DesignRuleError(violations)
+
+
+def _board_line(board: Any, spec: XyloSpec) -> str:
+    return (
+        f"loaded on {board.board.describe()}: core clock {board.clock_hz / 1e6:g} MHz, "
+        f"dt {spec.dt * 1e3:g} ms, accelerated-time mode for clips"
+    )
+
+
+def _stream(board: Any, spikes: np.ndarray | None) -> None:
+    frames = None if spikes is None else (f for clip in spikes for f in clip)
+    click.echo("real-time mode: streaming (Ctrl-C to stop)")
+    total, steps = None, 0
+    try:
+        for out in board.stream(frames):
+            total = out if total is None else total + out
+            steps += 1
+            if out.any():
+                click.echo(f"step {steps - 1}: output spikes {out.tolist()}")
+    except KeyboardInterrupt:
+        click.echo("stopped")
+    click.echo(f"{steps} steps streamed; output spike counts {[] if total is None else total.tolist()}")
+
+
+@click.command("deploy")
+@click.argument("spec_path", metavar="SPEC")
+@click.option("--device", "-d", type=click.Choice(DEVICES), default="board", show_default=True)
+@click.option("--data", "data_path", metavar="DATA.npz", help="Clips to run: 'spikes' (N,T,C), optional 'labels'.")
+@click.option("--realtime", is_flag=True, help="Board only: stream in real-time mode until the data ends or Ctrl-C.")
+@click.option("--chip-check", is_flag=True, help="Check the design rules of the spec's chip (always on for a board).")
+def command(spec_path: str, device: str, data_path: str | None, realtime: bool, chip_check: bool) -> None:
+    """Load SPEC onto a device, run the clips of DATA and print predictions and output spike counts."""
+    spec = load_spec(spec_path)
+    if realtime and device != "board":
+        raise click.UsageError("--realtime needs --device board")
+    if chip_check or device == "board":
+        _chip_check(spec)
+    spikes, labels = load_raster_npz(data_path, spec.n_inputs) if data_path else (None, None)
+    if device == "board":
+        backend = open_board(get_chip(spec.chip).name)
+        backend.load(spec)
+        click.echo(_board_line(backend, spec))
+        try:
+            if realtime:
+                _stream(backend, spikes)
+                return
+            rec = backend.run(spikes) if spikes is not None else None
+        finally:
+            backend.close()
+    else:
+        backend = get_backend(device)
+        backend.load(spec)
+        click.echo(f"loaded on the {device} simulator ({spec.chip}, dt {spec.dt * 1e3:g} ms)")
+        rec = backend.run(spikes) if spikes is not None else None
+    _report(rec, labels)
+
+
+def _report(rec: Recording | None, labels: np.ndarray | None) -> None:
+    if rec is None:
+        click.echo("no --data given: nothing run")
+        return
+    for line in summary_lines(rec, labels):
+        click.echo(line)
