@@ -1,0 +1,367 @@
+"""`XyloExactNet`: the chip's integer arithmetic in torch, with straight-through gradients.
+
+Forward values equal xylosim.v2 bit for bit (xylo-spec.md §1.2). Per step ``t``, with
+``sat(x) = clamp(x, -32768, 32767)``, ``dec(x, d) = x >> d`` (floor; at least 1 if ``x > 0``),
+``k`` the previous step's hidden spike counts and ``x_t`` the input event counts (<= 15)::
+
+    w_eff  = (int16)(round(clamp(w)) << shift)                        # per weight matrix
+    isyn   = sat(isyn + x_t · W_in + k · W_rec)                        # per synapse s
+    isyn   = isyn - dec(isyn, dash_syn)
+    a      = sat(sat(sum_s isyn - dec(vmem, dash_mem)) + bias)
+    vmem   = sat(vmem + a)
+    n      = min(floor(vmem / th), 31) if vmem >= th else 0 ;  vmem -= n · th
+    (aliases: spk[target] = min(spk[target] + spk[source], 31), in neuron order)
+    readout: the same with one synapse, input k · W_out and at most 1 spike per step.
+
+The chip saturates Isyn after *every event* (input channels in order, then recurrent
+sources); this model adds one step's events at once. The two agree unless a partial sum can
+leave int16 while events of the other sign follow; such neuron-steps are counted in
+``ExactOutput.saturation`` and reported with an `ExactSaturationWarning`.
+
+Gradients: straight-through for round/clamp/saturation/wrap, float-decay gradient for the
+bit-shift decay, periodic-exponential surrogate for the spike count (see `_exact_ops`). All
+values are integer-valued float64 tensors (exact up to 2^53; float32 is not enough).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from xylodeploy.chips import get_chip
+from xylodeploy.ir.xylospec import XyloSpec
+from xylodeploy.models._exact_ops import clamp_ste, decay, fire, round_ste, shifted_weight
+from xylodeploy.models._exact_params import (
+    ExactOutput,
+    as_event_tensor,
+    check_spec,
+    check_trainable,
+    value_ranges,
+)
+
+__all__ = ["ExactOutput", "ExactSaturationWarning", "XyloExactNet"]
+
+
+class ExactSaturationWarning(UserWarning):
+    """Per-event int16 saturation may make the chip differ from `XyloExactNet` in this run."""
+
+
+class _Effective(NamedTuple):
+    w_in: Tensor  # (Nin, Nh*S) shifted int16 weights
+    w_hr: Tensor  # (Nh, Nh*S + Nout) recurrent | readout, shifted
+    th: Tensor
+    th_out: Tensor
+    bias: Tensor
+    bias_out: Tensor
+
+
+class XyloExactNet(nn.Module):
+    """Bit-exact Xylo core (see module docstring) with float64 shadow parameters.
+
+    Args:
+        spec: the integer network; parameters start at its values.
+        trainable: parameter groups that get gradients: ``"weights"``, ``"threshold"``, ``"bias"``.
+        strict: require the spec to fit the chip's ranges (and clamp to them in training). With
+            ``strict=False`` anything xylosim accepts runs (int16 biases, weight shifts >= 8).
+        freeze_zeros: keep zero weights at zero (fan-out lists and IEN/OEN projections unchanged).
+        window: surrogate width in units of the threshold.
+        check_saturation: detect and report possible per-event saturation (costs one extra matmul).
+    """
+
+    def __init__(
+        self,
+        spec: XyloSpec,
+        trainable: Iterable[str] | str = ("weights", "threshold", "bias"),
+        *,
+        strict: bool = True,
+        freeze_zeros: bool = True,
+        window: float = 0.5,
+        check_saturation: bool = True,
+    ) -> None:
+        super().__init__()
+        self.spec = spec
+        self.chip = get_chip(spec.chip)
+        self.strict = strict
+        self.ranges = value_ranges(self.chip, strict)
+        check_spec(spec, self.chip, self.ranges, strict)
+        self.trainable = check_trainable(trainable)
+        self.window = float(window)
+        self.check_saturation = check_saturation
+        self.shifts = (spec.weight_shift_in, spec.weight_shift_rec, spec.weight_shift_out)
+        self.aliases = tuple(spec.aliases)
+        self._alias_order = sorted(
+            {h for h, ts in enumerate(spec.aliases) if ts} | {a for ts in spec.aliases for a in ts}
+        )
+
+        def param(name: str, group: str) -> nn.Parameter:
+            value = torch.tensor(np.asarray(getattr(spec, name)), dtype=torch.float64)
+            return nn.Parameter(value, requires_grad=group in self.trainable)
+
+        self.weights_in = param("weights_in", "weights")
+        self.weights_rec = param("weights_rec", "weights")
+        self.weights_out = param("weights_out", "weights")
+        self.threshold = param("threshold", "threshold")
+        self.threshold_out = param("threshold_out", "threshold")
+        self.bias = param("bias", "bias")
+        self.bias_out = param("bias_out", "bias")
+        for name in ("weights_in", "weights_rec", "weights_out"):
+            w = getattr(spec, name)
+            mask = (w != 0) if freeze_zeros else np.ones_like(w, dtype=bool)
+            self.register_buffer(f"mask_{name}", torch.tensor(mask, dtype=torch.float64))
+        n_syn = spec.n_synapses
+        dash_syn = np.stack([spec.dash_syn, spec.dash_syn_2], -1)[:, :n_syn].reshape(-1)
+        for name, value in (
+            ("dash_syn_flat", dash_syn),
+            ("dash_mem", spec.dash_mem),
+            ("dash_syn_out", spec.dash_syn_out),
+            ("dash_mem_out", spec.dash_mem_out),
+        ):
+            self.register_buffer(name, torch.tensor(np.asarray(value), dtype=torch.float64))
+
+    # --- parameters -------------------------------------------------------------------
+    def _q(self, p: Tensor, lo: int, hi: int, mask: Tensor | None = None) -> Tensor:
+        q = round_ste(clamp_ste(p, lo, hi))
+        return q if mask is None else q * mask
+
+    def effective(self) -> _Effective:
+        """Integer values the chip uses: rounded, clamped, masked and shifted (STE gradients)."""
+        r = self.ranges
+        n_h = self.spec.n_hidden
+        w_in = self._q(self.weights_in, r.weight.lo, r.weight.hi, self.mask_weights_in)
+        w_rec = self._q(self.weights_rec, r.weight.lo, r.weight.hi, self.mask_weights_rec)
+        w_out = self._q(self.weights_out, r.weight.lo, r.weight.hi, self.mask_weights_out)
+        w_in = shifted_weight(w_in, self.shifts[0]).reshape(self.spec.n_inputs, -1)
+        w_rec = shifted_weight(w_rec, self.shifts[1]).reshape(n_h, -1)
+        w_out = shifted_weight(w_out, self.shifts[2])
+        return _Effective(
+            w_in=w_in,
+            w_hr=torch.cat([w_rec, w_out], 1),
+            th=self._q(self.threshold, r.threshold.lo, r.threshold.hi),
+            th_out=self._q(self.threshold_out, r.threshold.lo, r.threshold.hi),
+            bias=self._q(self.bias, r.bias.lo, r.bias.hi),
+            bias_out=self._q(self.bias_out, r.bias.lo, r.bias.hi),
+        )
+
+    @torch.no_grad()
+    def clip_(self) -> None:
+        """Clamp the shadow parameters into their integer ranges (call after optimiser steps)."""
+        r = self.ranges
+        for p in (self.weights_in, self.weights_rec, self.weights_out):
+            p.clamp_(r.weight.lo - 0.5, r.weight.hi + 0.5)
+        for p in (self.threshold, self.threshold_out):
+            p.clamp_(r.threshold.lo - 0.5, r.threshold.hi + 0.5)
+        for p in (self.bias, self.bias_out):
+            p.clamp_(r.bias.lo - 0.5, r.bias.hi + 0.5)
+
+    @torch.no_grad()
+    def to_spec(self, provenance: dict[str, Any] | None = None) -> XyloSpec:
+        """The current parameters as a new `XyloSpec` (rounded, clipped to range, zeros kept).
+
+        ``provenance`` (JSON-able) is stored under the spec's ``provenance["finetune"]``.
+        """
+        r = self.ranges
+
+        def ints(p: Tensor, rng: Any, mask: Tensor | None = None) -> np.ndarray:
+            q = torch.round(torch.clamp(p, rng.lo, rng.hi))
+            q = q if mask is None else q * mask
+            return q.to("cpu", torch.int64).numpy()
+
+        entry = {"method": "exact-arithmetic fine-tuning (straight-through)", "trainable": list(self.trainable)}
+        entry.update(provenance or {})
+        return self.spec.replace(
+            weights_in=ints(self.weights_in, r.weight, self.mask_weights_in),
+            weights_rec=ints(self.weights_rec, r.weight, self.mask_weights_rec),
+            weights_out=ints(self.weights_out, r.weight, self.mask_weights_out),
+            threshold=ints(self.threshold, r.threshold),
+            threshold_out=ints(self.threshold_out, r.threshold),
+            bias=ints(self.bias, r.bias),
+            bias_out=ints(self.bias_out, r.bias),
+            provenance={**dict(self.spec.provenance), "finetune": entry},
+        )
+
+    # --- simulation -------------------------------------------------------------------
+    def forward(self, x: Any, record: bool = False) -> ExactOutput:
+        """Run (B, T, Nin) (or (T, Nin)) input event counts from reset state; see `ExactOutput`."""
+        dev = self.weights_in.device
+        x, single = as_event_tensor(x, self.spec.n_inputs, dev)
+        x = torch.clamp(x, max=float(self.chip.max_input_events))
+        q = self.effective()
+        lo, hi = float(self.chip.state_range.lo), float(self.chip.state_range.hi)
+        negative = set(torch.nonzero(q.th.detach() < 0).flatten().tolist())  # rare: iterated spike loop
+        general_out = bool((q.th_out < 0).any())
+        B, T, _ = x.shape
+        n_h, n_syn, n_out = self.spec.n_hidden, self.spec.n_synapses, self.spec.n_outputs
+        n_hs = n_h * n_syn
+        k_max = torch.tensor(float(self.chip.max_hidden_spikes), dtype=torch.float64, device=dev)
+        k_out = torch.tensor(float(self.chip.max_output_spikes), dtype=torch.float64, device=dev)
+
+        drive_in = x @ q.w_in  # (B, T, Nh*S)
+        check = self.check_saturation
+        if check:
+            w_in_pos, w_hr_pos = q.w_in.detach().clamp(min=0), q.w_hr.detach().clamp(min=0)
+            pos_in = x @ w_in_pos
+        zeros = x.new_zeros
+        isyn, vmem, prev = zeros(B, n_hs), zeros(B, n_h), zeros(B, n_h)
+        isyn_o, vmem_o = zeros(B, n_out), zeros(B, n_out)
+        rec: dict[str, list[Tensor]] = {k: [] for k in ("spikes_out", "vmem_out", "isyn_out", "spikes", "isyn", "vmem")}
+        flags: list[Tensor] = []
+        for t in range(T):
+            drive = prev @ q.w_hr
+            acc = isyn + drive_in[:, t] + drive[:, :n_hs]
+            acc_o = isyn_o + drive[:, n_hs:]
+            if check:
+                flags.append(
+                    self._flag(
+                        torch.cat([isyn, isyn_o], 1).detach(),
+                        torch.cat([drive_in[:, t], zeros(B, n_out)], 1).detach() + drive.detach(),
+                        torch.cat([pos_in[:, t], zeros(B, n_out)], 1) + prev @ w_hr_pos,
+                        lo,
+                        hi,
+                    )
+                )
+            isyn = decay(clamp_ste(acc, lo, hi), self.dash_syn_flat)
+            vmem, spk = self._neuron(
+                isyn.reshape(B, n_h, n_syn).sum(-1),
+                vmem,
+                self.dash_mem,
+                q.bias,
+                q.th,
+                k_max,
+                negative,
+                lo,
+                hi,
+                hidden=True,
+            )
+            isyn_o = decay(clamp_ste(acc_o, lo, hi), self.dash_syn_out)
+            vmem_o, out = self._neuron(
+                isyn_o,
+                vmem_o,
+                self.dash_mem_out,
+                q.bias_out,
+                q.th_out,
+                k_out,
+                {0} if general_out else set(),
+                lo,
+                hi,
+                hidden=False,
+            )
+            prev = spk
+            rec["spikes_out"].append(out)
+            rec["vmem_out"].append(vmem_o)
+            rec["isyn_out"].append(isyn_o)
+            if record:
+                rec["spikes"].append(spk)
+                rec["isyn"].append(isyn)
+                rec["vmem"].append(vmem)
+        return self._pack(rec, flags, record, single, (B, n_h, n_syn, n_out), x)
+
+    def _neuron(
+        self,
+        syn_sum: Tensor,
+        vmem: Tensor,
+        dash_mem: Tensor,
+        bias: Tensor,
+        th: Tensor,
+        cap: Tensor,
+        negative: set[int],
+        lo: float,
+        hi: float,
+        hidden: bool,
+    ) -> tuple[Tensor, Tensor]:
+        """Membrane update and spikes of one population: returns (vmem after reset, spike counts).
+
+        ``negative``: indices with a negative threshold (empty: skip the iterated spike loop).
+        """
+        leak = vmem - decay(vmem, dash_mem)  # = dec(vmem, dash_mem)
+        a = clamp_ste(clamp_ste(syn_sum - leak, lo, hi) + bias, lo, hi)
+        v = clamp_ste(vmem + a, lo, hi)
+        n, v_after = fire(v, th, cap, self._cap(hidden), self.window, bool(negative))
+        if hidden and self._alias_order:
+            n, v_after = self._aliases(v, n, v_after, th, cap, negative)
+        return v_after, n
+
+    def _aliases(
+        self, v: Tensor, n: Tensor, v_after: Tensor, th: Tensor, cap: Tensor, negative: set[int]
+    ) -> tuple[Tensor, Tensor]:
+        """Sequential alias semantics (xylo-spec.md §1.2 item 11) on the neurons involved."""
+        cols: dict[int, Tensor] = {}
+        vcols: dict[int, Tensor] = {}
+        incoming: dict[int, Tensor] = {}  # aliased counts from lower-index sources, before the update
+        for h in self._alias_order:
+            if h in incoming:
+                k0 = incoming[h]
+                own, vcols[h] = fire(v[:, h], th[h], cap - k0, self._cap(True), self.window, h in negative)
+                cols[h] = k0 + own
+            else:
+                cols[h] = n[:, h]
+            for a in self.aliases[h]:
+                if a > h:
+                    incoming[a] = clamp_ste(incoming.get(a, 0.0) + cols[h], hi=float(self.chip.max_hidden_spikes))
+                else:
+                    cols[a] = clamp_ste(cols[a] + cols[h], hi=float(self.chip.max_hidden_spikes))
+        idx = torch.tensor(list(cols), device=n.device)
+        n = n.index_copy(1, idx, torch.stack(list(cols.values()), 1))
+        if vcols:
+            vidx = torch.tensor(list(vcols), device=n.device)
+            v_after = v_after.index_copy(1, vidx, torch.stack(list(vcols.values()), 1))
+        return n, v_after
+
+    def _cap(self, hidden: bool) -> int:
+        return self.chip.max_hidden_spikes if hidden else self.chip.max_output_spikes
+
+    @staticmethod
+    def _flag(isyn: Tensor, total: Tensor, pos: Tensor, lo: float, hi: float) -> Tensor:
+        """True where per-event saturation could differ from saturating the step's sum."""
+        neg = total - pos
+        return ((isyn + pos > hi) & (neg < 0)) | ((isyn + neg < lo) & (pos > 0))
+
+    def _pack(
+        self,
+        rec: dict[str, list[Tensor]],
+        flags: list[Tensor],
+        record: bool,
+        single: bool,
+        sizes: tuple[int, int, int, int],
+        x: Tensor,
+    ) -> ExactOutput:
+        B, n_h, n_syn, n_out = sizes
+
+        def stack(name: str, n: int) -> Tensor:
+            return torch.stack(rec[name], 1) if rec[name] else x.new_zeros(B, 0, n)
+
+        out = ExactOutput(
+            spikes_out=stack("spikes_out", n_out), vmem_out=stack("vmem_out", n_out), isyn_out=stack("isyn_out", n_out)
+        )
+        if self.check_saturation:
+            f = torch.stack(flags, 1) if flags else torch.zeros(B, 0, n_h * n_syn + n_out, dtype=torch.bool)
+            out.saturation = f.sum((1, 2))
+            if bool(out.saturation.any()):
+                self._warn(f, n_h, n_syn)
+        if record:
+            isyn = stack("isyn", n_h * n_syn).reshape(B, -1, n_h, n_syn)
+            out.spikes, out.vmem, out.isyn = stack("spikes", n_h), stack("vmem", n_h), isyn[..., 0]
+            out.isyn2 = isyn[..., 1] if n_syn > 1 else None
+        if single:
+            for name in ("spikes_out", "vmem_out", "isyn_out", "spikes", "isyn", "isyn2", "vmem", "saturation"):
+                val = getattr(out, name)
+                if val is not None:
+                    setattr(out, name, val[0])
+        return out
+
+    @staticmethod
+    def _warn(flags: Tensor, n_h: int, n_syn: int) -> None:
+        b, t, j = (int(i) for i in torch.nonzero(flags)[0])
+        where = (
+            f"hidden neuron {j // n_syn} synapse {j % n_syn + 1}" if j < n_h * n_syn else f"readout {j - n_h * n_syn}"
+        )
+        warnings.warn(
+            f"XyloExactNet: per-event int16 saturation possible at step {t}, {where} (clip {b}); "
+            f"{int(flags.sum())} neuron-step(s) flagged, results there may differ from the chip",
+            ExactSaturationWarning,
+            stacklevel=3,
+        )

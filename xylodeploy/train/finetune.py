@@ -1,0 +1,203 @@
+"""Fine-tuning a quantized network in the chip's exact integer arithmetic (`XyloExactNet`).
+
+``finetune_exact(spec, train_data, val_data)`` runs Adam over the float shadow parameters of
+`XyloExactNet` (straight-through gradients) and returns the spec with the best validation
+accuracy *in exact arithmetic*, i.e. the accuracy the chip (xylosim) will show, plus a report.
+
+Data: either a pair ``(x, y)`` of arrays/tensors, ``x`` (N, T, Nin) event counts and ``y`` (N,)
+class indices (batched and shuffled here), or any re-iterable yielding ``(x, y)`` batches such
+as a ``torch.utils.data.DataLoader``.
+
+Losses (readout ``(B, T, Nout)`` -> logits ``(B, Nout)``, cross-entropy against ``y``):
+``"max_vmem"``: max over time of ``vmem_out / mean(th_out)``; ``"mean_vmem"``: mean over time of
+the same; ``"spikes"``: readout spike counts over the clip. Prediction is the argmax of the
+logits (for the vmem losses the same as the argmax of the raw readout Vmem). If no epoch beats
+the input spec, the input spec is returned unchanged (``best_epoch == 0``).
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.nn import functional
+
+from xylodeploy.errors import ConfigError
+from xylodeploy.ir.xylospec import XyloSpec
+from xylodeploy.models.exact import ExactOutput, ExactSaturationWarning, XyloExactNet
+
+LOSSES: tuple[str, ...] = ("max_vmem", "mean_vmem", "spikes")
+
+
+@dataclass
+class FinetuneReport:
+    """Outcome of `finetune_exact`. Accuracies are fractions in [0, 1], measured in exact arithmetic.
+
+    ``history``: one dict per epoch (``epoch``, ``train_loss``, ``train_accuracy``,
+    ``val_accuracy``); epoch 0 is the unchanged input spec. ``saturation_steps``: neuron-steps
+    flagged for possible per-event saturation in the best model's validation run (0: the
+    accuracy is exactly the chip's).
+    """
+
+    best_epoch: int
+    best_val_accuracy: float
+    initial_val_accuracy: float
+    saturation_steps: int
+    seconds: float
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def readout_logits(out: ExactOutput, th_out: Tensor, loss: str) -> Tensor:
+    """(B, Nout) logits of a readout for ``loss`` (see module docstring)."""
+    if loss == "spikes":
+        return out.spikes_out.sum(1)
+    scaled = out.vmem_out / torch.clamp(th_out.detach().abs().mean(), min=1.0)  # one scale: argmax = raw vmem
+    return scaled.amax(1) if loss == "max_vmem" else scaled.mean(1)
+
+
+def _batches(data: Any, batch_size: int, shuffle: bool, gen: torch.Generator, what: str) -> Iterator[tuple]:
+    """Yield (x, y) batches from an (x, y) pair or a re-iterable of batches."""
+    if isinstance(data, (tuple, list)) and len(data) == 2 and not isinstance(data[0], (tuple, list)):
+        x, y = (torch.as_tensor(np.asarray(d)) if not isinstance(d, Tensor) else d for d in data)
+        if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
+            raise ConfigError(f"{what}: expected x (N, T, Nin) and y (N,), got {tuple(x.shape)} and {tuple(y.shape)}")
+        order = torch.randperm(len(x), generator=gen) if shuffle else torch.arange(len(x))
+        for i in range(0, len(x), batch_size):
+            idx = order[i : i + batch_size]
+            yield x[idx], y[idx]
+        return
+    if not isinstance(data, Iterable) or iter(data) is data:
+        raise ConfigError(f"{what}: expected an (x, y) pair or a re-iterable of (x, y) batches (e.g. a DataLoader)")
+    for batch in data:
+        if not isinstance(batch, (tuple, list)) or len(batch) < 2:
+            raise ConfigError(f"{what}: every batch must be an (x, y) pair")
+        yield batch[0], batch[1]
+
+
+def _labels(y: Any, device: torch.device) -> Tensor:
+    return torch.as_tensor(np.asarray(y) if not isinstance(y, Tensor) else y).to(device=device, dtype=torch.long)
+
+
+@torch.no_grad()
+def evaluate_exact(model: XyloExactNet, data: Any, loss: str = "max_vmem", batch_size: int = 64) -> tuple[float, int]:
+    """(accuracy, flagged saturation neuron-steps) of ``model`` on ``data`` in exact arithmetic."""
+    correct = total = flagged = 0
+    dev = model.weights_in.device
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExactSaturationWarning)
+        for x, y in _batches(data, batch_size, False, torch.Generator(), "validation data"):
+            out = model(x)
+            pred = readout_logits(out, model.threshold_out, loss).argmax(1)
+            y = _labels(y, dev)
+            correct += int((pred == y).sum())
+            total += len(y)
+            flagged += int(out.saturation.sum()) if out.saturation is not None else 0
+    if total == 0:
+        raise ConfigError("validation data: no samples")
+    return correct / total, flagged
+
+
+def finetune_exact(
+    spec: XyloSpec,
+    train_data: Any,
+    val_data: Any = None,
+    epochs: int = 10,
+    lr: float = 0.1,
+    loss: str = "max_vmem",
+    *,
+    batch_size: int = 32,
+    trainable: Iterable[str] = ("weights", "threshold", "bias"),
+    device: str | torch.device | None = None,
+    seed: int = 0,
+    progress: bool = True,
+) -> tuple[XyloSpec, FinetuneReport]:
+    """Fine-tune ``spec`` in exact chip arithmetic; returns (best spec, report).
+
+    Args:
+        spec: the quantized network (must fit its chip's ranges).
+        train_data / val_data: (x, y) pair or re-iterable of batches (module docstring).
+            Without ``val_data`` the training data selects the best epoch.
+        epochs: passes over ``train_data``. lr: Adam learning rate in integer units
+            (a weight moves by about ``lr`` per step; it changes once it crosses a rounding boundary).
+        loss: one of ``"max_vmem"``, ``"mean_vmem"``, ``"spikes"``.
+        trainable: parameter groups to train (``weights``, ``threshold``, ``bias``).
+        device: torch device (default: CPU). seed: shuffling seed. progress: show a progress bar.
+    """
+    if loss not in LOSSES:
+        raise ConfigError(f"loss '{loss}': expected one of {', '.join(LOSSES)}")
+    if epochs < 0 or lr <= 0 or batch_size < 1:
+        raise ConfigError(f"finetune: need epochs >= 0, lr > 0, batch_size >= 1 (got {epochs}, {lr}, {batch_size})")
+    t0 = time.perf_counter()
+    dev = torch.device(device or "cpu")
+    model = XyloExactNet(spec, trainable=tuple(trainable)).to(dev)
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ConfigError("finetune: no trainable parameters")
+    opt = torch.optim.Adam(params, lr=lr)
+    gen = torch.Generator().manual_seed(seed)
+    check = val_data if val_data is not None else train_data
+    best_acc, flagged = evaluate_exact(model, check, loss)
+    best = (0, best_acc, flagged, spec)
+    history = [{"epoch": 0, "train_loss": float("nan"), "train_accuracy": float("nan"), "val_accuracy": best_acc}]
+    bar = _progress(epochs, progress)
+    for epoch in range(1, epochs + 1):
+        train_loss, train_acc = _train_epoch(
+            model, opt, _batches(train_data, batch_size, True, gen, "training data"), loss
+        )
+        acc, flagged = evaluate_exact(model, check, loss)
+        history.append({"epoch": epoch, "train_loss": train_loss, "train_accuracy": train_acc, "val_accuracy": acc})
+        if acc > best[1]:
+            best = (epoch, acc, flagged, model.to_spec({"epoch": epoch, "lr": lr, "loss": loss, "val_accuracy": acc}))
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{train_loss:.4f}", val_acc=f"{acc:.3f}", best=f"{best[1]:.3f}")
+    if bar is not None:
+        bar.close()
+    report = FinetuneReport(
+        best_epoch=best[0],
+        best_val_accuracy=best[1],
+        initial_val_accuracy=history[0]["val_accuracy"],
+        saturation_steps=best[2],
+        seconds=time.perf_counter() - t0,
+        history=history,
+    )
+    return best[3], report
+
+
+def _train_epoch(
+    model: XyloExactNet, opt: torch.optim.Optimizer, batches: Iterator[tuple], loss: str
+) -> tuple[float, float]:
+    """One pass; returns (mean loss, accuracy) over the batches."""
+    total_loss, correct, n = 0.0, 0, 0
+    dev = model.weights_in.device
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExactSaturationWarning)
+        for x, y in batches:
+            y = _labels(y, dev)
+            out = model(x)
+            logits = readout_logits(out, model.threshold_out, loss)
+            batch_loss = functional.cross_entropy(logits, y)
+            opt.zero_grad(set_to_none=True)
+            batch_loss.backward()
+            opt.step()
+            model.clip_()
+            total_loss += float(batch_loss) * len(y)
+            correct += int((logits.argmax(1) == y).sum())
+            n += len(y)
+    if n == 0:
+        raise ConfigError("training data: no samples")
+    return total_loss / n, correct / n
+
+
+def _progress(epochs: int, enabled: bool) -> Any:
+    if not enabled or epochs == 0:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=epochs, desc="finetune (exact)", unit="epoch")
