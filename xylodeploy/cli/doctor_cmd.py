@@ -76,10 +76,13 @@ def package_rows(samna: SamnaStatus) -> list[PackageRow]:
 
 
 def discover_boards(samna: SamnaStatus) -> tuple[list[BoardRow], str]:
-    """Attached Xylo boards and a one-line note. Extension point for board discovery (needs real samna)."""
+    """Attached Xylo boards (serial, chip, firmware check) and a one-line note; needs the real samna."""
     if samna.state != "real":
         return [], f"board discovery needs the real samna (samna is {samna.state})"
-    return [], "board discovery is not implemented yet"
+    from xylodeploy.backends.samna import board_report
+
+    report = board_report()
+    return [BoardRow(**row) for row in report.rows], report.note
 
 
 def _package_table(rows: list[PackageRow]) -> Table:
