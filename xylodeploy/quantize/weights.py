@@ -138,7 +138,7 @@ def _drive(
 
 
 def _quantize_side(
-    graph: NetworkGraph, tq: TimeQuantizedGraph, chip: ChipSpec, side: _Side, method: str
+    graph: NetworkGraph, tq: TimeQuantizedGraph, chip: ChipSpec, side: _Side, method: str, max_threshold: bool = False
 ) -> tuple[list[QuantizedPopulation], list[QuantizedConnection], list[LayerReport], dict[str, int]]:
     shifts, scale = _choose(side, chip, method == "channel")
     pops, conns, reports, start = [], [], [], 0
@@ -148,6 +148,8 @@ def _quantize_side(
         s = scale[start : start + p.size]
         start += p.size
         th, th_clip = _clip_round(s * p.threshold, max(1, chip.threshold_range.lo), chip.threshold_range.hi)
+        if max_threshold:  # vmem readout: the threshold is a "never fire" marker, not a scaled value
+            th, th_clip = np.full(p.size, chip.threshold_range.hi, np.int64), 0
         b, b_clip = _clip_round(s * p.bias, chip.bias_range.lo, chip.bias_range.hi)
         d = tq.dashes[name]
         pops.append(QuantizedPopulation(name, role, p.n_synapses, d.dash_mem, d.dash_syn, th, b, s))
@@ -174,7 +176,7 @@ def _quantize_side(
                 clipped_thresholds=th_clip, clipped_biases=b_clip,
                 weight_smape=smape(r, q), weight_snr_db=snr_db(r, q),
                 threshold_range=(int(th.min()), int(th.max())), bias_range=(int(b.min()), int(b.max())),
-                threshold_max_rel_error=float(np.max(np.abs(th / s - p.threshold) / p.threshold)),
+                threshold_max_rel_error=0.0 if max_threshold else _max_rel_error(th / s, p.threshold),
                 bias_max_abs_error=float(np.max(np.abs(b / s - p.bias))),
                 worst_drive_ratio=float(np.max(drive, initial=0.0)), neurons_at_risk=int(np.sum(drive > 1)),
                 unit_drive_ratio=float(np.max(unit, initial=0.0)),
@@ -182,6 +184,10 @@ def _quantize_side(
             )
         )  # fmt: skip
     return pops, conns, reports, shifts
+
+
+def _max_rel_error(approx: np.ndarray, exact: np.ndarray) -> float:
+    return float(np.max(np.abs(approx - exact) / exact))
 
 
 def _side(graph: NetworkGraph, names: tuple[str, ...], groups: tuple[str, ...], chip: ChipSpec, opts: dict) -> _Side:
@@ -194,6 +200,8 @@ def _side(graph: NetworkGraph, names: tuple[str, ...], groups: tuple[str, ...], 
             parts.append(_magnitude(blocks, opts["pct"]) if blocks else np.zeros(p.size))
         wmax[g] = np.concatenate(parts)
     th = np.concatenate([p.threshold for p in pops])
+    if groups == ("out",) and opts.get("vmem_range") is not None:
+        th = np.full_like(th, opts["vmem_range"])  # the range vmem must represent bounds the scale instead
     b = np.concatenate([p.bias for p in pops])
     return _Side(names, groups, wmax, _caps(th, b, chip, opts["headroom"]))
 
@@ -205,6 +213,7 @@ def quantize_weights(
     *,
     headroom_bits: int = 2,
     clip_percentile: float = 100.0,
+    readout_vmem_range: float | None = None,
 ) -> QuantizedGraph:
     """Quantize weights, thresholds and biases of a graph for ``chip`` (module docstring).
 
@@ -215,6 +224,11 @@ def quantize_weights(
         method: ``"channel"`` (one scale per neuron) or ``"global"`` (one per hidden/readout).
         headroom_bits: thresholds are kept below ``state_range.hi >> headroom_bits``.
         clip_percentile: percentile of nonzero ``|W|`` mapped to the int8 limit (100: max).
+        readout_vmem_range: for a network read out through its readout *membrane* (``output='vmem'``):
+            the largest float ``|vmem|`` to represent (e.g. measured on calibration data). The readout
+            then gets one shared scale (so the argmax over readout neurons is kept), its scale is
+            capped so that this range fits ``state_range.hi >> headroom_bits``, and its thresholds
+            are set to ``threshold_range.hi`` (never reached in normal operation).
 
     Returns:
         A `QuantizedGraph` with its `QuantizationReport` in ``.report``.
@@ -235,10 +249,16 @@ def quantize_weights(
         raise QuantizationError(f"headroom_bits must be in 0..{spec.state_range.hi.bit_length() - 1}")
     for c in g.connections:
         _group(g, c.source, c.target)  # raises on connections the chip cannot have
-    opts = {"pct": float(clip_percentile), "headroom": int(headroom_bits)}
+    if readout_vmem_range is not None and not (np.isfinite(readout_vmem_range) and readout_vmem_range > 0):
+        raise QuantizationError(f"readout_vmem_range must be a finite number > 0, got {readout_vmem_range}")
+    opts = {"pct": float(clip_percentile), "headroom": int(headroom_bits), "vmem_range": readout_vmem_range}
     hidden = tuple(p.name for p in g.hidden_populations())
     hp, hc, hr, hs = _quantize_side(g, graph, spec, _side(g, hidden, ("in", "rec"), spec, opts), method)
-    rp, rc, rr, rs = _quantize_side(g, graph, spec, _side(g, (g.readout,), ("out",), spec, opts), method)
+    vmem_readout = readout_vmem_range is not None
+    readout_side = _side(g, (g.readout,), ("out",), spec, opts)
+    rp, rc, rr, rs = _quantize_side(
+        g, graph, spec, readout_side, "global" if vmem_readout else method, max_threshold=vmem_readout
+    )
     report = QuantizationReport(
         chip=spec.name, method=method,
         weight_shift_in=hs["in"], weight_shift_rec=hs["rec"], weight_shift_out=rs["out"],
