@@ -379,3 +379,52 @@ def test_probe_p20_synapse_sum_saturates_before_bias() -> None:
     )
     r = run_probe(spec, [[1, 1], [0, 0]], strict=False)
     assert col(r, "vmem") == [22767, 0] and col(r, "spikes") == [0, 1]
+
+
+# --- against the reference backend, and fine-tuned accuracy on xylosim -----------------------------------
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32 - 1), chip=st.sampled_from(available_chips()), two_syn=st.booleans())
+def test_random_specs_match_reference_backend(seed: int, chip: str, two_syn: bool) -> None:
+    pytest.importorskip("xylodeploy.backends.reference")
+    from xylodeploy.backends import get_backend
+
+    rng = np.random.default_rng(seed)
+    spec = random_spec(rng, chip, two_syn, p_negative_th=0.05)
+    raster = random_raster(rng, spec.n_inputs)
+    backend = get_backend("reference")
+    backend.load(spec)
+    ref = backend.run(raster, record=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExactSaturationWarning)
+        res = XyloExactNet(spec)(raster, record=True)
+    ok = res.saturation.numpy() == 0
+    for name, expect in ref.fields().items():
+        got = getattr(res.to_recording(), name)
+        assert got is not None and np.array_equal(got[ok], expect[ok]), name
+
+
+def test_finetuned_accuracy_is_the_xylosim_accuracy() -> None:
+    from xylodeploy.train.finetune import finetune_exact
+
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 2, 48)
+    rate = np.where((np.arange(4)[None, :] // 2) == y[:, None], 0.8, 0.1)[:, None, :]
+    x = rng.poisson(rate, (48, 15, 4))
+    spec = empty_spec(
+        "xylo-audio3",
+        4,
+        6,
+        2,
+        2,
+        weights_in=rng.integers(0, 60, (4, 6, 2)),
+        weights_rec=rng.integers(-20, 20, (6, 6, 2)),
+        weights_out=rng.integers(-40, 40, (6, 2)),
+        threshold=np.full(6, 200),
+        threshold_out=np.full(2, 800),
+        dash_syn_2=np.full(6, 3),
+    )
+    new, report = finetune_exact(spec, (x[:32], y[:32]), (x[32:], y[32:]), epochs=2, lr=1.0, progress=False)
+    assert report.saturation_steps == 0
+    layer = xylosim_layer(new)
+    pred = [int(np.argmax(xylosim_run(layer, clip, 2)["vmem_out"].max(0))) for clip in x[32:]]
+    assert np.mean(np.array(pred) == y[32:]) == report.best_val_accuracy

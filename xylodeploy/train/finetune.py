@@ -8,11 +8,12 @@ Data: either a pair ``(x, y)`` of arrays/tensors, ``x`` (N, T, Nin) event counts
 class indices (batched and shuffled here), or any re-iterable yielding ``(x, y)`` batches such
 as a ``torch.utils.data.DataLoader``.
 
-Losses (readout ``(B, T, Nout)`` -> logits ``(B, Nout)``, cross-entropy against ``y``):
-``"max_vmem"``: max over time of ``vmem_out / mean(th_out)``; ``"mean_vmem"``: mean over time of
-the same; ``"spikes"``: readout spike counts over the clip. Prediction is the argmax of the
-logits (for the vmem losses the same as the argmax of the raw readout Vmem). If no epoch beats
-the input spec, the input spec is returned unchanged (``best_epoch == 0``).
+Losses are those of float training (`xylodeploy.train.losses`): ``"ce_max"``, ``"ce_mean"``,
+``"ce_count"`` pool the readout trace over time (max, mean, sum) into class scores and apply
+cross-entropy. The trace is ``readout="vmem"`` (``vmem_out`` divided by the mean readout
+threshold, so that logits are O(1); the argmax is unchanged) or ``readout="spikes"``
+(``spikes_out``). The prediction is the argmax of the scores. If no epoch beats the input
+spec, the input spec is returned unchanged (``best_epoch == 0``).
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ from torch.nn import functional
 from xylodeploy.errors import ConfigError
 from xylodeploy.ir.xylospec import XyloSpec
 from xylodeploy.models.exact import ExactOutput, ExactSaturationWarning, XyloExactNet
+from xylodeploy.train.losses import LOSSES, class_scores
 
-LOSSES: tuple[str, ...] = ("max_vmem", "mean_vmem", "spikes")
+READOUTS: tuple[str, ...] = ("vmem", "spikes")
 
 
 @dataclass
@@ -53,12 +55,11 @@ class FinetuneReport:
     history: list[dict[str, float]] = field(default_factory=list)
 
 
-def readout_logits(out: ExactOutput, th_out: Tensor, loss: str) -> Tensor:
-    """(B, Nout) logits of a readout for ``loss`` (see module docstring)."""
-    if loss == "spikes":
-        return out.spikes_out.sum(1)
-    scaled = out.vmem_out / torch.clamp(th_out.detach().abs().mean(), min=1.0)  # one scale: argmax = raw vmem
-    return scaled.amax(1) if loss == "max_vmem" else scaled.mean(1)
+def readout_logits(out: ExactOutput, th_out: Tensor, loss: str = "ce_max", readout: str = "vmem") -> Tensor:
+    """(B, Nout) class scores of a readout for ``loss`` and ``readout`` (see module docstring)."""
+    if readout == "spikes":
+        return class_scores(out.spikes_out, loss)
+    return class_scores(out.vmem_out, loss) / torch.clamp(th_out.detach().abs().mean(), min=1.0)
 
 
 def _batches(data: Any, batch_size: int, shuffle: bool, gen: torch.Generator, what: str) -> Iterator[tuple]:
@@ -85,7 +86,9 @@ def _labels(y: Any, device: torch.device) -> Tensor:
 
 
 @torch.no_grad()
-def evaluate_exact(model: XyloExactNet, data: Any, loss: str = "max_vmem", batch_size: int = 64) -> tuple[float, int]:
+def evaluate_exact(
+    model: XyloExactNet, data: Any, loss: str = "ce_max", readout: str = "vmem", batch_size: int = 64
+) -> tuple[float, int]:
     """(accuracy, flagged saturation neuron-steps) of ``model`` on ``data`` in exact arithmetic."""
     correct = total = flagged = 0
     dev = model.weights_in.device
@@ -93,7 +96,7 @@ def evaluate_exact(model: XyloExactNet, data: Any, loss: str = "max_vmem", batch
         warnings.simplefilter("ignore", ExactSaturationWarning)
         for x, y in _batches(data, batch_size, False, torch.Generator(), "validation data"):
             out = model(x)
-            pred = readout_logits(out, model.threshold_out, loss).argmax(1)
+            pred = readout_logits(out, model.threshold_out, loss, readout).argmax(1)
             y = _labels(y, dev)
             correct += int((pred == y).sum())
             total += len(y)
@@ -109,8 +112,9 @@ def finetune_exact(
     val_data: Any = None,
     epochs: int = 10,
     lr: float = 0.1,
-    loss: str = "max_vmem",
+    loss: str = "ce_max",
     *,
+    readout: str = "vmem",
     batch_size: int = 32,
     trainable: Iterable[str] = ("weights", "threshold", "bias"),
     device: str | torch.device | None = None,
@@ -125,12 +129,12 @@ def finetune_exact(
             Without ``val_data`` the training data selects the best epoch.
         epochs: passes over ``train_data``. lr: Adam learning rate in integer units
             (a weight moves by about ``lr`` per step; it changes once it crosses a rounding boundary).
-        loss: one of ``"max_vmem"``, ``"mean_vmem"``, ``"spikes"``.
+        loss: ``"ce_max"``, ``"ce_mean"`` or ``"ce_count"``; readout: ``"vmem"`` or ``"spikes"``.
         trainable: parameter groups to train (``weights``, ``threshold``, ``bias``).
         device: torch device (default: CPU). seed: shuffling seed. progress: show a progress bar.
     """
-    if loss not in LOSSES:
-        raise ConfigError(f"loss '{loss}': expected one of {', '.join(LOSSES)}")
+    if loss not in LOSSES or readout not in READOUTS:
+        raise ConfigError(f"loss '{loss}' / readout '{readout}': expected {LOSSES} / {READOUTS}")
     if epochs < 0 or lr <= 0 or batch_size < 1:
         raise ConfigError(f"finetune: need epochs >= 0, lr > 0, batch_size >= 1 (got {epochs}, {lr}, {batch_size})")
     t0 = time.perf_counter()
@@ -142,18 +146,23 @@ def finetune_exact(
     opt = torch.optim.Adam(params, lr=lr)
     gen = torch.Generator().manual_seed(seed)
     check = val_data if val_data is not None else train_data
-    best_acc, flagged = evaluate_exact(model, check, loss)
+    best_acc, flagged = evaluate_exact(model, check, loss, readout)
     best = (0, best_acc, flagged, spec)
     history = [{"epoch": 0, "train_loss": float("nan"), "train_accuracy": float("nan"), "val_accuracy": best_acc}]
     bar = _progress(epochs, progress)
     for epoch in range(1, epochs + 1):
         train_loss, train_acc = _train_epoch(
-            model, opt, _batches(train_data, batch_size, True, gen, "training data"), loss
+            model, opt, _batches(train_data, batch_size, True, gen, "training data"), loss, readout
         )
-        acc, flagged = evaluate_exact(model, check, loss)
+        acc, flagged = evaluate_exact(model, check, loss, readout)
         history.append({"epoch": epoch, "train_loss": train_loss, "train_accuracy": train_acc, "val_accuracy": acc})
         if acc > best[1]:
-            best = (epoch, acc, flagged, model.to_spec({"epoch": epoch, "lr": lr, "loss": loss, "val_accuracy": acc}))
+            best = (
+                epoch,
+                acc,
+                flagged,
+                model.to_spec({"epoch": epoch, "lr": lr, "loss": loss, "readout": readout, "val_accuracy": acc}),
+            )
         if bar is not None:
             bar.update(1)
             bar.set_postfix(loss=f"{train_loss:.4f}", val_acc=f"{acc:.3f}", best=f"{best[1]:.3f}")
@@ -171,7 +180,7 @@ def finetune_exact(
 
 
 def _train_epoch(
-    model: XyloExactNet, opt: torch.optim.Optimizer, batches: Iterator[tuple], loss: str
+    model: XyloExactNet, opt: torch.optim.Optimizer, batches: Iterator[tuple], loss: str, readout: str
 ) -> tuple[float, float]:
     """One pass; returns (mean loss, accuracy) over the batches."""
     total_loss, correct, n = 0.0, 0, 0
@@ -181,13 +190,13 @@ def _train_epoch(
         for x, y in batches:
             y = _labels(y, dev)
             out = model(x)
-            logits = readout_logits(out, model.threshold_out, loss)
+            logits = readout_logits(out, model.threshold_out, loss, readout)
             batch_loss = functional.cross_entropy(logits, y)
             opt.zero_grad(set_to_none=True)
             batch_loss.backward()
             opt.step()
             model.clip_()
-            total_loss += float(batch_loss) * len(y)
+            total_loss += float(batch_loss.detach()) * len(y)
             correct += int((logits.argmax(1) == y).sum())
             n += len(y)
     if n == 0:
