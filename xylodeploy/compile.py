@@ -1,0 +1,187 @@
+"""`compile(model, chip, options) -> Deployment`: a trained torch network becomes a chip spec.
+
+One linear function, one line per stage (xylo-spec DESIGN §1)::
+
+    graph  = extract(model)                                  # torch -> NetworkGraph (float IR)
+    tq     = quantize_time_constants(graph, chip)            # tau -> nearest bit-shift dash
+    qgraph = quantize_weights(tq, method=..., ...)           # int8 weights, shifts, thresholds, biases
+    spec   = map_to_spec(qgraph)                             # XyloSpec + every design rule
+    spec   = finetune_exact(spec, data)                      # optional: training in the chip's arithmetic
+
+Each stage is recorded (name, settings, seconds) in ``Deployment.stages`` and in
+``spec.provenance["stages"]``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from xylodeploy import __version__
+from xylodeploy.chips import ChipSpec, get_chip
+from xylodeploy.drc import assert_valid
+from xylodeploy.errors import ConfigError, QuantizationError
+from xylodeploy.ir.graph import NetworkGraph
+from xylodeploy.ir.xylospec import XyloSpec
+from xylodeploy.mapping import map_to_spec
+from xylodeploy.quantize import QuantizationReport, QuantizedGraph, quantize_time_constants, quantize_weights
+from xylodeploy.readout import ReadoutRule
+
+
+@dataclass(frozen=True)
+class CompileOptions:
+    """Settings of `compile` (all stages). ``finetune_epochs = 0`` skips exact fine-tuning."""
+
+    method: Literal["global", "channel"] = "channel"
+    headroom_bits: int = 2
+    clip_percentile: float = 100.0
+    vmem_percentile: float = 99.9  # of calibration |readout vmem|, for output='vmem' models
+    finetune_epochs: int = 0
+    finetune_lr: float = 0.1
+    finetune_loss: Literal["max_vmem", "mean_vmem", "spikes"] = "max_vmem"
+    finetune_batch_size: int = 32
+    readout_pooling: Literal["max", "mean", "count"] | None = None  # None: max for vmem, count for spikes
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage that ran: its name, its settings and its wall time."""
+
+    name: str
+    settings: dict[str, Any]
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """Everything `compile` produced: the spec, the IRs on the way, the reports, the stages."""
+
+    spec: XyloSpec
+    chip: ChipSpec
+    graph: NetworkGraph
+    qgraph: QuantizedGraph
+    quantization: QuantizationReport
+    stages: tuple[Stage, ...]
+    finetune: Any = None  # FinetuneReport when fine-tuning ran
+    readout_mode: str = "spikes"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class _Stages:
+    """Runs stages and records them."""
+
+    def __init__(self) -> None:
+        self.done: list[Stage] = []
+
+    def __call__(self, name: str, settings: dict[str, Any], fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+        t0 = time.perf_counter()
+        out = fn(*args, **kw)
+        self.done.append(Stage(name, settings, time.perf_counter() - t0))
+        return out
+
+
+def readout_vmem_range(model: Any, calibration: Any, percentile: float) -> float:
+    """The ``percentile`` of ``|readout vmem|`` of the float ``model`` over calibration clips."""
+    import torch
+
+    x = torch.as_tensor(np.asarray(calibration), dtype=torch.float32)
+    if x.ndim != 3 or len(x) == 0:
+        raise ConfigError(f"calibration data: expected (N, T, C) clips, got shape {tuple(x.shape)}")
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        vmem = model.record(x).readout.vmem.abs().flatten().numpy()
+    model.train(was_training)
+    value = float(np.percentile(vmem, percentile)) if vmem.size else 0.0
+    return value if value > 0 else 1.0
+
+
+def compile(  # noqa: A001 - the pipeline stage is called compile
+    model: Any,
+    chip: str | ChipSpec,
+    options: CompileOptions | None = None,
+    *,
+    calibration: Any = None,
+    finetune_data: tuple[Any, Any] | None = None,
+    source: dict[str, Any] | None = None,
+) -> Deployment:
+    """Compile a trained model for ``chip``: extract -> quantize τ -> quantize weights -> map -> check.
+
+    Args:
+        model: a trained `SynNet` or supported ``nn.Sequential`` (see `xylodeploy.extract`).
+        chip: chip name or `ChipSpec`.
+        options: `CompileOptions`.
+        calibration: (N, T, C) clips; needed for models read out through their membrane (``output='vmem'``)
+            to choose the readout scale.
+        finetune_data: ``(train, val)`` data for exact fine-tuning (each an ``(x, y)`` pair or batches);
+            required when ``options.finetune_epochs > 0``.
+        source: provenance of the model (e.g. checkpoint path and sha256), stored in the spec.
+    """
+    from xylodeploy.extract import extract
+
+    opts, chip_spec, run = options or CompileOptions(), get_chip(chip), _Stages()
+    mode = getattr(model, "output", "spikes")
+    vrange = None
+    if mode == "vmem":
+        if calibration is None:
+            raise QuantizationError("a model with output='vmem' needs calibration clips to scale its readout")
+        vrange = run("calibrate", {"percentile": opts.vmem_percentile}, readout_vmem_range, model, calibration,
+                     opts.vmem_percentile)  # fmt: skip
+    graph = run("extract", {"model": type(model).__name__}, extract, model)
+    tq = run("quantize_time_constants", {"chip": chip_spec.name}, quantize_time_constants, graph, chip_spec)
+    wsettings = {"method": opts.method, "headroom_bits": opts.headroom_bits, "clip_percentile": opts.clip_percentile,
+                 "readout_vmem_range": vrange}  # fmt: skip
+    qgraph = run("quantize_weights", wsettings, quantize_weights, tq, chip_spec, **wsettings)
+    spec = run("map", {"chip": chip_spec.name}, map_to_spec, qgraph, chip_spec)
+    ft = None
+    if opts.finetune_epochs > 0:
+        spec, ft = run("finetune_exact", _ft_settings(opts), _finetune, spec, finetune_data, opts)
+    run("check", {}, assert_valid, spec)
+    pooling = opts.readout_pooling or ("max" if mode == "vmem" else "count")
+    spec = spec.replace(provenance=_provenance(spec, run.done, source, ReadoutRule(mode, pooling)))
+    return Deployment(spec, chip_spec, graph, qgraph, qgraph.report, tuple(run.done), ft, mode)
+
+
+def _ft_settings(opts: CompileOptions) -> dict[str, Any]:
+    return {"epochs": opts.finetune_epochs, "lr": opts.finetune_lr, "loss": opts.finetune_loss,
+            "batch_size": opts.finetune_batch_size, "seed": opts.seed}  # fmt: skip
+
+
+def _finetune(spec: XyloSpec, data: tuple[Any, Any] | None, opts: CompileOptions) -> tuple[XyloSpec, Any]:
+    from xylodeploy.train.finetune import finetune_exact
+
+    if data is None:
+        raise ConfigError("finetune_epochs > 0 needs finetune_data=(train, val)")
+    train, val = data
+    return finetune_exact(spec, train, val, **_ft_settings(opts))
+
+
+def _provenance(
+    spec: XyloSpec, stages: list[Stage], source: dict[str, Any] | None, rule: ReadoutRule
+) -> dict[str, Any]:
+    prov = dict(spec.provenance)
+    prov.update(
+        xylodeploy_version=__version__,
+        readout_mode=rule.quantity,
+        readout_rule={"quantity": rule.quantity, "pooling": rule.pooling},
+        stages=[_jsonable(asdict(s)) for s in stages],
+        source=dict(source or {}),
+    )
+    return prov
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, (np.integer, np.floating)):
+        return obj.item()
+    if obj is None or isinstance(obj, (str, int, float, bool)):
+        return obj
+    return str(obj)

@@ -1,0 +1,156 @@
+"""`xylodeploy pipeline CONFIG.yaml`: train -> quantize -> fine-tune -> simulate -> report, in one call.
+
+The config is a training `RunConfig` plus three sections (all optional)::
+
+    quantize:  {chip: xylo-audio2, method: channel, headroom_bits: 2, clip_percentile: 100,
+                finetune_epochs: 3, finetune_lr: 0.1, finetune_batch_size: 32, finetune_clips: null}
+    simulate:  {backends: [reference, xylosim], xylosim_clips: 32, exact_clips: 64}
+    report:    {plots: true}
+
+Outputs in the run folder: ``train/`` (checkpoints), ``model.xylo`` (the deployed spec),
+``report.json`` and the PNG plots of `xylodeploy.report`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import Field, field_validator
+
+from xylodeploy.chips import DEFAULT_CHIP, get_chip
+from xylodeploy.compile import CompileOptions, Deployment, compile
+from xylodeploy.errors import ConfigError
+from xylodeploy.readout import ReadoutRule
+from xylodeploy.train.config import RunConfig, Section, load_config
+from xylodeploy.validate import ValidationReport, validate
+
+
+class QuantizeSection(Section):
+    """How the trained network becomes a chip spec."""
+
+    chip: str = DEFAULT_CHIP
+    method: Literal["global", "channel"] = "channel"
+    headroom_bits: Annotated[int, Field(ge=0, le=14)] = 2
+    clip_percentile: Annotated[float, Field(gt=0, le=100)] = 100.0
+    finetune_epochs: Annotated[int, Field(ge=0)] = 3
+    finetune_lr: Annotated[float, Field(gt=0)] = 0.1
+    finetune_batch_size: Annotated[int, Field(ge=1)] = 32
+    finetune_clips: Annotated[int, Field(ge=1)] | None = None  # training clips used for fine-tuning (None: all)
+
+    @field_validator("chip")
+    @classmethod
+    def _known_chip(cls, v: str) -> str:
+        try:
+            return get_chip(v).name
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+
+
+class SimulateSection(Section):
+    """Which integer stages run on the test clips (xylosim and the exact torch mode are slower)."""
+
+    backends: list[Literal["reference", "xylosim"]] = ["reference", "xylosim"]
+    xylosim_clips: Annotated[int, Field(ge=0)] = 32
+    exact_clips: Annotated[int, Field(ge=0)] = 64
+
+
+class ReportSection(Section):
+    plots: bool = True
+
+
+class PipelineConfig(RunConfig):
+    """A training run config plus the quantize, simulate and report sections."""
+
+    quantize: QuantizeSection = Field(default_factory=QuantizeSection)
+    simulate: SimulateSection = Field(default_factory=SimulateSection)
+    report: ReportSection = Field(default_factory=ReportSection)
+
+
+def load_pipeline_config(path: str | Path) -> PipelineConfig:
+    """Read and validate a pipeline YAML (one-line `ConfigError` naming the key on any problem)."""
+    return load_config(path, PipelineConfig)  # type: ignore[return-value]
+
+
+@dataclass
+class PipelineResult:
+    """What one pipeline run produced."""
+
+    out_dir: Path
+    spec_path: Path
+    report_path: Path
+    float_test_acc: float
+    deployed_test_acc: float
+    bit_exact: bool
+    deployment: Deployment
+    validation: ValidationReport
+    seconds: float
+
+    @property
+    def delta_pp(self) -> float:
+        """Deployed minus float test accuracy, in percentage points."""
+        return 100.0 * (self.deployed_test_acc - self.float_test_acc)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def run_pipeline(cfg: PipelineConfig, out_dir: str | Path, log: Callable[[str], None] = print) -> PipelineResult:
+    """Train, compile (+ exact fine-tuning), validate on the test split and write the report."""
+    from xylodeploy.train.checkpoint import load_model
+    from xylodeploy.train.data import load_dataset
+    from xylodeploy.train.loop import train
+
+    t0, out = time.perf_counter(), Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    splits = load_dataset(cfg)
+    log(f"[1/4] train: {len(splits.train)} train / {len(splits.val)} val / {len(splits.test)} test clips")
+    trained = train(cfg, out / "train", data=splits)
+    model, _ = load_model(trained.checkpoint)
+    model.eval()
+    rule = ReadoutRule.from_training(model.output, cfg.train.loss)
+    q = cfg.quantize
+    log(f"[2/4] quantize for {q.chip} ({q.method}), exact fine-tuning {q.finetune_epochs} epoch(s)")
+    opts = CompileOptions(method=q.method, headroom_bits=q.headroom_bits, clip_percentile=q.clip_percentile,
+                          finetune_epochs=q.finetune_epochs, finetune_lr=q.finetune_lr,
+                          finetune_loss=rule.finetune_loss, finetune_batch_size=q.finetune_batch_size,
+                          readout_pooling=rule.pooling, seed=cfg.seed)  # fmt: skip
+    n_ft = len(splits.train) if q.finetune_clips is None else min(q.finetune_clips, len(splits.train))
+    dep = compile(
+        model, q.chip, opts,
+        calibration=splits.train.spikes[:256],
+        finetune_data=((splits.train.spikes[:n_ft], splits.train.labels[:n_ft]),
+                       (splits.val.spikes, splits.val.labels)),
+        source={"checkpoint": str(trained.checkpoint), "sha256": _sha256(trained.checkpoint)},
+    )  # fmt: skip
+    spec_path = out / "model.xylo"
+    dep.spec.save(spec_path)
+    s = cfg.simulate
+    log(f"[3/4] simulate {len(splits.test)} test clips: float, {', '.join(s.backends)}, exact torch mode")
+    val = validate(dep.spec, splits.test.spikes, splits.test.labels, model=model, rule=rule,
+                   backends=tuple(s.backends), exact_torch=s.exact_clips > 0,
+                   max_clips={"xylosim": s.xylosim_clips, "exact": s.exact_clips})  # fmt: skip
+    log("[4/4] report")
+    from xylodeploy.pipeline_report import write_report
+
+    report_path = write_report(out, cfg, trained, dep, val, model, splits, rule, time.perf_counter() - t0)
+    chip_stage = s.backends[0] if s.backends else "exact"
+    return PipelineResult(out, spec_path, report_path, float(val.stages["float"].accuracy),
+                          float(val.stages[chip_stage].accuracy), val.ok, dep, val,
+                          time.perf_counter() - t0)  # fmt: skip
+
+
+def readout_scale(dep: Deployment) -> float:
+    """Chip state LSB per float state unit of the readout (mean over readout neurons)."""
+    scale = dep.qgraph.population(dep.graph.readout).scale
+    return float(np.mean(scale)) if scale is not None else 1.0
+
+
+def describe_config(cfg: PipelineConfig) -> dict[str, Any]:
+    return cfg.model_dump(mode="json")

@@ -1,0 +1,71 @@
+"""Assemble the pipeline's report.json and plots (see `xylodeploy.report` for the plots)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from xylodeploy import __version__
+from xylodeploy.backends import get_backend
+from xylodeploy.compile import Deployment
+from xylodeploy.drc import resource_summary
+from xylodeploy.readout import ReadoutRule
+from xylodeploy.report import plot_readout, plot_resources, plot_time_constants, plot_weights, write_json
+from xylodeploy.validate import ValidationReport
+
+
+def _readout_traces(model: Any, dep: Deployment, clip: np.ndarray, rule: ReadoutRule) -> tuple[np.ndarray, np.ndarray]:
+    """One clip's readout: float model trace and chip trace (reference), both in float units."""
+    import torch
+
+    from xylodeploy.pipeline import readout_scale
+
+    with torch.no_grad():
+        rec = model.record(torch.as_tensor(clip[None], dtype=torch.float32))
+    backend = get_backend("reference")
+    backend.load(dep.spec)
+    chip = backend.run(clip[None], record=True)
+    if rule.quantity == "vmem":
+        return rec.readout.vmem[0].numpy(), chip.vmem_out[0] / readout_scale(dep)
+    return rec.readout.spikes[0].numpy(), chip.spikes_out[0].astype(float)
+
+
+def write_report(out: Path, cfg: Any, trained: Any, dep: Deployment, val: ValidationReport, model: Any,
+                 splits: Any, rule: ReadoutRule, seconds: float) -> Path:  # fmt: skip
+    """Write report.json (+ PNG plots when enabled); returns the JSON path."""
+    plots: dict[str, str] = {}
+    if cfg.report.plots:
+        plots["weights"] = str(plot_weights(dep, out / "weights.png"))
+        plots["time_constants"] = str(plot_time_constants(dep, out / "time_constants.png"))
+        plots["resources"] = str(plot_resources(dep, out / "resources.png"))
+        f_trace, c_trace = _readout_traces(model, dep, splits.test.spikes[0], rule)
+        plots["readout_trace"] = str(plot_readout(f_trace, c_trace, rule.quantity, int(splits.test.labels[0]),
+                                                  list(splits.test.classes), out / "readout_trace.png"))  # fmt: skip
+    chip_stage = next((s for s in ("reference", "xylosim", "exact") if s in val.stages), None)
+    float_acc = val.stages["float"].accuracy
+    deployed = val.stages[chip_stage].accuracy if chip_stage else None
+    doc = {
+        "xylodeploy_version": __version__,
+        "chip": dep.chip.name,
+        "seconds": seconds,
+        "summary": {
+            "float_test_accuracy": float_acc,
+            "deployed_test_accuracy": deployed,
+            "deployed_on": chip_stage,
+            "delta_pp": None if deployed is None else 100.0 * (deployed - float_acc),
+            "bit_exact_reference_xylosim_exact": val.ok,
+            "readout_rule": {"quantity": rule.quantity, "pooling": rule.pooling},
+        },
+        "train": trained.summary(),
+        "quantization": dep.quantization.to_dict(),
+        "finetune": None if dep.finetune is None else asdict(dep.finetune),
+        "validation": val.to_dict(),
+        "resources": [asdict(r) for r in resource_summary(dep.spec, dep.chip)],
+        "stages": [asdict(s) for s in dep.stages],
+        "files": {"spec": str(out / "model.xylo"), **plots},
+        "config": cfg.model_dump(mode="json"),
+    }
+    return write_json(doc, out / "report.json")
