@@ -1,20 +1,29 @@
 """`ReferenceBackend`: xylodeploy's cycle-accurate Xylo simulator, the executable spec of the chip.
 
 It reproduces xylosim.v2 bit for bit on every recorded quantity (xylo-spec.md §1.2; checked by
-tests/sim) and is batched: clips run in parallel (numba, one thread per core), each from reset
-state. Returned arrays: spike counts int8, Isyn/Vmem int16, all (B, T, N); a 2-D (T, Nin) raster
-gives B = 1.
+tests/sim) and is batched: each clip starts from reset state and clips run in parallel (numba
+threads). Two exact kernels: ``scalar`` (one clip per thread, event-driven, fastest for a few
+clips) and ``lanes`` (16 clips per thread in SIMD lanes, fastest for batches); ``auto`` picks by
+batch size. Returned arrays: spike counts int8, Isyn/Vmem int16, all (B, T, N); a 2-D (T, Nin)
+raster gives B = 1.
 """
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 
 from xylodeploy.backends._ref_kernel import run_batch
+from xylodeploy.backends._ref_lanes import LANES, run_groups
 from xylodeploy.backends._ref_params import KernelParams, build_params, check_spec
 from xylodeploy.backends.base import Recording, as_batch
 from xylodeploy.errors import ConfigError
 from xylodeploy.ir.xylospec import XyloSpec
+
+Kernel = Literal["auto", "scalar", "lanes"]
+AUTO_LANES_MIN_BATCH = 12  # below this many clips the scalar kernel is faster (measured, scripts/bench_sim.py)
+_NAMES = ("spikes_out", "spikes", "isyn", "isyn2", "vmem", "isyn_out", "vmem_out")
 
 
 class ReferenceBackend:
@@ -30,7 +39,10 @@ class ReferenceBackend:
 
     name = "reference"
 
-    def __init__(self) -> None:
+    def __init__(self, kernel: Kernel = "auto") -> None:
+        if kernel not in ("auto", "scalar", "lanes"):
+            raise ConfigError(f"reference backend: kernel '{kernel}', expected auto, scalar or lanes")
+        self.kernel = kernel
         self._spec: XyloSpec | None = None
         self._params: KernelParams | None = None
 
@@ -56,33 +68,51 @@ class ReferenceBackend:
         """
         if self._spec is None or self._params is None:
             raise ConfigError("reference backend: run() called before load(spec)")
-        p = self._params
         arr, _ = as_batch(raster, self._spec.n_inputs, "reference backend input raster")
-        clamped = np.minimum(arr, p.limits[2]).astype(np.uint8)
-        n_b, n_t = clamped.shape[:2]
+        clamped = np.minimum(arr, self._params.limits[2]).astype(np.uint8)
+        lanes = self.kernel == "lanes" or (self.kernel == "auto" and clamped.shape[0] >= AUTO_LANES_MIN_BATCH)
+        arrays = self._run_lanes(clamped, record) if lanes else self._run_scalar(clamped, record)
+        if not record:
+            return Recording(spikes_out=arrays["spikes_out"])
+        if self._params.n_syn < 2:
+            arrays["isyn2"] = None
+        return Recording(**arrays)
+
+    def _buffers(self, lead: tuple[int, ...], tail: tuple[int, ...], record: bool) -> dict[str, np.ndarray]:
+        """Output arrays of shape lead + (N,) + tail; unrecorded ones are empty placeholders."""
         n_h, n_o = self._spec.n_hidden, self._spec.n_outputs
-        spikes_out = np.zeros((n_b, n_t, n_o), np.int8)
+        out = {}
+        for name in _NAMES:
+            n = n_o if name in ("spikes_out", "isyn_out", "vmem_out") else n_h
+            on = name == "spikes_out" or (record and (name != "isyn2" or self._params.n_syn > 1))
+            dtype = np.int8 if name.startswith("spikes") else np.int16
+            out[name] = np.zeros((*lead, n, *tail) if on else (0,) * (len(lead) + 1 + len(tail)), dtype)
+        return out
 
-        def buf(n: int, dtype: type, on: bool = True) -> np.ndarray:
-            return np.zeros((n_b, n_t, n) if record and on else (0, 0, 0), dtype)
-
-        r_spk, r_isyn, r_vmem = buf(n_h, np.int8), buf(n_h, np.int16), buf(n_h, np.int16)
-        r_isyn2 = buf(n_h, np.int16, p.n_syn > 1)
-        r_isyn_out, r_vmem_out = buf(n_o, np.int16), buf(n_o, np.int16)
-        run_batch(
-            clamped, p.n_syn, p.inp.ptr, p.inp.slot, p.inp.weight, p.rec.ptr, p.rec.slot, p.rec.weight,
+    def _call(self, kernel, x: np.ndarray, record: bool, bufs: dict[str, np.ndarray]) -> None:  # noqa: ANN001
+        p = self._params
+        kernel(
+            x, p.n_syn, p.inp.ptr, p.inp.slot, p.inp.weight, p.rec.ptr, p.rec.slot, p.rec.weight,
             p.out.ptr, p.out.slot, p.out.weight, p.dash_syn, p.dash_mem, p.threshold, p.bias, p.idle_ok,
             p.alias_ptr, p.alias_tgt, p.dash_syn_out, p.dash_mem_out, p.threshold_out, p.bias_out, p.limits,
-            record, spikes_out, r_spk, r_isyn, r_isyn2, r_vmem, r_isyn_out, r_vmem_out,
+            record, *(bufs[n] for n in _NAMES),
         )  # fmt: skip
-        if not record:
-            return Recording(spikes_out=spikes_out)
-        return Recording(
-            spikes_out=spikes_out,
-            spikes=r_spk,
-            isyn=r_isyn,
-            isyn2=r_isyn2 if p.n_syn > 1 else None,
-            vmem=r_vmem,
-            isyn_out=r_isyn_out,
-            vmem_out=r_vmem_out,
-        )
+
+    def _run_scalar(self, x: np.ndarray, record: bool) -> dict[str, np.ndarray]:
+        bufs = self._buffers(x.shape[:2], (), record)
+        self._call(run_batch, x, record, bufs)
+        return bufs
+
+    def _run_lanes(self, x: np.ndarray, record: bool) -> dict[str, np.ndarray]:
+        n_b, n_t, n_in = x.shape
+        n_g = -(-n_b // LANES)
+        padded = np.zeros((n_g * LANES, n_t, n_in), np.uint8)
+        padded[:n_b] = x
+        grouped = np.ascontiguousarray(padded.reshape(n_g, LANES, n_t, n_in).transpose(0, 2, 3, 1))
+        bufs = self._buffers((n_g, n_t), (LANES,), record)
+        self._call(run_groups, grouped, record, bufs)
+        out = {}
+        for name, a in bufs.items():
+            if a.size or name == "spikes_out":
+                out[name] = np.ascontiguousarray(a.transpose(0, 3, 1, 2).reshape(n_g * LANES, n_t, -1)[:n_b])
+        return out
