@@ -83,3 +83,86 @@ def _copy_broadcast(dst: torch.Tensor, src: torch.Tensor) -> None:
     src = src.detach().to(dst.dtype)
     src = src.reshape(()) if src.numel() == 1 else src.reshape(dst.shape)
     dst.copy_(torch.broadcast_to(src, dst.shape))
+
+
+# --- rockpool -> NetworkGraph (issue 6) --------------------------------------------------------------------
+
+
+def _np(t: Any) -> Any:
+    import numpy as np
+
+    return np.asarray(t.detach().cpu().double().numpy() if hasattr(t, "detach") else t, dtype=np.float64)
+
+
+def _rockpool_leaves(net: Any) -> list[tuple[str, Any]]:
+    """(path, module) of a rockpool SynNet / (Torch)Sequential, in order; containers flattened."""
+    inner = getattr(net, "seq", None)
+    if inner is not None and hasattr(inner, "modules"):
+        return _rockpool_leaves(inner)
+    mods = net.modules() if callable(getattr(net, "modules", None)) else {}
+    if isinstance(mods, dict) and mods and type(net).__name__ not in ("LIFTorch", "LinearTorch"):
+        out: list[tuple[str, Any]] = []
+        for name, m in mods.items():
+            inner = _rockpool_leaves(m) if _is_container(m) else [("", m)]
+            out += [(f"{name}.{p}" if p else name, mm) for p, mm in inner]
+        return out
+    return [("", net)]
+
+
+def _is_container(m: Any) -> bool:
+    return type(m).__name__ in ("TorchSequential", "Sequential", "SynNet", "ModSequential")
+
+
+def rockpool_to_graph(net: Any, *, name: str = "rockpool") -> tuple[Any, Any]:
+    """Translate a rockpool ``SynNet`` or Sequential of ``LinearTorch`` + ``LIFTorch`` into a `NetworkGraph`.
+
+    ``LIFTorch`` runs the graph's dynamics in the graph's order (xylo-spec.md §1.4), so parameters copy over
+    exactly: ``tau_mem``, ``tau_syn`` (1 or 2 synapses: input column ``2j+s`` drives synapse ``s`` of neuron
+    ``j``), ``threshold``, ``bias``, ``max_spikes_per_dt``, ``dt`` and ``w_rec`` (``has_rec``). Read from the
+    module parameters only (rockpool.devices is never imported). ``LinearTorch`` biases, neuron noise and
+    other module types are refused with the module path and the reason. Returns ``(graph, report)``.
+    """
+    import numpy as np
+
+    from xylodeploy.errors import ConfigError
+    from xylodeploy.interop._common import Chain, ImportReport
+
+    _rockpool_synnet_module()  # the optional-dependency check (names the 'rockpool' extra)
+    leaves = _rockpool_leaves(net)
+    lifs = [m for _, m in leaves if type(m).__name__ == "LIFTorch"]
+    if not lifs:
+        raise ConfigError(f"rockpool model '{type(net).__name__}': no LIFTorch layer found")
+    report = ImportReport("rockpool")
+    first = next((m for _, m in leaves if type(m).__name__ == "LinearTorch"), None)
+    chain = Chain(int(first.size_in) if first is not None else 0, float(lifs[0].dt), report)
+    for path, m in leaves:
+        kind = type(m).__name__
+        if kind == "LinearTorch":
+            bias = getattr(m, "bias", None)
+            if bias is not None and np.any(_np(bias)):
+                raise ConfigError(f"layer '{path}' (LinearTorch): nonzero bias has no Xylo equivalent (has_bias=False)")
+            chain.linear(_np(m.weight), None, path)
+        elif kind == "LIFTorch":
+            if float(getattr(m, "noise_std", 0.0) or 0.0) > 0:
+                raise ConfigError(f"layer '{path}' (LIFTorch): noise_std > 0 cannot run on Xylo")
+            n, k = int(m.size_out), int(m.n_synapses)
+            if not np.isclose(float(m.dt), chain.dt):
+                raise ConfigError(f"layer '{path}' (LIFTorch): dt = {float(m.dt)} differs from {chain.dt}")
+            w = chain.weight
+            if w is None or w.shape[1] != n * k:
+                raise ConfigError(f"layer '{path}' (LIFTorch): needs a LinearTorch with {n * k} outputs before it")
+            chain.weight = w.reshape(w.shape[0], n, k)
+            has_rec = getattr(m, "_has_rec", hasattr(m, "w_rec")) and np.any(_np(m.w_rec))
+            rec = _np(m.w_rec).reshape(n, n, k) if has_rec else None
+            ts = _np(m.tau_syn)
+            tau_syn = np.broadcast_to(ts.reshape(-1, k) if ts.size > 1 else ts, (n, k))
+            chain.neurons(
+                path, recurrent=rec, tau_mem=np.broadcast_to(_np(m.tau_mem).reshape(-1), (n,)), tau_syn=tau_syn,
+                threshold=np.broadcast_to(_np(m.threshold).reshape(-1), (n,)),
+                bias=np.broadcast_to(_np(m.bias).reshape(-1), (n,)), n_synapses=k,
+                max_spikes=int(min(float(_np(m.max_spikes_per_dt).max()), 2**31 - 1)),
+            )  # fmt: skip
+            report.note(path, f"LIFTorch ({k} synapse(s){', recurrent' if rec is not None else ''}) copied as is")
+        else:
+            raise ConfigError(f"layer '{path}' ({kind}): only LinearTorch and LIFTorch are supported")
+    return chain.build(name, type(net).__name__), report

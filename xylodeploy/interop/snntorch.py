@@ -1,0 +1,215 @@
+"""snnTorch -> `NetworkGraph`: chains of ``nn.Linear`` and ``snntorch.Leaky`` / ``snntorch.Synaptic``.
+
+snnTorch (per step, input ``I = W x + b`` of the preceding ``nn.Linear``)::
+
+    Synaptic: syn[t] = alpha * syn[t-1] + I[t];  mem[t] = beta * mem[t-1] + syn[t] - R
+    Leaky:                                       mem[t] = beta * mem[t-1] + I[t]   - R
+    spk[t] = mem[t] > threshold                 (one spike at most)
+
+Translation (graph: ``isyn = b_s (isyn + I')``, ``v = a v + isyn + bias``, ``v -= n*threshold``):
+
+* ``beta`` -> ``tau_mem = -dt / ln(beta)``; ``alpha`` -> ``tau_syn = -dt / ln(alpha)`` and the
+  weights are divided by ``alpha``, which moves snnTorch's "decay, then add input" to the graph's
+  "add input, then decay": ``isyn == syn`` exactly. Scalars or per-neuron tensors.
+* ``Leaky`` has no synaptic state: it gets the fastest chip synapse (dash 1, ``b_s = 1/2``) and
+  unchanged weights, so each event's charge reaches ``v`` over several steps (approximation).
+* Reset: with ``reset_delay=False`` snnTorch subtracts ``threshold`` in the spiking step, the
+  graph's rule; it is exact while ``mem`` stays below ``2 * threshold`` (above, snnTorch's
+  "avoid double reset" term lowers the next step's spike test by one more threshold). With the
+  default ``reset_delay=True`` it subtracts it one step later, after the decay: each spike
+  removes an extra ``(1 - beta) * threshold`` (approximation). Both are reported.
+  ``spk = mem > thr`` vs the graph's ``>=`` differ only at equality.
+* ``nn.Linear`` bias: for ``Leaky`` it is a constant added to ``mem`` = the neuron bias (exact);
+  for ``Synaptic`` it passes the synaptic filter and becomes the bias ``b / (1 - alpha)`` of its
+  steady state (the first steps differ by ``b alpha^(t+1) / (1 - alpha)``; reported).
+* Refused with the module path and the reason: ``reset_mechanism`` "zero"/"none", graded spikes,
+  ``inhibition``, ``state_quant``, recurrent/alpha/LSTM/convolutional neurons, convolutions, pooling,
+  non-spiking activations. ``nn.Flatten``/``nn.Identity``/``nn.Dropout`` (inference) are skipped.
+
+``model`` is an ``nn.Sequential`` or any module whose forward applies its children in
+registration order (nested containers are flattened). snnTorch has no time step: pass ``dt``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from xylodeploy._optional import require
+from xylodeploy.errors import ConfigError
+from xylodeploy.interop._common import Chain, ImportReport, fast_synapse, tau_from_decay
+from xylodeploy.ir.graph import NetworkGraph
+
+_SKIP = ("Flatten", "Identity", "Dropout", "Dropout1d", "AlphaDropout")
+_UNSUPPORTED = {
+    "RLeaky": "recurrent snnTorch neurons are not supported by this importer (use Leaky/Synaptic)",
+    "RSynaptic": "recurrent snnTorch neurons are not supported by this importer (use Leaky/Synaptic)",
+    "Alpha": "the alpha neuron's two-exponential membrane has no Xylo equivalent",
+    "Lapicque": "the Lapicque RC neuron is not supported (use Leaky)",
+    "SConv2dLSTM": "convolutional LSTM neurons have no Xylo equivalent",
+    "SLSTM": "LSTM neurons have no Xylo equivalent",
+}
+
+
+def _snn() -> Any:
+    return require("snntorch", "snntorch", "importing snnTorch models")
+
+
+def _leaves(module: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """Modules in registration order, containers flattened (neurons are leaves)."""
+    snn = _snn()
+    kids = list(module.named_children())
+    if not kids or isinstance(module, snn.SpikingNeuron):
+        return [(prefix or type(module).__name__, module)]
+    out: list[tuple[str, Any]] = []
+    for name, child in kids:
+        out += _leaves(child, f"{prefix}.{name}" if prefix else name)
+    return out
+
+
+def _values(t: Any, n: int, path: str, field: str) -> np.ndarray:
+    a = np.asarray(t.detach().cpu().double().numpy() if hasattr(t, "detach") else t, dtype=np.float64)
+    if a.size not in (1, n):
+        raise ConfigError(f"layer '{path}': {field} has {a.size} values for {n} neurons")
+    return np.broadcast_to(a.reshape(-1), (n,)).copy() if a.size == 1 else a.reshape(-1)
+
+
+def _check_neuron(mod: Any, path: str) -> None:
+    mech = getattr(mod, "reset_mechanism", "subtract")
+    if mech != "subtract":
+        raise ConfigError(
+            f"layer '{path}': reset_mechanism='{mech}' is not supported; Xylo resets by subtraction "
+            "(use reset_mechanism='subtract')"
+        )
+    if getattr(mod, "inhibition", False):
+        raise ConfigError(f"layer '{path}': inhibition=True (winner-take-all) has no Xylo equivalent")
+    if getattr(mod, "state_quant", False):
+        raise ConfigError(f"layer '{path}': state_quant is not supported (Xylo's integer states come from quantize)")
+    g = getattr(mod, "graded_spikes_factor", None)
+    learn = any(n == "graded_spikes_factor" for n, _ in mod.named_parameters())
+    if learn or (g is not None and not np.allclose(g.detach().cpu().numpy(), 1.0)):
+        raise ConfigError(f"layer '{path}': graded spikes (graded_spikes_factor != 1 or learnable) are not supported")
+
+
+def _membrane(beta: np.ndarray, dt: float, path: str, report: ImportReport) -> np.ndarray:
+    """tau_mem from beta; beta = 0 -> no memory (exact), beta = 1 -> very slow leak (approx)."""
+    beta = np.clip(beta, 0.0, 1.0)  # snnTorch clamps beta to [0, 1] in forward
+    tau = np.empty_like(beta)
+    zero, one = beta <= 0, beta >= 1
+    tau[zero] = dt * 1e-6  # exp(-1e6) == 0.0: v keeps nothing
+    tau[one] = dt * 1e9
+    mid = ~(zero | one)
+    tau[mid] = tau_from_decay(beta[mid], dt, f"layer '{path}' beta")
+    if np.any(one):
+        report.note(path, f"beta = 1 (no leak) at {int(one.sum())} neuron(s) -> tau_mem = 1e9 dt", exact=False)
+    return tau
+
+
+def _reset_note(mod: Any, beta: np.ndarray, thr: np.ndarray, path: str, report: ImportReport) -> None:
+    if getattr(mod, "reset_delay", True):
+        extra = float(np.max((1 - np.clip(beta, 0, 1)) * thr))
+        report.note(
+            path, "reset_delay=True: snnTorch subtracts the threshold one step late (after the decay); "
+            f"the graph subtracts it at once (up to {extra:.3g} more charge kept per spike)", exact=False,
+        )  # fmt: skip
+    else:
+        report.note(path, "reset_delay=False: same reset as the graph while mem < 2*threshold", exact=False)
+
+
+def _leaky(chain: Chain, mod: Any, path: str, dt: float) -> None:
+    n = chain.pending_size
+    beta, thr = _values(mod.beta, n, path, "beta"), _values(mod.threshold, n, path, "threshold")
+    tau_syn, factor = fast_synapse(dt)
+    bias = chain.take_bias()
+    if bias is not None:
+        chain.report.note(path, "linear bias -> neuron bias (Leaky adds it straight to mem)")
+    chain.report.note(path, "Leaky has no synaptic state -> fastest chip synapse (dash 1)", exact=False)
+    _reset_note(mod, beta, thr, path, chain.report)
+    chain.neurons(
+        path, in_scale=np.full(n, factor), tau_mem=_membrane(beta, dt, path, chain.report), tau_syn=tau_syn,
+        threshold=thr, bias=0.0 if bias is None else bias, max_spikes=1,
+    )  # fmt: skip
+
+
+def _synaptic(chain: Chain, mod: Any, path: str, dt: float) -> None:
+    n = chain.pending_size
+    alpha = np.clip(_values(mod.alpha, n, path, "alpha"), 0.0, 1.0)
+    beta, thr = _values(mod.beta, n, path, "beta"), _values(mod.threshold, n, path, "threshold")
+    if np.any(alpha >= 1):
+        raise ConfigError(f"layer '{path}': alpha = 1 (synaptic current never decays) has no Xylo equivalent")
+    fast_tau, fast_factor = fast_synapse(dt)
+    none = alpha <= 0
+    tau_syn = np.where(none, fast_tau, 0.0)
+    tau_syn[~none] = tau_from_decay(alpha[~none], dt, f"layer '{path}' alpha")
+    scale = np.where(none, fast_factor, 1.0 / np.where(none, 1.0, alpha))
+    chain.report.note(path, "alpha -> tau_syn with weights / alpha (input added before the decay)")
+    if np.any(none):
+        chain.report.note(path, f"alpha = 0 at {int(none.sum())} neuron(s) -> fastest chip synapse", exact=False)
+    bias = chain.take_bias()
+    if bias is not None:
+        chain.report.note(
+            path, "linear bias b -> neuron bias b / (1 - alpha) (its steady state; early steps differ)", exact=False
+        )
+        bias = bias / (1.0 - alpha)
+    _reset_note(mod, beta, thr, path, chain.report)
+    chain.neurons(
+        path, in_scale=scale, tau_mem=_membrane(beta, dt, path, chain.report), tau_syn=tau_syn,
+        threshold=thr, bias=0.0 if bias is None else bias, max_spikes=1,
+    )  # fmt: skip
+
+
+def _refuse(mod: Any, path: str) -> None:
+    kind = type(mod).__name__
+    if kind in _UNSUPPORTED:
+        raise ConfigError(f"layer '{path}' ({kind}): {_UNSUPPORTED[kind]}")
+    if "Conv" in kind:
+        raise ConfigError(f"layer '{path}' ({kind}): convolutions have no Xylo equivalent (dense weights only)")
+    if "Pool" in kind:
+        raise ConfigError(f"layer '{path}' ({kind}): pooling has no Xylo equivalent")
+    if "LSTM" in kind or "GRU" in kind or "RNN" in kind:
+        raise ConfigError(f"layer '{path}' ({kind}): gated/recurrent cells have no Xylo equivalent")
+    raise ConfigError(f"layer '{path}' ({kind}): not a Linear, Leaky or Synaptic layer; no Xylo equivalent")
+
+
+def from_snntorch(
+    model: Any, n_inputs: int | None = None, *, dt: float = 1e-3, name: str = "snntorch"
+) -> tuple[NetworkGraph, ImportReport]:
+    """Translate an snnTorch chain into a `NetworkGraph` (module docstring).
+
+    Args:
+        model: ``nn.Sequential`` (or a module applying its children in order) of ``nn.Linear``
+            and ``snntorch.Leaky`` / ``snntorch.Synaptic``.
+        n_inputs: input channels (default: ``in_features`` of the first ``nn.Linear``).
+        dt: time step [s] the model is meant to run at.
+        name: name of the graph.
+
+    Returns:
+        ``(graph, report)``; the report lists every exact rewrite and every approximation.
+    """
+    snn = _snn()
+    torch_nn = require("torch.nn", "snntorch", "importing snnTorch models")
+    leaves = _leaves(model)
+    first = next((m for _, m in leaves if isinstance(m, torch_nn.Linear)), None)
+    if n_inputs is None:
+        if first is None:
+            raise ConfigError(f"model '{type(model).__name__}': no nn.Linear layer found")
+        n_inputs = int(first.in_features)
+    report = ImportReport("snntorch")
+    chain = Chain(n_inputs, dt, report)
+    for path, mod in leaves:
+        kind = type(mod).__name__
+        if kind in _SKIP:
+            continue
+        if isinstance(mod, torch_nn.Linear):
+            bias = None if mod.bias is None else mod.bias.detach().cpu().double().numpy()
+            chain.linear(mod.weight.detach().cpu().double().numpy().T, bias, path)
+        elif type(mod) in (snn.Leaky, snn.Synaptic):
+            _check_neuron(mod, path)
+            (_leaky if type(mod) is snn.Leaky else _synaptic)(chain, mod, path, dt)
+        else:
+            _refuse(mod, path)
+    return chain.build(name, type(model).__name__), report
+
+
+__all__ = ["from_snntorch"]
