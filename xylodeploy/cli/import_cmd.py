@@ -1,0 +1,103 @@
+"""``xylodeploy import MODEL --from FRAMEWORK -o OUT``: bring a model from another framework in.
+
+MODEL is, for torch-based sources (snntorch, spikingjelly, rockpool), either ``file.py:name``
+(``name`` is a module object or a zero-argument factory returning one; the file is executed) or a
+file saved with ``torch.save(model)`` (a full pickled module: unpickling runs code, load only files
+you trust). For ``nir`` it is a NIR file. The output is a `NetworkGraph` file (``.npz``); with
+``--chip`` it is quantized and mapped instead and written as a ``.xylo`` spec.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+import click
+
+from xylodeploy._optional import require
+from xylodeploy.chips import available_chips
+from xylodeploy.errors import ConfigError
+from xylodeploy.fileio import existing_file
+
+SOURCES: tuple[str, ...] = ("snntorch", "spikingjelly", "rockpool", "nir")
+
+
+def load_torch_model(ref: str, extra: str) -> Any:
+    """The model object named by ``file.py:name`` or stored in a torch.save'd file."""
+    path, sep, attr = ref.rpartition(":")
+    if not (sep and path.endswith(".py")):
+        path, attr = ref, ""
+    p = existing_file(path, "model file")
+    if p.suffix == ".py":
+        if not attr:
+            raise ConfigError(f"{ref}: give the model as FILE.py:NAME")
+        spec = importlib.util.spec_from_file_location(f"_xylodeploy_user_{p.stem}", p)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+        if not hasattr(module, attr):
+            raise ConfigError(f"{p}: no attribute '{attr}'")
+        obj = getattr(module, attr)
+        nn = require("torch.nn", extra, "loading torch models")
+        return obj() if callable(obj) and not isinstance(obj, nn.Module) and not hasattr(obj, "modules") else obj
+    torch = require("torch", extra, "loading torch models")
+    try:
+        return torch.load(p, weights_only=False, map_location="cpu")
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad file
+        raise ConfigError(f"{p}: not a torch.save'd model ({type(exc).__name__}: {exc})") from None
+
+
+def import_model(ref: str, source: str, dt: float | None, n_inputs: int | None) -> tuple[Any, Any]:
+    """``(graph, report)`` for MODEL ``ref`` from framework ``source``."""
+    if source == "nir":
+        from xylodeploy.interop.nir import from_nir
+
+        return from_nir(existing_file(ref, "NIR file"), dt=dt)
+    model = load_torch_model(ref, source)
+    if hasattr(model, "eval"):
+        model.eval()
+    if source == "snntorch":
+        from xylodeploy.interop.snntorch import from_snntorch
+
+        return from_snntorch(model, n_inputs, dt=dt or 1e-3)
+    if source == "spikingjelly":
+        from xylodeploy.interop.spikingjelly import from_spikingjelly
+
+        return from_spikingjelly(model, n_inputs, dt=dt or 1e-3)
+    from xylodeploy.interop.rockpool import rockpool_to_graph
+
+    return rockpool_to_graph(model)
+
+
+@click.command("import")
+@click.argument("model")
+@click.option("--from", "source", type=click.Choice(SOURCES), required=True, help="framework of MODEL")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False), required=True, help="graph (.npz) or, with --chip, .xylo"
+)
+@click.option("--dt", type=float, default=None, help="time step [s] (snntorch/spikingjelly: default 1e-3; nir: file's)")
+@click.option("--n-inputs", type=int, default=None, help="input channels (default: the first linear layer's inputs)")
+@click.option("--chip", type=click.Choice(available_chips()), default=None, help="quantize and map for this chip")
+@click.option("--method", type=click.Choice(("channel", "global")), default="channel", help="quantisation method")
+def command(
+    model: str, source: str, output: str, dt: float | None, n_inputs: int | None, chip: str | None, method: str
+) -> None:
+    """Import MODEL (FILE.py:NAME, a torch.save'd module, or a NIR file) into xylodeploy."""
+    from xylodeploy.interop._common import graph_to_spec, save_graph
+
+    graph, report = import_model(model, source, dt, n_inputs)
+    click.echo(str(report))
+    if chip is None:
+        save_graph(graph, output, report)
+        click.echo(f"wrote graph {output}: {graph.n_inputs} inputs, {graph.sizes}")
+        return
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        spec = graph_to_spec(graph, chip, method)
+    for w in caught:
+        click.echo(f"warning: {w.message}", err=True)
+    spec.replace(provenance={**spec.provenance, "import": {"source": source, "model": Path(model).name}}).save(output)
+    click.echo(f"wrote {chip} spec {output}: {spec.n_inputs} inputs, {spec.n_hidden} hidden, {spec.n_outputs} outputs")
