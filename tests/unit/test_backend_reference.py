@@ -221,3 +221,5 @@ def test_run_before_load_and_bad_kernel() -> None:
         ReferenceBackend().run(np.zeros((1, 1)))
     with pytest.raises(ConfigError, match="kernel"):
         ReferenceBackend("gpu")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="threads"):
+        ReferenceBackend(threads=0)

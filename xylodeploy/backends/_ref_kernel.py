@@ -1,6 +1,6 @@
 """Numba kernel of the reference simulator: the exact Xylo core update (xylo-spec.md §1.2).
 
-Per clip (clips run in parallel over the batch, each from reset state), per time step ``t``:
+Per clip (each from reset state; the caller spreads clips over threads), per time step ``t``:
 
 1. input: for channel ``c`` ascending, ``n = min(x[t, c], max_input_events)``; for each fan-out
    entry (target state ``j``, effective weight ``w = wrap16(w8 << ws_in)``):
@@ -28,7 +28,7 @@ bias is 0 (``idle_ok``), provably stays at zero without spiking: it is skipped.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 # limits vector layout (see _ref_params.KernelParams.limits)
 LO, HI, MAX_IN, CAP_H, CAP_O = 0, 1, 2, 3, 4
@@ -144,12 +144,12 @@ def _clip(b, raster, n_syn, in_ptr, in_slot, in_w, rec_ptr, rec_slot, rec_w, out
                 r_vmem_out[b, t, o] = vmem_o[o]
 
 
-@njit(cache=True, nogil=True, parallel=True)
-def run_batch(raster, n_syn, in_ptr, in_slot, in_w, rec_ptr, rec_slot, rec_w, out_ptr, out_slot, out_w,
-              dash_syn, dash_mem, th, bias, idle_ok, alias_ptr, alias_tgt, dso, dmo, tho, bo, limits, record,
-              spikes_out, r_spk, r_isyn, r_isyn2, r_vmem, r_isyn_out, r_vmem_out):  # fmt: skip
+@njit(cache=True, nogil=True)
+def run_batch(start, stop, step, raster, n_syn, in_ptr, in_slot, in_w, rec_ptr, rec_slot, rec_w, out_ptr,
+              out_slot, out_w, dash_syn, dash_mem, th, bias, idle_ok, alias_ptr, alias_tgt, dso, dmo, tho, bo,
+              limits, record, spikes_out, r_spk, r_isyn, r_isyn2, r_vmem, r_isyn_out, r_vmem_out):  # fmt: skip
     """Run every clip of ``raster`` (B, T, Nin) from reset; fill ``spikes_out`` and, if ``record``, the r_* arrays."""
-    for b in prange(raster.shape[0]):
+    for b in range(start, stop, step):
         _clip(b, raster, n_syn, in_ptr, in_slot, in_w, rec_ptr, rec_slot, rec_w, out_ptr, out_slot, out_w,
               dash_syn, dash_mem, th, bias, idle_ok, alias_ptr, alias_tgt, dso, dmo, tho, bo, limits, record,
               spikes_out, r_spk, r_isyn, r_isyn2, r_vmem, r_isyn_out, r_vmem_out)  # fmt: skip

@@ -4,7 +4,7 @@ LLVM turns every per-neuron update and every fan-out entry into a few int32 AVX2
 
 Event delivery stays event-driven per source (a channel or hidden source with no event in any lane
 is skipped) and a neuron whose lanes are all idle (``idle_ok``, zero state, no alias count) is
-skipped. Lane groups run in parallel over the batch. Intermediates are cast back to int32 after
+skipped. Lane groups of a batch are spread over threads by the caller. Intermediates are cast back to int32 after
 every operation (numba widens int32 arithmetic to int64, which would stop vectorisation); all
 values stay far inside int32 (|n * w| <= 31 * 2**15). Bit-exact with ``_ref_kernel`` and xylosim.
 """
@@ -12,7 +12,7 @@ values stay far inside int32 (|n * w| <= 31 * 2**15). Bit-exact with ``_ref_kern
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from xylodeploy.backends._ref_kernel import CAP_H, CAP_O, HI, LO, MAX_IN, _fire
 
@@ -164,12 +164,12 @@ def _group(g, x, n_syn, in_ptr, in_slot, in_w, rec_ptr, rec_slot, rec_w, out_ptr
                     r_vmem_out[g, t, o, lane] = vmem_o[o, lane]
 
 
-@njit(cache=True, nogil=True, parallel=True)
-def run_groups(x, n_syn, in_ptr, in_slot, in_w, rec_ptr, rec_slot, rec_w, out_ptr, out_slot, out_w,
+@njit(cache=True, nogil=True)
+def run_groups(start, stop, step, x, n_syn, in_ptr, in_slot, in_w, rec_ptr, rec_slot, rec_w, out_ptr, out_slot, out_w,
                dash_syn, dash_mem, th, bias, idle_ok, alias_ptr, alias_tgt, dso, dmo, tho, bo, limits, record,
                spikes_out, r_spk, r_isyn, r_isyn2, r_vmem, r_isyn_out, r_vmem_out):  # fmt: skip
     """Run lane groups ``x`` (G, T, Nin, LANES) from reset; outputs are (G, T, N, LANES) arrays."""
-    for g in prange(x.shape[0]):
+    for g in range(start, stop, step):
         _group(g, x, n_syn, in_ptr, in_slot, in_w, rec_ptr, rec_slot, rec_w, out_ptr, out_slot, out_w,
                dash_syn, dash_mem, th, bias, idle_ok, alias_ptr, alias_tgt, dso, dmo, tho, bo, limits, record,
                spikes_out, r_spk, r_isyn, r_isyn2, r_vmem, r_isyn_out, r_vmem_out)  # fmt: skip

@@ -1,15 +1,18 @@
 """`ReferenceBackend`: xylodeploy's cycle-accurate Xylo simulator, the executable spec of the chip.
 
 It reproduces xylosim.v2 bit for bit on every recorded quantity (xylo-spec.md §1.2; checked by
-tests/sim) and is batched: each clip starts from reset state and clips run in parallel (numba
-threads). Two exact kernels: ``scalar`` (one clip per thread, event-driven, fastest for a few
-clips) and ``lanes`` (16 clips per thread in SIMD lanes, fastest for batches); ``auto`` picks by
-batch size. Returned arrays: spike counts int8, Isyn/Vmem int16, all (B, T, N); a 2-D (T, Nin)
-raster gives B = 1.
+tests/sim) and is batched: each clip starts from reset state, and clips run in parallel (numba
+kernels that release the GIL, one Python thread per usable CPU unless ``threads`` says otherwise).
+Two exact kernels: ``scalar`` (one clip at a time, event-driven; best for a few clips) and
+``lanes`` (32 clips side by side in SIMD lanes; best for batches); ``auto`` picks by batch size.
+Returned arrays: spike counts int8, Isyn/Vmem int16, all (B, T, N); a 2-D (T, Nin) raster gives
+B = 1.
 """
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
 
 import numpy as np
@@ -26,6 +29,13 @@ AUTO_LANES_MIN_BATCH = 12  # below this many clips the scalar kernel is faster (
 _NAMES = ("spikes_out", "spikes", "isyn", "isyn2", "vmem", "isyn_out", "vmem_out")
 
 
+def _usable_cpus() -> int:
+    """CPUs this process may run on (affinity-aware where the OS tells)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
 class ReferenceBackend:
     """Exact, batched simulation of one `XyloSpec` (see module docstring).
 
@@ -39,10 +49,13 @@ class ReferenceBackend:
 
     name = "reference"
 
-    def __init__(self, kernel: Kernel = "auto") -> None:
+    def __init__(self, kernel: Kernel = "auto", threads: int | None = None) -> None:
         if kernel not in ("auto", "scalar", "lanes"):
             raise ConfigError(f"reference backend: kernel '{kernel}', expected auto, scalar or lanes")
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+            raise ConfigError(f"reference backend: threads must be a positive integer, got {threads!r}")
         self.kernel = kernel
+        self.threads = threads or _usable_cpus()
         self._spec: XyloSpec | None = None
         self._params: KernelParams | None = None
 
@@ -90,9 +103,22 @@ class ReferenceBackend:
         return out
 
     def _call(self, kernel, x: np.ndarray, record: bool, bufs: dict[str, np.ndarray]) -> None:  # noqa: ANN001
+        """Run ``kernel`` over the leading axis of ``x``, item i on thread i % n (the kernels release the GIL)."""
+        n_items = x.shape[0]
+        n = max(1, min(self.threads or 1, n_items))
+        if n == 1:
+            self._call_range(kernel, 0, n_items, 1, x, record, bufs)
+            return
+        with ThreadPoolExecutor(n) as pool:
+            jobs = [pool.submit(self._call_range, kernel, i, n_items, n, x, record, bufs) for i in range(n)]
+            for job in jobs:
+                job.result()
+
+    def _call_range(self, kernel, start: int, stop: int, step: int, x: np.ndarray, record: bool,  # noqa: ANN001
+                    bufs: dict[str, np.ndarray]) -> None:  # fmt: skip
         p = self._params
         kernel(
-            x, p.n_syn, p.inp.ptr, p.inp.slot, p.inp.weight, p.rec.ptr, p.rec.slot, p.rec.weight,
+            start, stop, step, x, p.n_syn, p.inp.ptr, p.inp.slot, p.inp.weight, p.rec.ptr, p.rec.slot, p.rec.weight,
             p.out.ptr, p.out.slot, p.out.weight, p.dash_syn, p.dash_mem, p.threshold, p.bias, p.idle_ok,
             p.alias_ptr, p.alias_tgt, p.dash_syn_out, p.dash_mem_out, p.threshold_out, p.bias_out, p.limits,
             record, *(bufs[n] for n in _NAMES),
