@@ -174,7 +174,7 @@ def test_clips_are_independent_and_batch_equals_single(kernel: str) -> None:
 
 def test_kernels_agree_and_record_false_gives_outputs_only() -> None:
     spec = probe_spec(w_in=120, ws_in=3, ds=2, dm=3, th=200, n_hid=3, rec=[(0, 1, 60), (1, 2, 90)])
-    x = np.random.default_rng(1).integers(0, 4, (40, 30, 1))
+    x = np.random.default_rng(1).integers(0, 4, (40, 30, 1))  # 40 clips: two lane groups, one partial
     recs = {k: run(spec, x, k) for k in KERNELS}
     for name, arr in recs["scalar"].fields().items():
         assert np.array_equal(arr, recs["lanes"].fields()[name]), name

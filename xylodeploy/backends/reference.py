@@ -25,7 +25,7 @@ from xylodeploy.errors import ConfigError
 from xylodeploy.ir.xylospec import XyloSpec
 
 Kernel = Literal["auto", "scalar", "lanes"]
-AUTO_LANES_MIN_BATCH = 12  # below this many clips the scalar kernel is faster (measured, scripts/bench_sim.py)
+AUTO_LANES_MIN_BATCH = 24  # below this the scalar kernel on all threads wins (measured on bench_sim's network)
 _NAMES = ("spikes_out", "spikes", "isyn", "isyn2", "vmem", "isyn_out", "vmem_out")
 
 
