@@ -1,0 +1,43 @@
+"""`xylodeploy train CONFIG.yaml`: train a model from a run config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command("train")
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help="Output folder for checkpoints (default: runs/<config name>).",
+)  # fmt: skip
+@click.option("--epochs", type=click.IntRange(min=1), default=None, help="Override train.epochs.")
+@click.option("--resume", is_flag=True, help="Continue from OUT/last.pt with its optimizer state.")
+@click.option("--seed", type=int, default=None, help="Override the run seed.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars or per-epoch lines.")
+def command(
+    config: Path, out_dir: Path | None, epochs: int | None, resume: bool, seed: int | None, quiet: bool
+) -> None:
+    """Train the model described by CONFIG (YAML) and write best.pt / last.pt checkpoints."""
+    from xylodeploy.train.config import load_config
+    from xylodeploy.train.loop import train
+
+    cfg = load_config(config)
+    if epochs is not None:
+        cfg.train.epochs = epochs
+    if seed is not None:
+        cfg.seed = seed
+    if quiet:
+        cfg.train.progress = False
+    out = out_dir or Path("runs") / config.stem
+    click.echo(f"training {cfg.model.name} on {cfg.data.kind} data -> {out}" + (" (resuming)" if resume else ""))
+    result = train(cfg, out, resume=resume, log=None if not quiet else (lambda s: None))
+    click.echo(
+        f"done in {result.seconds:.1f}s, {result.epochs_run} epochs"
+        + (" (early stop)" if result.stopped_early else "")
+        + f": best val acc {result.best_val_acc:.1%} (epoch {result.best_epoch + 1}), "
+        f"test acc {result.test_acc:.1%}"
+    )
+    click.echo(f"checkpoint: {result.checkpoint}")

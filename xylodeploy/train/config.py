@@ -1,0 +1,271 @@
+"""Run configs: YAML files validated on load (pydantic v2, unknown keys rejected).
+
+A `RunConfig` has the sections ``data``, ``model``, ``train`` and ``seed``. Later stages extend
+it by subclassing (``class PipelineConfig(RunConfig): quantize: QuantizeConfig = QuantizeConfig()``)
+and passing the subclass to `load_config`. Relative paths in ``data`` are resolved against the
+directory of the config file. Validation errors become one `ConfigError` line such as
+``configs/x.yaml: train.lr: must be > 0 (got -1)``.
+"""
+
+from __future__ import annotations
+
+import os
+import typing
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from xylodeploy.chips import DEFAULT_CHIP, get_chip
+from xylodeploy.errors import ConfigError
+from xylodeploy.fileio import atomic_write, existing_file
+
+_CHIP = get_chip(DEFAULT_CHIP)
+PosFloat = Annotated[float, Field(gt=0)]
+Fraction = Annotated[float, Field(ge=0, lt=1)]
+Prob = Annotated[float, Field(ge=0, le=1)]
+
+
+class Section(BaseModel):
+    """Base of every config section: strict keys, validated assignment."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+def _range(lo: float, hi: float) -> Any:
+    return Field(default=(lo, hi), description="[min, max]")
+
+
+class SyntheticData(Section):
+    """The embedded burst-order task (see `xylodeploy.train.data_synthetic`)."""
+
+    kind: Literal["synthetic"] = "synthetic"
+    n_train: Annotated[int, Field(ge=1)] = 1200
+    n_val: Annotated[int, Field(ge=1)] = 300
+    n_test: Annotated[int, Field(ge=1)] = 300
+    n_channels: Annotated[int, Field(ge=1)] = _CHIP.max_inputs
+    n_groups: Annotated[int, Field(ge=2)] = 4
+    n_bursts: Annotated[int, Field(ge=2, le=5)] = 3
+    n_classes: Annotated[int, Field(ge=2)] = 6
+    duration_ms: PosFloat = 450.0
+    onset_ms: tuple[float, float] = _range(0.0, 30.0)
+    burst_ms: tuple[float, float] = _range(20.0, 40.0)
+    gap_ms: tuple[float, float] = _range(50.0, 150.0)
+    burst_rate: tuple[float, float] = _range(1.0, 3.0)
+    noise_rate: Annotated[float, Field(ge=0)] = 0.05
+    p_distractor: Prob = 0.5
+    p_drop: Prob = 0.1
+    max_count: Annotated[int, Field(ge=1)] = _CHIP.max_input_events
+    seed: int | None = None  # None: the run's seed
+
+
+class NpzData(Section):
+    """Rasters in ``.npz`` files; missing val/test files are split off ``train`` by fraction."""
+
+    kind: Literal["npz"]
+    train: Path
+    val: Path | None = None
+    test: Path | None = None
+    val_fraction: Fraction = 0.1
+    test_fraction: Fraction = 0.1
+
+
+class ShdData(Section):
+    """Spiking-Heidelberg-Digits-layout HDF5 event files, binned to the model's ``dt``."""
+
+    kind: Literal["shd"]
+    train: Path
+    test: Path | None = None
+    n_channels: Annotated[int, Field(ge=1)] = _CHIP.max_inputs
+    n_units: Annotated[int, Field(ge=1)] = 700
+    duration: PosFloat = 1.0
+    max_count: Annotated[int, Field(ge=1)] | None = _CHIP.max_input_events
+    val_fraction: Fraction = 0.1
+    test_fraction: Fraction = 0.1
+
+
+class AudioData(Section):
+    """A Speech-Commands-layout WAV folder encoded by the audio front-end."""
+
+    kind: Literal["audio"]
+    root: Path
+    classes: list[str] | None = None
+    cache_dir: Path | None = None  # None: $XDG_CACHE_HOME/xylodeploy/frontend
+    sample_rate: Annotated[int, Field(ge=1000)] = 16000
+    n_channels: Annotated[int, Field(ge=1)] = _CHIP.max_inputs
+    f_min: PosFloat = 100.0
+    f_max: PosFloat = 7000.0
+    threshold: PosFloat = 0.01
+    target_rms: PosFloat | None = 0.1
+    max_events: Annotated[int, Field(ge=1)] = _CHIP.max_input_events
+    duration: PosFloat = 1.0
+    val_fraction: Fraction = 0.1
+    test_fraction: Fraction = 0.1
+
+
+DataConfig = Annotated[SyntheticData | NpzData | ShdData | AudioData, Field(discriminator="kind")]
+DATA_KINDS = ("synthetic", "npz", "shd", "audio")
+
+
+class ModelConfig(Section):
+    """Keyword arguments of `xylodeploy.models.SynNet` (``n_channels``/``n_classes`` come from the data)."""
+
+    name: Literal["SynNet"] = "SynNet"
+    size_hidden_layers: list[Annotated[int, Field(ge=1)]] = [60]
+    time_constants_per_layer: list[Annotated[int, Field(ge=1)]] = [10]
+    tau_syn_base: PosFloat = 2e-3
+    tau_mem: PosFloat = 2e-3
+    tau_syn_out: PosFloat = 2e-3
+    quantize_time_constants: bool = True
+    train_time_constants: bool = False
+    threshold: PosFloat = 1.0
+    threshold_out: PosFloat | None = None  # None: SynNet's default
+    train_threshold: bool | None = None  # None: SynNet's default
+    max_spikes_per_dt: Annotated[int, Field(ge=1)] = _CHIP.max_hidden_spikes
+    max_spikes_per_dt_out: Annotated[int, Field(ge=1)] = _CHIP.max_output_spikes
+    p_dropout: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    dt: PosFloat = 1e-3
+    output: Literal["vmem", "spikes"] = "vmem"
+    hop_delay: bool = True
+    surrogate: str | None = None  # None: SynNet's default
+    window: PosFloat | None = None  # surrogate width; None: SynNet's default
+
+    @model_validator(mode="after")
+    def _layers_match(self) -> ModelConfig:
+        if len(self.size_hidden_layers) != len(self.time_constants_per_layer):
+            raise ValueError(
+                f"size_hidden_layers ({len(self.size_hidden_layers)} layers) and time_constants_per_layer "
+                f"({len(self.time_constants_per_layer)}) must have the same length"
+            )
+        return self
+
+    def kwargs(self) -> dict[str, Any]:
+        """SynNet keyword arguments (without n_classes / n_channels; unset optionals left out)."""
+        out = self.model_dump(mode="json", exclude={"name"})
+        return {k: v for k, v in out.items() if v is not None}
+
+
+class TrainConfig(Section):
+    """Optimiser, loss and stopping rule."""
+
+    epochs: Annotated[int, Field(ge=1)] = 30
+    batch_size: Annotated[int, Field(ge=1)] = 64
+    lr: PosFloat = 1e-3
+    weight_decay: Annotated[float, Field(ge=0)] = 0.0
+    lr_schedule: Literal["none", "cosine"] = "cosine"
+    loss: Literal["ce_max", "ce_mean", "ce_count"] = "ce_mean"
+    grad_clip: PosFloat | None = None
+    patience: Annotated[int, Field(ge=0)] = 0  # epochs without val improvement before stopping; 0: never
+    threads: Annotated[int, Field(ge=1)] | None = None  # torch CPU threads (None: torch default)
+    progress: bool = True
+
+
+class RunConfig(Section):
+    """One training run. Subclass to add later pipeline sections."""
+
+    data: DataConfig = Field(default_factory=SyntheticData)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    seed: int = 0
+
+
+# ---------------------------------------------------------------- loading and error messages
+
+
+def _field_model(cls: Any, key: str | int) -> Any:
+    """The section class of field ``key`` of ``cls`` (None if it is not a section)."""
+    if not (isinstance(cls, type) and issubclass(cls, BaseModel)) or key not in cls.model_fields:
+        return None
+    ann = cls.model_fields[key].annotation
+    cands = [a for a in typing.get_args(ann) or (ann,) if isinstance(a, type) and issubclass(a, BaseModel)]
+    return cands[0] if len(cands) == 1 else (cands or None)
+
+
+def _walk(cls: type, loc: tuple) -> tuple[list[str], Any]:
+    """Dotted path (union tags removed) and the section class at the end of ``loc``."""
+    parts: list[str] = []
+    cur: Any = cls
+    for item in loc:
+        if isinstance(cur, list):  # a discriminated union: the item is the tag
+            cur = next((c for c in cur if c.model_fields["kind"].default == item), None)
+            continue
+        parts.append(str(item))
+        cur = _field_model(cur, item)
+    return parts, cur
+
+
+def _describe(err: dict, cls: type) -> str:
+    kind, ctx, got = err["type"], err.get("ctx", {}), err.get("input")
+    parts, _ = _walk(cls, err["loc"])
+    ops = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}
+    if kind in ops:
+        bound = next(iter(ctx.values()))
+        bound = int(bound) if isinstance(bound, float) and bound.is_integer() else bound
+        msg = f"must be {ops[kind]} {bound} (got {got!r})"
+    elif kind == "literal_error":
+        msg = f"must be one of {ctx['expected']} (got {got!r})"
+    elif kind == "extra_forbidden":
+        _, parent = _walk(cls, err["loc"][:-1])
+        allowed = ", ".join(parent.model_fields) if isinstance(parent, type) else "none"
+        msg = f"unknown key (allowed: {allowed})"
+    elif kind == "missing" and isinstance(err["loc"][-1], int):
+        parts.pop()
+        msg = "must be a list of 2 numbers [min, max]"
+    elif kind == "missing":
+        msg = "required key missing"
+    elif kind in ("union_tag_invalid", "union_tag_not_found"):
+        parts.append("kind")
+        kinds = ", ".join(repr(k) for k in DATA_KINDS)
+        msg = f"must be one of {kinds} (got {ctx['tag']!r})" if "tag" in ctx else f"required key missing ({kinds})"
+    else:
+        text = err["msg"].removeprefix("Value error, ")
+        msg = f"{text[0].lower()}{text[1:]} (got {got!r})" if kind not in ("value_error",) else text
+    return f"{'.'.join(parts) or '<top>'}: {msg}"
+
+
+def config_error(exc: ValidationError, source: str, cls: type = RunConfig) -> ConfigError:
+    """Convert a pydantic ValidationError into a one-line ConfigError naming ``source`` and each key."""
+    return ConfigError(f"{source}: " + "; ".join(_describe(e, cls) for e in exc.errors()))
+
+
+def config_from_dict(raw: Any, source: str = "<config>", cls: type[RunConfig] = RunConfig, base_dir=None):
+    """Validate a plain mapping as ``cls``; relative data paths are resolved against ``base_dir``."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping of sections at the top level, got {type(raw).__name__}")
+    try:
+        cfg = cls.model_validate(raw)
+    except ValidationError as exc:
+        raise config_error(exc, source, cls) from None
+    if base_dir is not None:
+        _resolve_paths(cfg.data, Path(base_dir))
+    return cfg
+
+
+def _resolve_paths(section: BaseModel, base: Path) -> None:
+    for name in type(section).model_fields:
+        value = getattr(section, name)
+        if isinstance(value, Path) and not value.is_absolute():
+            setattr(section, name, base / value)
+
+
+def load_config(path: str | os.PathLike, cls: type[RunConfig] = RunConfig) -> RunConfig:
+    """Read and validate a YAML run config."""
+    p = existing_file(path, "config file")
+    try:
+        raw = yaml.safe_load(p.read_text())
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where is not None else ""
+        raise ConfigError(f"{p}: invalid YAML{line} ({getattr(exc, 'problem', None) or exc})") from None
+    return config_from_dict(raw, str(p), cls, base_dir=p.parent)
+
+
+def save_config(cfg: RunConfig, path: str | os.PathLike) -> Path:
+    """Write ``cfg`` as YAML atomically (all defaults spelled out)."""
+    text = yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)
+    with atomic_write(path, "w") as fh:
+        fh.write(text)
+    return Path(path)

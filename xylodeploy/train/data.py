@@ -1,0 +1,81 @@
+"""`load_dataset`: build the train / validation / test splits a run config asks for."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from xylodeploy.train.config import AudioData, NpzData, RunConfig, ShdData, SyntheticData
+from xylodeploy.train.dataset import RasterDataset, Splits, split_indices
+
+
+def _synthetic(cfg: SyntheticData, dt: float, seed: int) -> Splits:
+    from xylodeploy.train.data_synthetic import BurstTask, generate_splits
+
+    fields = set(BurstTask.__dataclass_fields__) - {"dt"}
+    task = BurstTask(**{k: v for k, v in cfg.model_dump().items() if k in fields}, dt=dt)
+    return generate_splits(task, cfg.n_train, cfg.n_val, cfg.n_test, cfg.seed if cfg.seed is not None else seed)
+
+
+def _split_off(full: RasterDataset, val: RasterDataset | None, test: RasterDataset | None, cfg, seed: int) -> Splits:
+    """Cut missing validation / test sets off ``full`` by the configured fractions."""
+    fracs = [cfg.val_fraction if val is None else 0.0, cfg.test_fraction if test is None else 0.0]
+    val_idx, test_idx, train_idx = split_indices(len(full), fracs, seed)
+    return Splits(full.subset(train_idx), val or full.subset(val_idx), test or full.subset(test_idx))
+
+
+def _npz(cfg: NpzData, dt: float, seed: int) -> Splits:
+    from xylodeploy.train.data_files import load_npz
+
+    full = load_npz(cfg.train, dt)
+    val = load_npz(cfg.val, dt) if cfg.val else None
+    test = load_npz(cfg.test, dt) if cfg.test else None
+    for other in (val, test):
+        if other is not None:
+            other.check_compatible(full.n_channels, full.n_classes, f"training set {cfg.train}")
+            other.classes = full.classes
+    return _split_off(full, val, test, cfg, seed)
+
+
+def _shd(cfg: ShdData, dt: float, seed: int) -> Splits:
+    from xylodeploy.train.data_files import load_shd
+
+    def load(path: Path) -> RasterDataset:
+        return load_shd(path, cfg.n_channels, dt, cfg.duration, cfg.n_units, cfg.max_count)
+
+    full = load(cfg.train)
+    test = load(cfg.test) if cfg.test else None
+    if test is not None:
+        test.check_compatible(full.n_channels, full.n_classes, f"training set {cfg.train}")
+        test.classes = full.classes
+    return _split_off(full, None, test, cfg, seed)
+
+
+def default_cache_dir() -> Path:
+    """Front-end cache folder: ``$XDG_CACHE_HOME/xylodeploy/frontend`` (or ``~/.cache/...``)."""
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "xylodeploy" / "frontend"
+
+
+def _audio(cfg: AudioData, dt: float, seed: int) -> Splits:
+    from xylodeploy.train.data_audio import load_audio_splits
+    from xylodeploy.train.frontend import FrontendParams
+
+    params = FrontendParams(
+        n_channels=cfg.n_channels,
+        sample_rate=cfg.sample_rate,
+        f_min=cfg.f_min,
+        f_max=cfg.f_max,
+        dt=dt,
+        duration=cfg.duration,
+        threshold=cfg.threshold,
+        max_events=cfg.max_events,
+        target_rms=cfg.target_rms,
+    )
+    cache = cfg.cache_dir if cfg.cache_dir is not None else default_cache_dir()
+    return load_audio_splits(cfg.root, params, cache, cfg.classes, cfg.val_fraction, cfg.test_fraction, seed)
+
+
+def load_dataset(cfg: RunConfig) -> Splits:
+    """Train / validation / test datasets for ``cfg.data``, binned to ``cfg.model.dt``."""
+    loaders = {"synthetic": _synthetic, "npz": _npz, "shd": _shd, "audio": _audio}
+    return loaders[cfg.data.kind](cfg.data, cfg.model.dt, cfg.seed)

@@ -1,0 +1,81 @@
+"""WAV folders in the Speech Commands layout, encoded by the audio front-end.
+
+Layout: ``root/<label>/*.wav``; folders starting with ``_`` or ``.`` are ignored. Optional
+``root/validation_list.txt`` and ``root/testing_list.txt`` list ``<label>/<file>.wav`` paths of
+the validation and test splits (everything else is training). Without those lists the files are
+split at random (seeded) by ``val_fraction`` / ``test_fraction``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from xylodeploy.errors import ConfigError
+from xylodeploy.train.dataset import RasterDataset, Splits, split_indices
+from xylodeploy.train.frontend import FrontendParams, encode_file
+
+
+def list_wavs(root: str | os.PathLike, classes: list[str] | None = None) -> tuple[list[Path], np.ndarray, list[str]]:
+    """Find ``root/<label>/*.wav``; return (files, labels, class names sorted or as given)."""
+    base = Path(root)
+    if not base.is_dir():
+        raise ConfigError(f"{base}: audio folder not found")
+    found = sorted(d.name for d in base.iterdir() if d.is_dir() and not d.name.startswith(("_", ".")))
+    names = list(classes) if classes else found
+    missing = [c for c in names if c not in found]
+    if missing:
+        have = ", ".join(found) or "none"
+        raise ConfigError(f"{base}: class folder(s) not found: {', '.join(missing)} (found: {have})")
+    files, labels = [], []
+    for k, name in enumerate(names):
+        wavs = sorted(p for p in (base / name).iterdir() if p.suffix.lower() == ".wav" and p.is_file())
+        files += wavs
+        labels += [k] * len(wavs)
+    if not files:
+        raise ConfigError(f"{base}: no WAV files found in <label>/ subfolders")
+    return files, np.asarray(labels, dtype=np.int64), names
+
+
+def _read_list(path: Path) -> set[str]:
+    if not path.is_file():
+        return set()
+    return {line.strip().replace("\\", "/") for line in path.read_text().splitlines() if line.strip()}
+
+
+def encode_files(files: list[Path], params: FrontendParams, cache_dir: str | os.PathLike | None) -> tuple:
+    """Encode ``files`` into a (N, T, C) raster; return (raster, number of cache hits)."""
+    out = np.zeros((len(files), params.n_steps, params.n_channels), dtype=np.uint8)
+    hits = 0
+    for i, f in enumerate(files):
+        out[i], hit = encode_file(f, params, cache_dir)
+        hits += int(hit)
+    return out, hits
+
+
+def load_audio_splits(
+    root: str | os.PathLike,
+    params: FrontendParams,
+    cache_dir: str | os.PathLike | None = None,
+    classes: list[str] | None = None,
+    val_fraction: float = 0.1,
+    test_fraction: float = 0.1,
+    seed: int = 0,
+) -> Splits:
+    """Encode a Speech-Commands-layout folder into train / validation / test raster datasets."""
+    base = Path(root)
+    files, labels, names = list_wavs(base, classes)
+    spikes, hits = encode_files(files, params, cache_dir)
+    rel = [f.relative_to(base).as_posix() for f in files]
+    val_list, test_list = _read_list(base / "validation_list.txt"), _read_list(base / "testing_list.txt")
+    if val_list or test_list:
+        is_val = np.array([r in val_list for r in rel])
+        is_test = np.array([r in test_list for r in rel])
+        parts = [np.flatnonzero(~is_val & ~is_test), np.flatnonzero(is_val), np.flatnonzero(is_test)]
+    else:
+        val_idx, test_idx, train_idx = split_indices(len(files), [val_fraction, test_fraction], seed)
+        parts = [train_idx, val_idx, test_idx]
+    full = RasterDataset(spikes, labels, names, params.dt, source=str(base), meta={"cache_hits": hits})
+    return Splits(*(full.subset(p) for p in parts))

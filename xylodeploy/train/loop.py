@@ -1,0 +1,256 @@
+"""The training loop: Adam, validation every epoch, best/last checkpoints, early stopping, resume.
+
+``train(cfg, out_dir)`` writes into ``out_dir``: ``last.pt`` (after every epoch, with optimizer
+state, for ``resume=True``), ``best.pt`` (best validation accuracy; gets the test metrics at
+the end), ``config.yaml`` (the resolved run config) and ``metrics.json``. Every epoch reseeds
+torch / numpy / random from ``(seed, epoch)``, so a resumed run reproduces an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from xylodeploy.errors import ConfigError
+from xylodeploy.fileio import atomic_write
+from xylodeploy.train.checkpoint import load_checkpoint, load_state, model_class_name, save_checkpoint
+from xylodeploy.train.config import RunConfig, save_config
+from xylodeploy.train.dataset import RasterDataset, Splits
+from xylodeploy.train.losses import predict, readout_loss
+
+LAST, BEST = "last.pt", "best.pt"
+
+
+@dataclass
+class TrainResult:
+    """Outcome of `train` (accuracies in [0, 1])."""
+
+    best_val_acc: float
+    best_epoch: int
+    test_acc: float
+    test_loss: float
+    epochs_run: int
+    seconds: float
+    checkpoint: Path
+    last_checkpoint: Path
+    out_dir: Path
+    stopped_early: bool = False
+    history: list[dict] = field(default_factory=list)
+
+    def summary(self) -> dict:
+        """JSON-friendly summary."""
+        d = asdict(self)
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in d.items() if k != "history"}
+
+
+def seed_everything(*seed: int) -> None:
+    """Seed python, numpy and torch from one or more integers."""
+    s = int(np.random.SeedSequence(list(seed)).generate_state(1)[0])
+    random.seed(s)
+    np.random.seed(s)
+    torch.manual_seed(s)
+
+
+def build_model(cfg: RunConfig, n_channels: int, n_classes: int) -> torch.nn.Module:
+    """The model ``cfg.model`` describes, for ``n_channels`` inputs and ``n_classes`` outputs."""
+    from xylodeploy.models import SynNet
+
+    return SynNet(n_classes=n_classes, n_channels=n_channels, **cfg.model.kwargs())
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, ds: RasterDataset, loss: str, batch_size: int = 128) -> tuple[float, float]:
+    """Mean loss and accuracy of ``model`` on ``ds`` (eval mode)."""
+    was_training = model.training
+    model.eval()
+    total, correct, n = 0.0, 0, 0
+    for x, y in ds.batches(batch_size):
+        out = model(x)
+        total += float(readout_loss(out, y, loss)) * len(y)
+        correct += int((predict(out, loss) == y).sum())
+        n += len(y)
+    model.train(was_training)
+    return (total / n, correct / n) if n else (math.nan, math.nan)
+
+
+def _model_io(model: torch.nn.Module) -> tuple[int, int]:
+    kw = getattr(model, "init_kwargs", {})
+    return int(kw.get("n_channels", -1)), int(kw.get("n_classes", -1))
+
+
+def _check_data(splits: Splits, model: torch.nn.Module) -> None:
+    n_ch, n_cls = _model_io(model)
+    for name in ("train", "val", "test"):
+        ds = getattr(splits, name)
+        if len(ds) == 0:
+            raise ConfigError(f"{ds.source}: the {name} split is empty")
+        ds.check_compatible(n_ch, n_cls)
+
+
+def lr_at(cfg: RunConfig, epoch: int, epochs: int) -> float:
+    """Learning rate of ``epoch``: constant, or cosine from ``lr`` down to ``lr/20`` over ``epochs``.
+
+    A closed form of the epoch (no scheduler state), so a resumed run, even with more epochs,
+    continues on the schedule of its current ``epochs``.
+    """
+    lr = cfg.train.lr
+    if cfg.train.lr_schedule == "none" or epochs <= 1:
+        return lr
+    lo = lr / 20
+    return lo + (lr - lo) * 0.5 * (1 + math.cos(math.pi * epoch / (epochs - 1)))
+
+
+def _train_epoch(model, splits: Splits, cfg: RunConfig, opt, epoch: int, bar) -> tuple[float, float]:
+    model.train()
+    rng = np.random.default_rng([cfg.seed, epoch, 1])
+    total, correct, n = 0.0, 0, 0
+    for x, y in splits.train.batches(cfg.train.batch_size, rng):
+        out = model(x)
+        loss = readout_loss(out, y, cfg.train.loss)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.train.grad_clip:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip)
+        opt.step()
+        total += float(loss.detach()) * len(y)
+        correct += int((predict(out.detach(), cfg.train.loss) == y).sum())
+        n += len(y)
+        bar.update(1)
+        bar.set_postfix(loss=f"{total / n:.3f}", acc=f"{correct / n:.1%}")
+    return total / n, correct / n
+
+
+def _fmt_time(s: float) -> str:
+    return f"{int(s // 60)}m{int(s % 60):02d}s" if s >= 60 else f"{s:.1f}s"
+
+
+def _resume_state(path: Path, model, opt) -> tuple[int, list, dict]:
+    """Restore model and optimizer from ``path``; return (next epoch, history, best)."""
+    if not path.is_file():
+        raise ConfigError(f"{path}: no checkpoint to resume from (train without --resume first)")
+    ckpt = load_checkpoint(path)
+    name = model_class_name(model)
+    if ckpt.model_class != name or ckpt.init_kwargs != model.init_kwargs:
+        diff = sorted(k for k in set(ckpt.init_kwargs) | set(model.init_kwargs)
+                      if ckpt.init_kwargs.get(k) != model.init_kwargs.get(k))  # fmt: skip
+        what = f"model.{diff[0]} = {ckpt.init_kwargs.get(diff[0])!r} there, {model.init_kwargs.get(diff[0])!r} here"
+        raise ConfigError(f"{path}: checkpoint is from another model ({what if diff else ckpt.model_class})")
+    if ckpt.optimizer is None:
+        raise ConfigError(f"{path}: checkpoint has no optimizer state; resume from {LAST}")
+    load_state(model, ckpt.state_dict, str(path))
+    try:
+        opt.load_state_dict(ckpt.optimizer)
+    except (ValueError, KeyError, RuntimeError) as exc:
+        raise ConfigError(f"{path}: optimizer state does not fit this model ({exc})") from None
+    return ckpt.epoch + 1, list(ckpt.history), dict(ckpt.best)
+
+
+def train(
+    cfg: RunConfig,
+    out_dir: str | os.PathLike,
+    *,
+    resume: bool = False,
+    data: Splits | None = None,
+    model: torch.nn.Module | None = None,
+    log: Callable[[str], None] | None = None,
+) -> TrainResult:
+    """Train the model of ``cfg`` on its data; checkpoints go to ``out_dir``.
+
+    Args:
+        cfg: the validated run config.
+        out_dir: output folder (created).
+        resume: continue from ``out_dir/last.pt`` (same config) with its optimizer state.
+        data: pre-built splits (default: ``load_dataset(cfg)``).
+        model: a pre-built model with ``init_kwargs`` (default: built from ``cfg.model``).
+        log: receives one line per epoch (default: stderr when ``cfg.train.progress``).
+    """
+    from tqdm.auto import tqdm
+
+    from xylodeploy.train.data import load_dataset
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    log = log or ((lambda s: tqdm.write(s, file=sys.stderr)) if cfg.train.progress else (lambda s: None))
+    if cfg.train.threads:
+        torch.set_num_threads(cfg.train.threads)
+    seed_everything(cfg.seed)
+    splits = data or load_dataset(cfg)
+    model = model or build_model(cfg, splits.train.n_channels, splits.train.n_classes)
+    _check_data(splits, model)
+    epochs = cfg.train.epochs
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
+    start, history, best = 0, [], {"val_acc": -1.0, "epoch": -1}
+    if resume:
+        start, history, best = _resume_state(out / LAST, model, opt)
+    save_config(cfg, out / "config.yaml")
+    info, cfg_dict = splits.info(), cfg.model_dump(mode="json")
+    common = {"dataset": info, "config": cfg_dict}
+    stopped = bool(best.get("stopped_early", False))
+    t0 = time.perf_counter()
+    n_batches = math.ceil(len(splits.train) / cfg.train.batch_size)
+    for epoch in range(start, epochs):
+        if stopped:
+            break
+        seed_everything(cfg.seed, epoch)
+        for group in opt.param_groups:
+            group["lr"] = lr_at(cfg, epoch, epochs)
+        te = time.perf_counter()
+        with tqdm(total=n_batches, desc=f"epoch {epoch + 1}/{epochs}", leave=False, disable=not cfg.train.progress,
+                  file=sys.stderr, unit="batch") as bar:  # fmt: skip
+            tr_loss, tr_acc = _train_epoch(model, splits, cfg, opt, epoch, bar)
+        val_loss, val_acc = evaluate(model, splits.val, cfg.train.loss)
+        row = {"epoch": epoch, "train_loss": tr_loss, "train_acc": tr_acc, "val_loss": val_loss, "val_acc": val_acc,
+               "lr": opt.param_groups[0]["lr"], "seconds": time.perf_counter() - te}  # fmt: skip
+        history.append(row)
+        if val_acc > best["val_acc"]:
+            best = {"val_acc": val_acc, "val_loss": val_loss, "epoch": epoch}
+            save_checkpoint(out / BEST, model, **common, metrics=dict(row), epoch=epoch, history=history, best=best)
+        patience = cfg.train.patience
+        stopped = bool(patience and epoch - best["epoch"] >= patience and epoch + 1 < epochs)
+        best["stopped_early"] = stopped
+        save_checkpoint(out / LAST, model, **common, metrics=dict(row), epoch=epoch, history=history, best=best,
+                        optimizer=opt.state_dict())  # fmt: skip
+        eta = (epochs - epoch - 1) * (time.perf_counter() - t0) / (epoch + 1 - start)
+        log(f"epoch {epoch + 1}/{epochs}  loss {tr_loss:.3f}  train {tr_acc:.1%}  val {val_acc:.1%}  "
+            f"(best {best['val_acc']:.1%} @ {best['epoch'] + 1})  {_fmt_time(row['seconds'])}"
+            + (f"  ETA {_fmt_time(eta)}" if epoch + 1 < epochs and not stopped else ""))  # fmt: skip
+        if stopped:
+            log(f"early stop: no validation improvement for {patience} epochs")
+    return _finish(out, model, splits, cfg, history, best, stopped, time.perf_counter() - t0, common)
+
+
+def _finish(out: Path, model, splits: Splits, cfg: RunConfig, history, best, stopped, seconds, common) -> TrainResult:
+    """Reload the best weights, score the test set, record it in best.pt and metrics.json."""
+    if not (out / BEST).is_file():
+        raise ConfigError(f"{out / BEST}: no best checkpoint was written (no epoch was trained)")
+    ckpt = load_checkpoint(out / BEST)
+    load_state(model, ckpt.state_dict, str(ckpt.path))
+    test_loss, test_acc = evaluate(model, splits.test, cfg.train.loss)
+    metrics = {**ckpt.metrics, "test_loss": test_loss, "test_acc": test_acc}
+    save_checkpoint(out / BEST, model, **common, metrics=metrics, epoch=ckpt.epoch, history=history, best=best)
+    result = TrainResult(
+        best_val_acc=float(best["val_acc"]),
+        best_epoch=int(best["epoch"]),
+        test_acc=test_acc,
+        test_loss=test_loss,
+        epochs_run=len(history),
+        seconds=seconds,
+        checkpoint=out / BEST,
+        last_checkpoint=out / LAST,
+        out_dir=out,
+        stopped_early=stopped,
+        history=history,
+    )
+    with atomic_write(out / "metrics.json", "w") as fh:
+        json.dump({**result.summary(), "history": history}, fh, indent=2)
+    return result
