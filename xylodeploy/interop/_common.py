@@ -162,9 +162,12 @@ class Chain:
         """Delay the current source's spikes by ``steps`` using relay populations (one per step).
 
         A relay forwards each step's event count n exactly: input weight 1 into a dash-1
-        synapse (isyn = n), no membrane memory, threshold just below 1/2 (n spikes) and a
-        recurrent weight -1/2 cancelling the synaptic residue of the previous step. On the chip
+        synapse (isyn = n/2), no membrane memory, threshold 0.49 (n spikes for n <= 31) and a
+        recurrent weight -0.4975 cancelling the synaptic residue n/2 of the previous step (0.5%
+        short; the 2% threshold margin absorbs that and the int8 rounding of quantisation). On the chip
         every relay is one hidden hop, i.e. one step of delay; the float graph has no delays.
+        After quantisation a relay is exact on the chip while ``n * threshold`` fits int16 (the
+        quantizer keeps ``2**headroom_bits`` thresholds of room: binary spikes always pass).
         """
         if steps == 0:
             return
@@ -172,11 +175,11 @@ class Chain:
         for k in range(steps):
             pop = LIFPopulation(
                 name=self._name(f"{path}.relay{k}"), size=self.src_size, tau_mem=self.dt * 1e-6,
-                tau_syn=tau_syn, threshold=0.5 - 1e-7, max_spikes=self.src_max, dt=self.dt,
+                tau_syn=tau_syn, threshold=0.49, max_spikes=self.src_max, dt=self.dt,
             )  # fmt: skip
             self.pops.append(pop)
             self.conns.append(Connection(self.src, pop.name, np.eye(self.src_size)))
-            self.conns.append(Connection(pop.name, pop.name, -0.5 * np.eye(self.src_size)))
+            self.conns.append(Connection(pop.name, pop.name, -0.4975 * np.eye(self.src_size)))
             self.src = pop.name
         self.report.note(
             path, f"delay of {steps} step(s) -> {steps} relay population(s) of {self.src_size} neurons "
