@@ -130,7 +130,7 @@ def _backward(ctx, gs, gv):
     I, alpha, beta, theta, spikes, vmem, isyn, upre = ctx.saved_tensors
     M, window, kind, use_numba = ctx.cfg
     need_i, need_a, need_b, need_th, need_bias = ctx.needs_input_grad[:5]
-    g_u, g_th = surrogate_grads(upre, theta, window, M, kind)
+    g_u, g_th = surrogate_grads(upre, theta, window, M, kind, with_theta=need_th)
     c = 1 - theta * g_u
     e = gs * g_u if gs is not None else torch.zeros_like(upre)
     if gv is not None:

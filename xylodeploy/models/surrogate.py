@@ -45,9 +45,9 @@ def spike_count(u: torch.Tensor, theta: torch.Tensor, max_spikes: float) -> torc
 
 
 def surrogate_grads(
-    u: torch.Tensor, theta: torch.Tensor, window: float, max_spikes: float, kind: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Surrogate derivatives ``(g_u, g_θ)`` of the spike count at ``u`` (see module docstring)."""
+    u: torch.Tensor, theta: torch.Tensor, window: float, max_spikes: float, kind: int, with_theta: bool = True
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Surrogate derivatives ``(g_u, g_θ)`` of the spike count at ``u`` (``g_θ`` None unless ``with_theta``)."""
     if kind == 0:  # written in place to keep large temporaries few; same values as the formula above
         w = u - theta / 2
         k = (w / theta).floor_().clamp_(max=max_spikes - 1).mul_(theta).masked_fill_(u < theta, 0)
@@ -56,7 +56,7 @@ def surrogate_grads(
         g_u = (u >= theta - window).to(u.dtype) / theta
     else:
         raise ValueError(f"surrogate: unknown kernel code {kind}")
-    return g_u, -g_u * u / theta
+    return g_u, (-g_u * u / theta if with_theta else None)
 
 
 class MultiSpike(torch.autograd.Function):
