@@ -31,6 +31,10 @@ def test_train_then_resume(tmp_path):
     assert res.exit_code == 0, res.output
     assert "(resuming)" in res.output and "3 epochs" in res.output
     assert torch.load(out / "last.pt", weights_only=True)["epoch"] == 2
+    before = (out / "best.pt").read_bytes()
+    res = runner.invoke(main, ["train", str(cfg), "--out", str(out), "-q"])
+    assert res.exit_code == 2 and "already holds a training run" in res.output
+    assert (out / "best.pt").read_bytes() == before
 
 
 def test_bad_config_is_one_line_exit_2(tmp_path):

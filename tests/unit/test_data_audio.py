@@ -113,3 +113,14 @@ def test_folder_errors(tmp_path):
         load_audio_splits(tmp_path / "bad", P, None)
     with pytest.raises(ConfigError, match="f_min < f_max"):
         FrontendParams(f_max=9000.0)
+
+
+def test_load_dataset_audio_config(tmp_path):
+    from xylodeploy.train.config import config_from_dict
+    from xylodeploy.train.data import load_dataset
+
+    _folder(tmp_path / "sc", n=5)
+    raw = {"data": {"kind": "audio", "root": "sc", "cache_dir": "cache", "duration": 0.1, "val_fraction": 0.2}}
+    s = load_dataset(config_from_dict(raw, base_dir=tmp_path))
+    assert (len(s.train), len(s.val), len(s.test)) == (7, 2, 1)
+    assert s.train.spikes.shape[1:] == (100, 16) and len(list((tmp_path / "cache").glob("*.npy"))) == 10

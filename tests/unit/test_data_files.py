@@ -103,3 +103,25 @@ def test_shd_errors(tmp_path):
     (tmp_path / "junk.h5").write_bytes(b"\x00" * 64)
     with pytest.raises(ConfigError, match="junk.h5: not a readable"):
         load_shd(tmp_path / "junk.h5")
+
+
+def test_load_dataset_from_config(tmp_path):
+    from xylodeploy.train.data import load_dataset
+
+    save_dataset_npz(_ds(n=20), tmp_path / "train.npz")
+    save_dataset_npz(_ds(n=4), tmp_path / "test.npz")
+    raw = {"data": {"kind": "npz", "train": "train.npz", "test": "test.npz", "val_fraction": 0.25}}
+    s = load_dataset(_cfg(raw, tmp_path, dt=2e-3))
+    assert (len(s.train), len(s.val), len(s.test)) == (15, 5, 4)
+    seen = {x.tobytes() for x in s.train.spikes}
+    assert not any(x.tobytes() in seen for x in s.val.spikes)
+    write_shd(tmp_path / "s.h5", [[0.001, 0.0021]] * 10, [[0, 699]] * 10, [0, 1] * 5)
+    s = load_dataset(_cfg({"data": {"kind": "shd", "train": "s.h5", "duration": 0.01}}, tmp_path, dt=1e-3))
+    assert (len(s.train), len(s.val), len(s.test)) == (8, 1, 1)
+    assert s.train.spikes.shape[1:] == (10, 16) and s.train.spikes[0, 1, 0] == 1 and s.train.spikes[0, 2, 15] == 1
+
+
+def _cfg(raw, base, dt):
+    from xylodeploy.train.config import config_from_dict
+
+    return config_from_dict({**raw, "model": {"dt": dt}}, base_dir=base)

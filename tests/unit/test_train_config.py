@@ -42,6 +42,9 @@ def test_data_kind_and_required_keys():
         "data.kind: must be one of 'synthetic', 'npz', 'shd', 'audio' (got 'wav')"
     )
     assert _err({"data": {"kind": "npz"}}) == "configs/x.yaml: data.train: required key missing"
+    assert "data: gap_ms must be [min, max] with 0 <= min <= max (got [150.0, 50.0])" in _err(
+        {"data": {"kind": "synthetic", "gap_ms": [150, 50]}}
+    )
     assert "data.gap_ms: must be a list of 2 numbers" in _err({"data": {"kind": "synthetic", "gap_ms": [5]}})
     assert "size_hidden_layers (2 layers) and time_constants_per_layer (1)" in _err(
         {"model": {"size_hidden_layers": [8, 8]}}

@@ -15,10 +15,11 @@ import click
 )  # fmt: skip
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="Override train.epochs.")
 @click.option("--resume", is_flag=True, help="Continue from OUT/last.pt with its optimizer state.")
+@click.option("--force", is_flag=True, help="Start afresh even if OUT already holds a run (overwrites it).")
 @click.option("--seed", type=int, default=None, help="Override the run seed.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars or per-epoch lines.")
 def command(
-    config: Path, out_dir: Path | None, epochs: int | None, resume: bool, seed: int | None, quiet: bool
+    config: Path, out_dir: Path | None, epochs: int | None, resume: bool, force: bool, seed: int | None, quiet: bool
 ) -> None:
     """Train the model described by CONFIG (YAML) and write best.pt / last.pt checkpoints."""
     from xylodeploy.train.config import load_config
@@ -33,7 +34,7 @@ def command(
         cfg.train.progress = False
     out = out_dir or Path("runs") / config.stem
     click.echo(f"training {cfg.model.name} on {cfg.data.kind} data -> {out}" + (" (resuming)" if resume else ""))
-    result = train(cfg, out, resume=resume, log=None if not quiet else (lambda s: None))
+    result = train(cfg, out, resume=resume, overwrite=force, log=None if not quiet else (lambda s: None))
     click.echo(
         f"done in {result.seconds:.1f}s, {result.epochs_run} epochs"
         + (" (early stop)" if result.stopped_early else "")

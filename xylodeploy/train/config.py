@@ -59,6 +59,14 @@ class SyntheticData(Section):
     max_count: Annotated[int, Field(ge=1)] = _CHIP.max_input_events
     seed: int | None = None  # None: the run's seed
 
+    @model_validator(mode="after")
+    def _ranges_ordered(self) -> SyntheticData:
+        for name in ("onset_ms", "burst_ms", "gap_ms", "burst_rate"):
+            lo, hi = getattr(self, name)
+            if not 0 <= lo <= hi:
+                raise ValueError(f"{name} must be [min, max] with 0 <= min <= max (got [{lo}, {hi}])")
+        return self
+
 
 class NpzData(Section):
     """Rasters in ``.npz`` files; missing val/test files are split off ``train`` by fraction."""

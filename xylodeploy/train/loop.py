@@ -160,6 +160,7 @@ def train(
     out_dir: str | os.PathLike,
     *,
     resume: bool = False,
+    overwrite: bool = False,
     data: Splits | None = None,
     model: torch.nn.Module | None = None,
     log: Callable[[str], None] | None = None,
@@ -170,6 +171,7 @@ def train(
         cfg: the validated run config.
         out_dir: output folder (created).
         resume: continue from ``out_dir/last.pt`` (same config) with its optimizer state.
+        overwrite: start afresh even if ``out_dir`` already holds a run (default: refuse).
         data: pre-built splits (default: ``load_dataset(cfg)``).
         model: a pre-built model with ``init_kwargs`` (default: built from ``cfg.model``).
         log: receives one line per epoch (default: stderr when ``cfg.train.progress``).
@@ -179,7 +181,8 @@ def train(
     from xylodeploy.train.data import load_dataset
 
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    if not resume and not overwrite and (out / LAST).exists():
+        raise ConfigError(f"{out}: already holds a training run ({LAST}); resume it or choose another output folder")
     log = log or ((lambda s: tqdm.write(s, file=sys.stderr)) if cfg.train.progress else (lambda s: None))
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
