@@ -42,7 +42,7 @@ class CompileOptions:
     vmem_percentile: float = 99.9  # of calibration |readout vmem|, for output='vmem' models
     finetune_epochs: int = 0
     finetune_lr: float = 0.1
-    finetune_loss: Literal["max_vmem", "mean_vmem", "spikes"] = "max_vmem"
+    finetune_loss: Literal["ce_max", "ce_mean", "ce_count"] = "ce_max"
     finetune_batch_size: int = 32
     readout_pooling: Literal["max", "mean", "count"] | None = None  # None: max for vmem, count for spikes
     seed: int = 0
@@ -140,7 +140,7 @@ def compile(  # noqa: A001 - the pipeline stage is called compile
     spec = run("map", {"chip": chip_spec.name}, map_to_spec, qgraph, chip_spec)
     ft = None
     if opts.finetune_epochs > 0:
-        spec, ft = run("finetune_exact", _ft_settings(opts), _finetune, spec, finetune_data, opts)
+        spec, ft = run("finetune_exact", _ft_settings(opts), _finetune, spec, finetune_data, opts, mode)
     run("check", {}, assert_valid, spec)
     pooling = opts.readout_pooling or ("max" if mode == "vmem" else "count")
     spec = spec.replace(provenance=_provenance(spec, run.done, source, ReadoutRule(mode, pooling)))
@@ -152,13 +152,13 @@ def _ft_settings(opts: CompileOptions) -> dict[str, Any]:
             "batch_size": opts.finetune_batch_size, "seed": opts.seed}  # fmt: skip
 
 
-def _finetune(spec: XyloSpec, data: tuple[Any, Any] | None, opts: CompileOptions) -> tuple[XyloSpec, Any]:
+def _finetune(spec: XyloSpec, data: tuple[Any, Any] | None, opts: CompileOptions, mode: str) -> tuple[XyloSpec, Any]:
     from xylodeploy.train.finetune import finetune_exact
 
     if data is None:
         raise ConfigError("finetune_epochs > 0 needs finetune_data=(train, val)")
     train, val = data
-    return finetune_exact(spec, train, val, **_ft_settings(opts))
+    return finetune_exact(spec, train, val, readout=mode, **_ft_settings(opts))
 
 
 def _provenance(

@@ -119,7 +119,7 @@ def run_pipeline(cfg: PipelineConfig, out_dir: str | Path, log: Callable[[str], 
     log(f"[2/4] quantize for {q.chip} ({q.method}), exact fine-tuning {q.finetune_epochs} epoch(s)")
     opts = CompileOptions(method=q.method, headroom_bits=q.headroom_bits, clip_percentile=q.clip_percentile,
                           finetune_epochs=q.finetune_epochs, finetune_lr=q.finetune_lr,
-                          finetune_loss=rule.finetune_loss, finetune_batch_size=q.finetune_batch_size,
+                          finetune_loss=rule.loss_name, finetune_batch_size=q.finetune_batch_size,
                           readout_pooling=rule.pooling, seed=cfg.seed)  # fmt: skip
     n_ft = len(splits.train) if q.finetune_clips is None else min(q.finetune_clips, len(splits.train))
     dep = compile(

@@ -2,8 +2,8 @@
 
 A rule pools the readout trace over time: ``max`` or ``mean`` of the readout membrane (models with
 ``output='vmem'``), or the ``count`` of readout spikes (``output='spikes'``). The prediction is the
-argmax over readout neurons (lowest index on ties). The training losses ``ce_max``/``ce_mean``/
-``ce_count`` and the exact fine-tuning losses ``max_vmem``/``mean_vmem``/``spikes`` name the same rules.
+argmax over readout neurons (lowest index on ties). The training and exact fine-tuning losses
+``ce_max``/``ce_mean``/``ce_count`` optimise the same rules.
 """
 
 from __future__ import annotations
@@ -49,11 +49,9 @@ class ReadoutRule:
         return self.quantity == "vmem"
 
     @property
-    def finetune_loss(self) -> str:
-        """The matching `finetune_exact` loss name."""
-        if self.quantity == "spikes":
-            return "spikes"
-        return "mean_vmem" if self.pooling == "mean" else "max_vmem"
+    def loss_name(self) -> str:
+        """The training / `finetune_exact` loss that optimises this rule (``ce_max`` ...)."""
+        return {v: k for k, v in _FROM_TRAIN_LOSS.items()}[self.pooling]
 
     def scores(self, trace: np.ndarray) -> np.ndarray:
         """(B, T, K) readout trace -> (B, K) class scores."""

@@ -1,0 +1,75 @@
+"""``xylodeploy validate SPEC``: the same clips through every stage; agreement and first divergence."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+
+@click.command("validate")
+@click.argument("spec_path", metavar="SPEC", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--checkpoint",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The float model (checkpoint) the spec was compiled from: adds the float stage.",
+)
+@click.option(
+    "--data",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Clips (.npz: spikes, optional labels); default: the checkpoint's test split.",
+)
+@click.option("--device", type=click.Choice(["xylosim", "board"]), default="xylosim", show_default=True,
+              help="The device compared with the reference simulator.")  # fmt: skip
+@click.option("--max-clips", type=click.IntRange(min=1), default=None, help="Use only the first N clips.")
+@click.option("--device-clips", type=click.IntRange(min=1), default=64, show_default=True,
+              help="Clips run on the (slow) device.")  # fmt: skip
+@click.option("--no-exact", is_flag=True, help="Skip the exact torch mode stage.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def command(spec_path: Path, checkpoint: Path | None, data: Path | None, device: str, max_clips: int | None,
+            device_clips: int, no_exact: bool, as_json: bool) -> None:  # fmt: skip
+    """Run SPEC's clips through float model, exact torch mode, reference and DEVICE and compare them.
+
+    Exits 1 when two integer stages are not bit-exact."""
+    from xylodeploy.cli._data import clips
+    from xylodeploy.ir import load_spec
+    from xylodeploy.validate import validate
+
+    spec = load_spec(spec_path)
+    model = ckpt = None
+    if checkpoint is not None:
+        from xylodeploy.train.checkpoint import load_model
+
+        model, ckpt = load_model(checkpoint)
+    x, y = clips(data, spec.n_inputs, ckpt)
+    if max_clips:
+        x, y = x[:max_clips], None if y is None else y[:max_clips]
+    devices = {}
+    if device == "board":
+        from xylodeploy.backends.samna import SamnaBackend
+
+        devices["board"] = SamnaBackend(chip=spec.chip)
+    report = validate(spec, x, y, model=model, backends=("reference", device), exact_torch=not no_exact,
+                      max_clips={device: device_clips, "exact": device_clips}, device_backends=devices)  # fmt: skip
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        _print(report)
+    raise SystemExit(0 if report.ok else 1)
+
+
+def _print(report) -> None:  # noqa: ANN001
+    for name, st in report.stages.items():
+        acc = "" if st.accuracy is None else f"accuracy {100 * st.accuracy:.2f} %, "
+        click.echo(f"{name:<10} {acc}{st.n_clips} clips, {st.seconds:.1f} s")
+    for p in report.pairs:
+        state = {None: "", True: ", bit-exact", False: ", NOT bit-exact"}[p.bit_exact]
+        click.echo(f"{p.a} vs {p.b}: same prediction on {100 * p.prediction_agreement:.1f} % of clips{state}")
+        if p.first_divergence is not None:
+            click.echo(f"  {p.first_divergence}")
+    if report.saturation_steps:
+        click.echo(f"exact torch mode: {report.saturation_steps} neuron-step(s) flagged for per-event saturation")
+    click.echo("OK: every integer stage agrees bit for bit" if report.ok else "FAILED: integer stages disagree")
