@@ -1,0 +1,61 @@
+"""`xylodeploy import` / `xylodeploy export` end to end."""
+
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from xylodeploy.cli import main
+
+MODEL = textwrap.dedent(
+    """
+    import torch, snntorch as snn
+    from torch import nn
+
+    def make():
+        torch.manual_seed(0)
+        return nn.Sequential(nn.Linear(8, 16, bias=False), snn.Synaptic(alpha=0.75, beta=0.875, init_hidden=True),
+                             nn.Linear(16, 3, bias=False), snn.Synaptic(alpha=0.75, beta=0.875, init_hidden=True))
+    """
+)
+
+
+def _run(*args: str) -> object:
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_import_snntorch_then_export_nir_and_onnx(tmp_path):
+    pytest.importorskip("snntorch")
+    pytest.importorskip("nir")
+    onnx = pytest.importorskip("onnx")
+    (tmp_path / "m.py").write_text(MODEL)
+    graph, spec = str(tmp_path / "g.npz"), str(tmp_path / "s.xylo")
+    r = _run("import", f"{tmp_path / 'm.py'}:make", "--from", "snntorch", "-o", graph)
+    assert r.exit_code == 0, r.output
+    assert "reset_delay=True" in r.output and "wrote graph" in r.output
+    r = _run("import", f"{tmp_path / 'm.py'}:make", "--from", "snntorch", "--chip", "xylo-audio2", "-o", spec)
+    assert r.exit_code == 0, r.output
+    from xylodeploy.ir import load_spec
+
+    assert load_spec(spec).n_hidden == 16
+    for fmt, src, out in (("nir", graph, "g.nir"), ("onnx", graph, "g.onnx"), ("onnx", spec, "s.onnx")):
+        r = _run("export", src, "--to", fmt, "-o", str(tmp_path / out))
+        assert r.exit_code == 0, r.output
+    onnx.checker.check_model(onnx.load(tmp_path / "s.onnx"))
+    r = _run("import", str(tmp_path / "g.nir"), "--from", "nir", "-o", str(tmp_path / "g2.npz"))
+    assert r.exit_code == 0 and "exact" in r.output
+    from xylodeploy.interop import load_graph
+
+    a, b = load_graph(graph), load_graph(tmp_path / "g2.npz")
+    np.testing.assert_allclose(a.connections[0].weight, b.connections[0].weight, rtol=1e-12)
+
+
+def test_cli_errors_are_one_line(tmp_path):
+    (tmp_path / "s.xylo").write_bytes(b"junk")
+    r = _run("export", str(tmp_path / "s.xylo"), "--to", "nir", "-o", str(tmp_path / "x.nir"))
+    assert r.exit_code == 2 and r.output.startswith("error:")
+    r = _run("import", str(tmp_path / "missing.py:make"), "--from", "snntorch", "-o", str(tmp_path / "g.npz"))
+    assert r.exit_code == 2 and "not found" in r.output
