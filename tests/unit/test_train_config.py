@@ -51,6 +51,12 @@ def test_data_kind_and_required_keys():
     )
 
 
+def test_yaml_booleans_in_string_lists(tmp_path):
+    (tmp_path / "a.yaml").write_text("data: {kind: audio, root: x, classes: [up, no]}\n")
+    with pytest.raises(ConfigError, match=r"data.classes.1: must be a string \(got False: YAML reads unquoted"):
+        load_config(tmp_path / "a.yaml")
+
+
 def test_yaml_files(tmp_path):
     (tmp_path / "bad.yaml").write_text("train:\n  lr: [1\n")
     with pytest.raises(ConfigError, match=r"bad.yaml: invalid YAML at line \d"):
@@ -71,9 +77,10 @@ def test_save_load_round_trip(tmp_path):
     assert load_config(tmp_path / "c.yaml") == cfg
 
 
-def test_quickstart_config_is_valid():
-    cfg = load_config(REPO / "configs" / "quickstart.yaml")
-    assert cfg.data.kind == "synthetic" and cfg.model.name == "SynNet"
+@pytest.mark.parametrize(("name", "kind"), [("quickstart", "synthetic"), ("speech_commands", "audio"), ("shd", "shd")])
+def test_shipped_configs_are_valid(name, kind):
+    cfg = load_config(REPO / "configs" / f"{name}.yaml")
+    assert cfg.data.kind == kind and cfg.model.name == "SynNet"
 
 
 def test_later_stages_extend_by_subclassing(tmp_path):

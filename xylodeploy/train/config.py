@@ -217,6 +217,8 @@ def _describe(err: dict, cls: type) -> str:
         _, parent = _walk(cls, err["loc"][:-1])
         allowed = ", ".join(parent.model_fields) if isinstance(parent, type) else "none"
         msg = f"unknown key (allowed: {allowed})"
+    elif kind == "string_type" and isinstance(got, bool):
+        msg = f"must be a string (got {got}: YAML reads unquoted yes/no/on/off as booleans; quote it)"
     elif kind == "missing" and isinstance(err["loc"][-1], int):
         parts.pop()
         msg = "must be a list of 2 numbers [min, max]"
