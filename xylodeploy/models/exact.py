@@ -14,9 +14,11 @@ Forward values equal xylosim.v2 bit for bit (xylo-spec.md §1.2). Per step ``t``
     readout: the same with one synapse, input k · W_out and at most 1 spike per step.
 
 The chip saturates Isyn after *every event* (input channels in order, then recurrent
-sources); this model adds one step's events at once. The two agree unless a partial sum can
-leave int16 while events of the other sign follow; such neuron-steps are counted in
-``ExactOutput.saturation`` and reported with an `ExactSaturationWarning`.
+sources); this model adds one step's events at once, which agrees unless a partial sum can
+leave int16 while events of the other sign follow. Such steps are detected and, by default
+(``ordered_events=True``), delivered event by event in the chip's order, so the forward value
+stays exact; with ``ordered_events=False`` they are counted in ``ExactOutput.saturation`` and
+reported with an `ExactSaturationWarning` instead.
 
 Gradients: straight-through for round/clamp/saturation/wrap, float-decay gradient for the
 bit-shift decay, periodic-exponential surrogate for the spike count (see `_exact_ops`). All
@@ -35,7 +37,7 @@ from torch import Tensor, nn
 
 from xylodeploy.chips import get_chip
 from xylodeploy.ir.xylospec import XyloSpec
-from xylodeploy.models._exact_ops import clamp_ste, decay, fire, round_ste, shifted_weight
+from xylodeploy.models._exact_ops import clamp_ste, decay, fire, round_ste, shifted_weight, ste
 from xylodeploy.models._exact_params import (
     ExactOutput,
     as_event_tensor,
@@ -70,7 +72,10 @@ class XyloExactNet(nn.Module):
             ``strict=False`` anything xylosim accepts runs (int16 biases, weight shifts >= 8).
         freeze_zeros: keep zero weights at zero (fan-out lists and IEN/OEN projections unchanged).
         window: surrogate width in units of the threshold.
-        check_saturation: detect and report possible per-event saturation (costs one extra matmul).
+        check_saturation: detect possible per-event saturation (costs one extra matmul per step).
+        ordered_events: at steps where per-event saturation is possible, deliver that step's events
+            one source at a time in the chip's order, so the forward stays exact (gradients still
+            straight-through the summed input). With False such steps are only counted/warned.
     """
 
     def __init__(
@@ -82,6 +87,7 @@ class XyloExactNet(nn.Module):
         freeze_zeros: bool = True,
         window: float = 0.5,
         check_saturation: bool = True,
+        ordered_events: bool = True,
     ) -> None:
         super().__init__()
         self.spec = spec
@@ -92,6 +98,7 @@ class XyloExactNet(nn.Module):
         self.trainable = check_trainable(trainable)
         self.window = float(window)
         self.check_saturation = check_saturation
+        self.ordered_events = ordered_events
         self.shifts = (spec.weight_shift_in, spec.weight_shift_rec, spec.weight_shift_out)
         self.aliases = tuple(spec.aliases)
         self._alias_order = sorted(
@@ -212,19 +219,21 @@ class XyloExactNet(nn.Module):
         flags: list[Tensor] = []
         for t in range(T):
             drive = prev @ q.w_hr
-            acc = isyn + drive_in[:, t] + drive[:, :n_hs]
-            acc_o = isyn_o + drive[:, n_hs:]
+            acc = clamp_ste(isyn + drive_in[:, t] + drive[:, :n_hs], lo, hi)
+            acc_o = clamp_ste(isyn_o + drive[:, n_hs:], lo, hi)
             if check:
-                flags.append(
-                    self._flag(
-                        torch.cat([isyn, isyn_o], 1).detach(),
-                        torch.cat([drive_in[:, t], zeros(B, n_out)], 1).detach() + drive.detach(),
-                        torch.cat([pos_in[:, t], zeros(B, n_out)], 1) + prev @ w_hr_pos,
-                        lo,
-                        hi,
-                    )
+                flag = self._flag(
+                    torch.cat([isyn, isyn_o], 1).detach(),
+                    torch.cat([drive_in[:, t], zeros(B, n_out)], 1).detach() + drive.detach(),
+                    torch.cat([pos_in[:, t], zeros(B, n_out)], 1) + prev @ w_hr_pos,
+                    lo,
+                    hi,
                 )
-            isyn = decay(clamp_ste(acc, lo, hi), self.dash_syn_flat)
+                if self.ordered_events and bool(flag.any()):  # deliver this step event by event, exactly
+                    exact, exact_o = self._ordered_events(isyn, isyn_o, x[:, t], prev, q, lo, hi)
+                    acc, acc_o, flag = ste(exact, acc), ste(exact_o, acc_o), torch.zeros_like(flag)
+                flags.append(flag)
+            isyn = decay(acc, self.dash_syn_flat)
             vmem, spk = self._neuron(
                 isyn.reshape(B, n_h, n_syn).sum(-1),
                 vmem,
@@ -237,7 +246,7 @@ class XyloExactNet(nn.Module):
                 hi,
                 hidden=True,
             )
-            isyn_o = decay(clamp_ste(acc_o, lo, hi), self.dash_syn_out)
+            isyn_o = decay(acc_o, self.dash_syn_out)
             vmem_o, out = self._neuron(
                 isyn_o,
                 vmem_o,
@@ -259,6 +268,26 @@ class XyloExactNet(nn.Module):
                 rec["isyn"].append(isyn)
                 rec["vmem"].append(vmem)
         return self._pack(rec, flags, record, single, (B, n_h, n_syn, n_out), x)
+
+    @torch.no_grad()
+    def _ordered_events(
+        self, isyn: Tensor, isyn_o: Tensor, x_t: Tensor, prev: Tensor, q: _Effective, lo: float, hi: float
+    ) -> tuple[Tensor, Tensor]:
+        """Isyn after this step's events, saturating after each one in the chip's order.
+
+        Input channels in ascending order, then recurrent/readout sources in ascending order;
+        ``n`` events of one source add the same weight ``n`` times to each target, which
+        saturates like one add of ``n * w`` (same sign). Exact where `_flag` fires.
+        """
+        n_hs = isyn.shape[1]
+        acc = isyn.detach().clone()
+        w_in, w_hr = q.w_in.detach(), q.w_hr.detach()
+        for c in torch.nonzero(x_t.any(0)).flatten().tolist():
+            acc = torch.clamp(acc + x_t[:, c : c + 1] * w_in[c], lo, hi)
+        acc = torch.cat([acc, isyn_o.detach()], 1)
+        for src in torch.nonzero(prev.detach().any(0)).flatten().tolist():
+            acc = torch.clamp(acc + prev[:, src : src + 1].detach() * w_hr[src], lo, hi)
+        return acc[:, :n_hs], acc[:, n_hs:]
 
     def _neuron(
         self,
