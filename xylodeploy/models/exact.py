@@ -7,7 +7,7 @@ Forward values equal xylosim.v2 bit for bit (xylo-spec.md §1.2). Per step ``t``
     w_eff  = (int16)(round(clamp(w)) << shift)                        # per weight matrix
     isyn   = sat(isyn + x_t · W_in + k · W_rec)                        # per synapse s
     isyn   = isyn - dec(isyn, dash_syn)
-    a      = sat(sat(sum_s isyn - dec(vmem, dash_mem)) + bias)
+    a      = sat(sat(sum_s isyn + wrap16(-dec(vmem, dash_mem))) + bias)   # -(-32768) wraps
     vmem   = sat(vmem + a)
     n      = min(floor(vmem / th), 31) if vmem >= th else 0 ;  vmem -= n · th
     (aliases: spk[target] = min(spk[target] + spk[source], 31), in neuron order)
@@ -37,7 +37,7 @@ from torch import Tensor, nn
 
 from xylodeploy.chips import get_chip
 from xylodeploy.ir.xylospec import XyloSpec
-from xylodeploy.models._exact_ops import clamp_ste, decay, fire, round_ste, shifted_weight, ste
+from xylodeploy.models._exact_ops import clamp_ste, decay, fire, round_ste, shifted_weight, ste, wrap_int16
 from xylodeploy.models._exact_params import (
     ExactOutput,
     as_event_tensor,
@@ -307,7 +307,8 @@ class XyloExactNet(nn.Module):
         ``negative``: indices with a negative threshold (empty: skip the iterated spike loop).
         """
         leak = vmem - decay(vmem, dash_mem)  # = dec(vmem, dash_mem)
-        a = clamp_ste(clamp_ste(syn_sum - leak, lo, hi) + bias, lo, hi)
+        neg_leak = ste(wrap_int16(-leak), -leak)  # the chip negates in int16: -(-32768) wraps (dash 0)
+        a = clamp_ste(clamp_ste(syn_sum + neg_leak, lo, hi) + bias, lo, hi)
         v = clamp_ste(vmem + a, lo, hi)
         n, v_after = fire(v, th, cap, self._cap(hidden), self.window, bool(negative))
         if hidden and self._alias_order:
