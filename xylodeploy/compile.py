@@ -140,7 +140,8 @@ def compile(  # noqa: A001 - the pipeline stage is called compile
     spec = run("map", {"chip": chip_spec.name}, map_to_spec, qgraph, chip_spec)
     ft = None
     if opts.finetune_epochs > 0:
-        spec, ft = run("finetune_exact", _ft_settings(opts), _finetune, spec, finetune_data, opts, mode)
+        scale = float(np.mean(qgraph.population(graph.readout).scale)) if mode == "vmem" else None
+        spec, ft = run("finetune_exact", _ft_settings(opts), _finetune, spec, finetune_data, opts, mode, scale)
     run("check", {}, assert_valid, spec)
     pooling = opts.readout_pooling or ("max" if mode == "vmem" else "count")
     spec = spec.replace(provenance=_provenance(spec, run.done, source, ReadoutRule(mode, pooling)))
@@ -152,13 +153,15 @@ def _ft_settings(opts: CompileOptions) -> dict[str, Any]:
             "batch_size": opts.finetune_batch_size, "seed": opts.seed}  # fmt: skip
 
 
-def _finetune(spec: XyloSpec, data: tuple[Any, Any] | None, opts: CompileOptions, mode: str) -> tuple[XyloSpec, Any]:
+def _finetune(
+    spec: XyloSpec, data: tuple[Any, Any] | None, opts: CompileOptions, mode: str, scale: float | None
+) -> tuple[XyloSpec, Any]:
     from xylodeploy.train.finetune import finetune_exact
 
     if data is None:
         raise ConfigError("finetune_epochs > 0 needs finetune_data=(train, val)")
     train, val = data
-    return finetune_exact(spec, train, val, readout=mode, **_ft_settings(opts))
+    return finetune_exact(spec, train, val, readout=mode, logit_scale=scale, **_ft_settings(opts))
 
 
 def _provenance(

@@ -3,7 +3,7 @@
 The config is a training `RunConfig` plus three sections (all optional)::
 
     quantize:  {chip: xylo-audio2, method: channel, headroom_bits: 2, clip_percentile: 100,
-                finetune_epochs: 3, finetune_lr: 0.1, finetune_batch_size: 32, finetune_clips: null}
+                finetune_epochs: 2, finetune_lr: 0.1, finetune_batch_size: 32, finetune_clips: null}
     simulate:  {backends: [reference, xylosim], xylosim_clips: 32, exact_clips: 64}
     report:    {plots: true}
 
@@ -38,7 +38,7 @@ class QuantizeSection(Section):
     method: Literal["global", "channel"] = "channel"
     headroom_bits: Annotated[int, Field(ge=0, le=14)] = 2
     clip_percentile: Annotated[float, Field(gt=0, le=100)] = 100.0
-    finetune_epochs: Annotated[int, Field(ge=0)] = 3
+    finetune_epochs: Annotated[int, Field(ge=0)] = 2
     finetune_lr: Annotated[float, Field(gt=0)] = 0.1
     finetune_batch_size: Annotated[int, Field(ge=1)] = 32
     finetune_clips: Annotated[int, Field(ge=1)] | None = None  # training clips used for fine-tuning (None: all)
@@ -111,7 +111,7 @@ def run_pipeline(cfg: PipelineConfig, out_dir: str | Path, log: Callable[[str], 
     out.mkdir(parents=True, exist_ok=True)
     splits = load_dataset(cfg)
     log(f"[1/4] train: {len(splits.train)} train / {len(splits.val)} val / {len(splits.test)} test clips")
-    trained = train(cfg, out / "train", data=splits)
+    trained = train(cfg, out / "train", data=splits, overwrite=True)  # the run folder belongs to this pipeline
     model, _ = load_model(trained.checkpoint)
     model.eval()
     rule = ReadoutRule.from_training(model.output, cfg.train.loss)

@@ -22,10 +22,10 @@ def command(
     config: Path, out_dir: Path | None, epochs: int | None, resume: bool, force: bool, seed: int | None, quiet: bool
 ) -> None:
     """Train the model described by CONFIG (YAML) and write best.pt / last.pt checkpoints."""
-    from xylodeploy.train.config import load_config
+    from xylodeploy.pipeline import load_pipeline_config
     from xylodeploy.train.loop import train
 
-    cfg = load_config(config)
+    cfg = load_pipeline_config(config)  # a pipeline config is a run config plus sections train ignores
     if epochs is not None:
         cfg.train.epochs = epochs
     if seed is not None:

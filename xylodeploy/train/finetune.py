@@ -55,11 +55,23 @@ class FinetuneReport:
     history: list[dict[str, float]] = field(default_factory=list)
 
 
-def readout_logits(out: ExactOutput, th_out: Tensor, loss: str = "ce_max", readout: str = "vmem") -> Tensor:
-    """(B, Nout) class scores of a readout for ``loss`` and ``readout`` (see module docstring)."""
+def readout_logits(out: ExactOutput, scale: Tensor | float, loss: str = "ce_max", readout: str = "vmem") -> Tensor:
+    """(B, Nout) class scores of a readout for ``loss`` and ``readout`` (see module docstring).
+
+    ``scale``: chip Vmem units per logit unit (`vmem_scale`); ignored for spike readouts.
+    """
     if readout == "spikes":
         return class_scores(out.spikes_out, loss)
-    return class_scores(out.vmem_out, loss) / torch.clamp(th_out.detach().abs().mean(), min=1.0)
+    return class_scores(out.vmem_out, loss) / scale
+
+
+def vmem_scale(model: XyloExactNet) -> Tensor | float:
+    """Logit unit of a Vmem readout: ``model.vmem_scale`` if set (the quantizer's readout scale, so
+    logits are in the float model's units), else the mean readout threshold."""
+    fixed = getattr(model, "vmem_scale", None)
+    if fixed:
+        return float(fixed)
+    return torch.clamp(model.threshold_out.detach().abs().mean(), min=1.0)
 
 
 def _batches(data: Any, batch_size: int, shuffle: bool, gen: torch.Generator, what: str) -> Iterator[tuple]:
@@ -96,7 +108,7 @@ def evaluate_exact(
         warnings.simplefilter("ignore", ExactSaturationWarning)
         for x, y in _batches(data, batch_size, False, torch.Generator(), "validation data"):
             out = model(x)
-            pred = readout_logits(out, model.threshold_out, loss, readout).argmax(1)
+            pred = readout_logits(out, vmem_scale(model), loss, readout).argmax(1)
             y = _labels(y, dev)
             correct += int((pred == y).sum())
             total += len(y)
@@ -120,6 +132,7 @@ def finetune_exact(
     device: str | torch.device | None = None,
     seed: int = 0,
     progress: bool = True,
+    logit_scale: float | None = None,
 ) -> tuple[XyloSpec, FinetuneReport]:
     """Fine-tune ``spec`` in exact chip arithmetic; returns (best spec, report).
 
@@ -132,6 +145,8 @@ def finetune_exact(
         loss: ``"ce_max"``, ``"ce_mean"`` or ``"ce_count"``; readout: ``"vmem"`` or ``"spikes"``.
         trainable: parameter groups to train (``weights``, ``threshold``, ``bias``).
         device: torch device (default: CPU). seed: shuffling seed. progress: show a progress bar.
+        logit_scale: chip Vmem units per logit unit for Vmem readouts (default: mean readout
+            threshold); `compile` passes the quantizer's readout scale so logits match float training.
     """
     if loss not in LOSSES or readout not in READOUTS:
         raise ConfigError(f"loss '{loss}' / readout '{readout}': expected {LOSSES} / {READOUTS}")
@@ -140,6 +155,7 @@ def finetune_exact(
     t0 = time.perf_counter()
     dev = torch.device(device or "cpu")
     model = XyloExactNet(spec, trainable=tuple(trainable)).to(dev)
+    model.vmem_scale = logit_scale
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ConfigError("finetune: no trainable parameters")
@@ -190,7 +206,7 @@ def _train_epoch(
         for x, y in batches:
             y = _labels(y, dev)
             out = model(x)
-            logits = readout_logits(out, model.threshold_out, loss, readout)
+            logits = readout_logits(out, vmem_scale(model), loss, readout)
             batch_loss = functional.cross_entropy(logits, y)
             opt.zero_grad(set_to_none=True)
             batch_loss.backward()
