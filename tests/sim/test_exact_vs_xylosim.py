@@ -427,3 +427,22 @@ def test_finetuned_accuracy_is_the_xylosim_accuracy() -> None:
     layer = xylosim_layer(new)
     pred = [int(np.argmax(xylosim_run(layer, clip, 2)["vmem_out"].max(0))) for clip in x[32:]]
     assert np.mean(np.array(pred) == y[32:]) == report.best_val_accuracy
+
+
+def test_membrane_decrement_negation_wraps_like_xylosim() -> None:
+    """dash_mem 0 at Vmem -32768: the chip negates the decrement in int16, so -(-32768) stays -32768.
+
+    Two synapses saturate Vmem at -32768 in step 0; in step 1 the synaptic sum is -16384. Without the
+    wrap Vmem would become -32768 + (-16384 + 32768) = -16384; xylosim keeps -32768.
+    """
+    spec = probe_spec(
+        w_in=((0, 0, 0, -128), (0, 0, 1, -128)), ws_in=7, ds=1, ds2=1, dm=0, th=32767, th_out=32767, w_out=1
+    )
+    raster = np.array([[15], [0], [0], [0]])
+    r = run_probe(spec, raster)  # asserts equality with xylosim on every recorded quantity
+    assert col(r, "vmem") == [-32768] * 4 and col(r, "isyn")[1] == -8192
+    from xylodeploy.backends import get_backend
+
+    backend = get_backend("reference")
+    backend.load(spec)
+    assert backend.run(raster, record=True).vmem[0, :, 0].tolist() == col(r, "vmem")

@@ -57,7 +57,7 @@ def naive_run(spec: XyloSpec, clip: np.ndarray) -> dict[str, np.ndarray]:
     def neuron(syn: list[int], dashes: list[int], v: int, dm: int, bias: int, th: int, k0: int, kmax: int):
         for s, d in enumerate(dashes):
             syn[s] -= _dec(syn[s], d)
-        a = _sat(sum(syn) - _dec(v, dm))
+        a = _sat(sum(syn) + _wrap(-_dec(v, dm)))  # int16 negation: -(-32768) wraps (xylosim, dash_mem 0)
         a = _sat(a + bias) if spec.has_bias else a
         v, k = _sat(v + a), k0
         while k < kmax and v >= th:
