@@ -70,7 +70,7 @@ def extract_synnet(model: SynNet, name: str = "synnet") -> NetworkGraph:
         conns += _recurrent(pname, lif)
         source = pname
     if not model.hop_delay:
-        _warn_hop_delay(len(layers) - 1 + 1, "SynNet(hop_delay=False)")
+        _warn_hop_delay(len(layers) - 1, "SynNet(hop_delay=False)")  # one hop per hidden layer
     return NetworkGraph(model.n_channels, tuple(pops), tuple(conns), readout="readout", name=name)
 
 
