@@ -112,14 +112,36 @@ def _chunks(n: int, size: int) -> Iterator[slice]:
         yield slice(i, min(n, i + size))
 
 
-def _float_hidden(model: Any, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(readout trace (B,T,K), hidden spikes (B,T,Nh) concatenated in layer order) of a float SynNet."""
+def _float_hidden(model: Any, x: np.ndarray, spec: XyloSpec) -> tuple[np.ndarray, np.ndarray]:
+    """(readout trace (B,T,K), hidden spikes (B,T,Nh) in the chip's neuron order) of a float SynNet.
+
+    Layer ``hidden<i>`` goes to the neuron range the mapping gave it (``spec.provenance["mapping"]``);
+    without that record the layers are concatenated in order. The model's train/eval mode is restored.
+    """
     import torch
 
+    if not callable(getattr(model, "record", None)):
+        raise ConfigError(f"validation: the float stage needs a SynNet-like model with .record(), "
+                          f"got {type(model).__name__}")  # fmt: skip
+    was_training = model.training
     model.eval()
-    with torch.no_grad():
-        rec = model.record(torch.as_tensor(x, dtype=torch.float32))
-    hidden = np.concatenate([h.spikes.numpy() for h in rec.hidden], axis=2)
+    try:
+        with torch.no_grad():
+            rec = model.record(torch.as_tensor(x, dtype=torch.float32))
+    finally:
+        model.train(was_training)
+    layers = [h.spikes.numpy() for h in rec.hidden]
+    pops = dict(spec.provenance.get("mapping", {}).get("populations", {}))
+    ranges = [pops.get(f"hidden{i}") for i in range(len(layers))]
+    fits = [
+        r is not None and int(r["stop"]) - int(r["start"]) == a.shape[2] for r, a in zip(ranges, layers, strict=True)
+    ]
+    if all(fits):
+        hidden = np.zeros((*layers[0].shape[:2], spec.n_hidden), dtype=layers[0].dtype)
+        for r, a in zip(ranges, layers, strict=True):
+            hidden[:, :, int(r["start"]) : int(r["stop"])] = a
+    else:
+        hidden = np.concatenate(layers, axis=2)
     return rec.output.numpy(), hidden
 
 
@@ -203,7 +225,7 @@ def validate(
             part = chunk[: max(0, limits[n] - sl.start)]
             t0 = time.perf_counter()
             if n == "float":
-                trace, hidden = _float_hidden(model, part)
+                trace, hidden = _float_hidden(model, part, spec)
                 recs[n] = Recording(spikes_out=trace, spikes=hidden)
                 preds[n].append(rule.predict(trace))
             else:
