@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from xylodeploy.chips import DEFAULT_CHIP, get_chip
 from xylodeploy.compile import CompileOptions, Deployment, compile
@@ -58,6 +58,13 @@ class SimulateSection(Section):
     backends: list[Literal["reference", "xylosim"]] = ["reference", "xylosim"]
     xylosim_clips: Annotated[int, Field(ge=0)] = 32
     exact_clips: Annotated[int, Field(ge=0)] = 64
+
+    @model_validator(mode="after")
+    def _some_integer_stage(self) -> SimulateSection:
+        runs = "reference" in self.backends or ("xylosim" in self.backends and self.xylosim_clips > 0)
+        if not runs and self.exact_clips == 0:
+            raise ValueError("needs an integer stage with clips: reference, xylosim_clips > 0 or exact_clips > 0")
+        return self
 
 
 class ReportSection(Section):
@@ -137,10 +144,10 @@ def run_pipeline(cfg: PipelineConfig, out_dir: str | Path, log: Callable[[str], 
                    backends=tuple(s.backends), exact_torch=s.exact_clips > 0,
                    max_clips={"xylosim": s.xylosim_clips, "exact": s.exact_clips})  # fmt: skip
     log("[4/4] report")
-    from xylodeploy.pipeline_report import write_report
+    from xylodeploy.pipeline_report import deployed_stage, write_report
 
     report_path = write_report(out, cfg, trained, dep, val, model, splits, rule, time.perf_counter() - t0)
-    chip_stage = s.backends[0] if s.backends else "exact"
+    chip_stage = deployed_stage(val)
     return PipelineResult(out, spec_path, report_path, float(val.stages["float"].accuracy),
                           float(val.stages[chip_stage].accuracy), val.ok, dep, val,
                           time.perf_counter() - t0)  # fmt: skip

@@ -33,6 +33,11 @@ def _readout_traces(model: Any, dep: Deployment, clip: np.ndarray, rule: Readout
     return rec.readout.spikes[0].numpy(), chip.spikes_out[0].astype(float)
 
 
+def deployed_stage(val: ValidationReport) -> str | None:
+    """The integer stage whose accuracy is reported as deployed: reference, else xylosim, else exact (with clips)."""
+    return next((s for s in ("reference", "xylosim", "exact") if s in val.stages and val.stages[s].n_clips), None)
+
+
 def write_report(out: Path, cfg: Any, trained: Any, dep: Deployment, val: ValidationReport, model: Any,
                  splits: Any, rule: ReadoutRule, seconds: float) -> Path:  # fmt: skip
     """Write report.json (+ PNG plots when enabled); returns the JSON path."""
@@ -44,7 +49,7 @@ def write_report(out: Path, cfg: Any, trained: Any, dep: Deployment, val: Valida
         f_trace, c_trace = _readout_traces(model, dep, splits.test.spikes[0], rule)
         plots["readout_trace"] = str(plot_readout(f_trace, c_trace, rule.quantity, int(splits.test.labels[0]),
                                                   list(splits.test.classes), out / "readout_trace.png"))  # fmt: skip
-    chip_stage = next((s for s in ("reference", "xylosim", "exact") if s in val.stages), None)
+    chip_stage = deployed_stage(val)
     float_acc = val.stages["float"].accuracy
     deployed = val.stages[chip_stage].accuracy if chip_stage else None
     doc = {
