@@ -25,7 +25,7 @@ from xylodeploy.chips import DEFAULT_CHIP
     default=None,
     help="Clips (.npz: spikes, labels) for calibration/fine-tuning; default: the checkpoint's dataset.",
 )
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
               help="Spec file to write (.xylo).")  # fmt: skip
 def command(checkpoint: Path, chip: str, method: str, headroom_bits: int, finetune_epochs: int, finetune_lr: float,
             data: Path | None, output: Path) -> None:  # fmt: skip
@@ -33,11 +33,14 @@ def command(checkpoint: Path, chip: str, method: str, headroom_bits: int, finetu
     from xylodeploy.chips import get_chip
     from xylodeploy.cli._data import checkpoint_splits
     from xylodeploy.compile import CompileOptions, compile
+    from xylodeploy.errors import ConfigError
     from xylodeploy.pipeline import _sha256
     from xylodeploy.rasters import load_raster_npz
     from xylodeploy.readout import ReadoutRule
     from xylodeploy.train.checkpoint import load_model
 
+    if output.is_dir():
+        raise ConfigError(f"-o {output}: is a directory; give the spec file to write (e.g. {output / 'model.xylo'})")
     chip_spec = get_chip(chip)
     model, ckpt = load_model(checkpoint)
     model.eval()
@@ -50,7 +53,7 @@ def command(checkpoint: Path, chip: str, method: str, headroom_bits: int, finetu
         x = splits.train.spikes
         train_xy, val_xy = (splits.train.spikes, splits.train.labels), (splits.val.spikes, splits.val.labels)
     if finetune_epochs and train_xy is None:
-        raise click.UsageError("--finetune-epochs needs labelled clips: --data with a 'labels' array")
+        raise ConfigError(f"--finetune-epochs needs labelled clips: {data} has no 'labels' array")
     opts = CompileOptions(
         method=method,
         headroom_bits=headroom_bits,
