@@ -19,6 +19,7 @@ from xylodeploy.ir.xylospec import XyloSpec, empty_spec
 pytest.importorskip("xylosim.v2")
 from xylodeploy.backends.xylosim import XylosimBackend  # noqa: E402
 
+KERNELS = ["vector", "scalar", "lanes"]
 FIELDS = ("spikes_out", "spikes", "isyn", "isyn2", "vmem", "isyn_out", "vmem_out")
 
 
@@ -53,7 +54,7 @@ def _property(chip: str, kernel: str):  # noqa: ANN202
     return check
 
 
-@pytest.mark.parametrize("kernel", ["scalar", "lanes"])
+@pytest.mark.parametrize("kernel", KERNELS)
 @pytest.mark.parametrize("chip", available_chips())
 def test_random_specs_match_xylosim(chip: str, kernel: str) -> None:
     _property(chip, kernel)()
@@ -70,7 +71,7 @@ def _pinned_vmem_spec(dash_mem: int) -> XyloSpec:
     )  # fmt: skip
 
 
-@pytest.mark.parametrize("kernel", ["scalar", "lanes"])
+@pytest.mark.parametrize("kernel", KERNELS)
 @pytest.mark.parametrize("dash_mem", [0, 1])
 def test_vmem_at_minimum_with_dash_zero_stays_pinned(kernel: str, dash_mem: int) -> None:
     """dash_mem 0 and Vmem -32768: the negated decrement wraps, Vmem stays at -32768 (xylosim)."""
@@ -81,7 +82,7 @@ def test_vmem_at_minimum_with_dash_zero_stays_pinned(kernel: str, dash_mem: int)
     assert ref.vmem[0, :, 0].tolist() == expected
 
 
-@pytest.mark.parametrize("kernel", ["scalar", "lanes"])
+@pytest.mark.parametrize("kernel", KERNELS)
 def test_negative_threshold_wraps_on_reset(kernel: str) -> None:
     """th < 0: each spike subtracts th with int16 wrap-around (probed: 31000 -> 31999 -> -32537)."""
     spec = empty_spec("xylo-audio2", 1, 2, 1, 2, threshold=[-1000, 30000], dash_mem=[15, 15])
@@ -91,7 +92,7 @@ def test_negative_threshold_wraps_on_reset(kernel: str) -> None:
     assert ref.spikes[0, :, 0].tolist() == [31, 2, 0, 0]
 
 
-@pytest.mark.parametrize("kernel", ["scalar", "lanes"])
+@pytest.mark.parametrize("kernel", KERNELS)
 @pytest.mark.parametrize("aliases", [((1,), ()), ((), (0,)), ((0,), ())])
 def test_alias_order_rules(kernel: str, aliases: tuple) -> None:
     """Higher-index target starts its spike loop from the aliased count; lower one is added to."""

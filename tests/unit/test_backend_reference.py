@@ -11,7 +11,7 @@ from xylodeploy.backends.reference import ReferenceBackend
 from xylodeploy.errors import ConfigError
 from xylodeploy.ir.xylospec import XyloSpec, empty_spec
 
-KERNELS = ["scalar", "lanes"]
+KERNELS = ["vector", "scalar", "lanes"]
 
 
 def probe_spec(w_in=10, ws_in=0, th=100, th_out=100, dm=1, ds=1, ds2=1, dmo=1, dso=1, bias=0, w_out=10,  # noqa: ANN001

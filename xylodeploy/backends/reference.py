@@ -3,8 +3,10 @@
 It reproduces xylosim.v2 bit for bit on every recorded quantity (xylo-spec.md §1.2; checked by
 tests/sim) and is batched: each clip starts from reset state, and clips run in parallel (numba
 kernels that release the GIL, one Python thread per usable CPU unless ``threads`` says otherwise).
-Two exact kernels: ``scalar`` (one clip at a time, event-driven; best for a few clips) and
-``lanes`` (32 clips side by side in SIMD lanes; best for batches); ``auto`` picks by batch size.
+Three exact kernels: ``vector`` (one clip at a time, SIMD across neurons, unsaturated adds in
+steps where no saturation is possible; the fastest, used by ``auto``), ``lanes`` (32 clips side
+by side in SIMD lanes) and ``scalar`` (one clip at a time, event by event: the plainest transcription of
+the spec, kept as an independent cross-check).
 Returned arrays: spike counts int8, Isyn/Vmem int16, all (B, T, N); a 2-D (T, Nin) raster gives
 B = 1.
 """
@@ -20,12 +22,12 @@ import numpy as np
 from xylodeploy.backends._ref_kernel import run_batch
 from xylodeploy.backends._ref_lanes import LANES, run_groups
 from xylodeploy.backends._ref_params import KernelParams, build_params, check_spec
+from xylodeploy.backends._ref_vector import VectorTables, build_tables, run_clips
 from xylodeploy.backends.base import Recording, as_batch
 from xylodeploy.errors import ConfigError
 from xylodeploy.ir.xylospec import XyloSpec
 
-Kernel = Literal["auto", "scalar", "lanes"]
-AUTO_LANES_MIN_BATCH = 24  # below this the scalar kernel on all threads wins (measured on bench_sim's network)
+Kernel = Literal["auto", "vector", "scalar", "lanes"]
 _NAMES = ("spikes_out", "spikes", "isyn", "isyn2", "vmem", "isyn_out", "vmem_out")
 
 
@@ -50,14 +52,15 @@ class ReferenceBackend:
     name = "reference"
 
     def __init__(self, kernel: Kernel = "auto", threads: int | None = None) -> None:
-        if kernel not in ("auto", "scalar", "lanes"):
-            raise ConfigError(f"reference backend: kernel '{kernel}', expected auto, scalar or lanes")
+        if kernel not in ("auto", "vector", "scalar", "lanes"):
+            raise ConfigError(f"reference backend: kernel '{kernel}', expected auto, vector, scalar or lanes")
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
             raise ConfigError(f"reference backend: threads must be a positive integer, got {threads!r}")
         self.kernel = kernel
         self.threads = threads or _usable_cpus()
         self._spec: XyloSpec | None = None
         self._params: KernelParams | None = None
+        self._tables: VectorTables | None = None
 
     @property
     def spec(self) -> XyloSpec | None:
@@ -68,6 +71,7 @@ class ReferenceBackend:
         """Validate ``spec`` against its chip's numeric ranges and prepare the fan-out tables."""
         chip = check_spec(spec, "reference backend")
         self._params = build_params(spec, chip)
+        self._tables = build_tables(self._params)
         self._spec = spec
 
     def reset(self) -> None:
@@ -83,8 +87,10 @@ class ReferenceBackend:
             raise ConfigError("reference backend: run() called before load(spec)")
         arr, _ = as_batch(raster, self._spec.n_inputs, "reference backend input raster")
         clamped = np.minimum(arr, self._params.limits[2]).astype(np.uint8)
-        lanes = self.kernel == "lanes" or (self.kernel == "auto" and clamped.shape[0] >= AUTO_LANES_MIN_BATCH)
-        arrays = self._run_lanes(clamped, record) if lanes else self._run_scalar(clamped, record)
+        if self.kernel == "lanes":
+            arrays = self._run_lanes(clamped, record)
+        else:
+            arrays = self._run_clipwise(run_batch if self.kernel == "scalar" else run_clips, clamped, record)
         if not record:
             return Recording(spikes_out=arrays["spikes_out"])
         if self._params.n_syn < 2:
@@ -116,17 +122,24 @@ class ReferenceBackend:
 
     def _call_range(self, kernel, start: int, stop: int, step: int, x: np.ndarray, record: bool,  # noqa: ANN001
                     bufs: dict[str, np.ndarray]) -> None:  # fmt: skip
-        p = self._params
+        p, v = self._params, self._tables
+        outs = (record, *(bufs[n] for n in _NAMES))
+        if kernel is run_clips:
+            kernel(
+                start, stop, step, x, v.w_in, v.span, v.wmax_in, p.rec.ptr, v.rec_slot, p.rec.weight, v.wmax_rec,
+                p.out.ptr, v.out_slot, p.out.weight, v.dash_syn, p.dash_mem, p.threshold, p.bias, p.alias_ptr,
+                p.alias_tgt, p.dash_syn_out, p.dash_mem_out, p.threshold_out, p.bias_out, p.limits, p.n_syn, *outs,
+            )  # fmt: skip
+            return
         kernel(
             start, stop, step, x, p.n_syn, p.inp.ptr, p.inp.slot, p.inp.weight, p.rec.ptr, p.rec.slot, p.rec.weight,
             p.out.ptr, p.out.slot, p.out.weight, p.dash_syn, p.dash_mem, p.threshold, p.bias, p.idle_ok,
-            p.alias_ptr, p.alias_tgt, p.dash_syn_out, p.dash_mem_out, p.threshold_out, p.bias_out, p.limits,
-            record, *(bufs[n] for n in _NAMES),
+            p.alias_ptr, p.alias_tgt, p.dash_syn_out, p.dash_mem_out, p.threshold_out, p.bias_out, p.limits, *outs,
         )  # fmt: skip
 
-    def _run_scalar(self, x: np.ndarray, record: bool) -> dict[str, np.ndarray]:
+    def _run_clipwise(self, kernel, x: np.ndarray, record: bool) -> dict[str, np.ndarray]:  # noqa: ANN001
         bufs = self._buffers(x.shape[:2], (), record)
-        self._call(run_batch, x, record, bufs)
+        self._call(kernel, x, record, bufs)
         return bufs
 
     def _run_lanes(self, x: np.ndarray, record: bool) -> dict[str, np.ndarray]:
