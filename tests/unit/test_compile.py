@@ -23,6 +23,7 @@ from xylodeploy.ir import XyloSpec
 from xylodeploy.models.exact import ExactSaturationWarning, XyloExactNet
 from xylodeploy.models.lif import LIFLayer
 from xylodeploy.readout import ReadoutRule
+from xylodeploy.report import dequantized_weights
 
 CHIPS = ("xylo-audio2", "xylo-imu", "xylo-audio3")
 BASE_STAGES = ["extract", "quantize_time_constants", "quantize_weights", "map", "check"]
@@ -69,6 +70,8 @@ def test_trained_vmem_model_bit_exact_on_every_stage(vmem_run, chip: str) -> Non
     spec = dep.spec
     assert spec.chip == get_chip(chip).name and check(spec) == []
     assert (spec.n_inputs, spec.n_hidden, spec.n_outputs) == (16, 16, 6)
+    for group, (w, deq) in dequantized_weights(dep).items():  # int8 weights: within a few LSB of the float ones
+        assert w.shape == deq.shape and np.abs(w - deq).max() <= np.abs(w).max() / 64, group
     x = splits.test.spikes
     ref_backend = get_backend("reference")
     ref_backend.load(spec)
