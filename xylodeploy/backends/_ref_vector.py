@@ -80,22 +80,28 @@ def build_tables(p: KernelParams) -> VectorTables:
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _deliver(n, ptr, slot, w, src, state, lo, hi, sat) -> None:  # noqa: ANN001
-    """state[slot] += n * w for every fan-out entry of ``src``, saturating each add if ``sat``.
+def _deliver(act, n_act, spk, ptr, slot, w, state, lo, hi, sat) -> None:  # noqa: ANN001
+    """state[slot] += spk[src] * w over the fan-out of every source ``act[:n_act]`` (in order),
+    saturating each add if ``sat``.
 
     Entries are indexed with an unsigned integer: numba then skips its negative-index check,
-    which halves the cost of this scatter loop. ``slot`` is unsigned for the same reason.
+    which halves the cost of this scatter loop (``slot`` is unsigned for the same reason). The
+    two variants are separate loops: a branch inside the scatter loop costs another ~25%.
     """
     if sat:
-        for e in range(ptr[src], ptr[src + 1]):
-            u = u64(e)
-            j = slot[u]
-            state[j] = i32(min(max(i32(state[j] + i32(n * w[u])), lo), hi))
+        for a in range(n_act):
+            n = spk[act[a]]
+            for e in range(ptr[act[a]], ptr[act[a] + 1]):
+                u = u64(e)
+                j = slot[u]
+                state[j] = i32(min(max(i32(state[j] + i32(n * w[u])), lo), hi))
     else:
-        for e in range(ptr[src], ptr[src + 1]):
-            u = u64(e)
-            j = slot[u]
-            state[j] = i32(state[j] + i32(n * w[u]))
+        for a in range(n_act):
+            n = spk[act[a]]
+            for e in range(ptr[act[a]], ptr[act[a] + 1]):
+                u = u64(e)
+                j = slot[u]
+                state[j] = i32(state[j] + i32(n * w[u]))
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -231,11 +237,10 @@ def _clip(b, x, w_in, span, wmax_in, rec_ptr, rec_slot, rec_w, wmax_rec, out_ptr
                 for s in range(2):
                     j0, j1 = span[c, s, 0], span[c, s, 1]
                     _input(cnt[c], w_in[c, j0:j1], isyn[j0:j1], lo, hi, sat)
+        _deliver(act, n_act, spk, rec_ptr, rec_slot, rec_w, isyn, lo, hi, sat)
+        _deliver(act, n_act, spk, out_ptr, out_slot, out_w, isyn_o, lo, hi, True)
         for a in range(n_act):
-            src = act[a]
-            _deliver(spk[src], rec_ptr, rec_slot, rec_w, src, isyn, lo, hi, sat)
-            _deliver(spk[src], out_ptr, out_slot, out_w, src, isyn_o, lo, hi, True)
-            spk[src] = 0
+            spk[act[a]] = 0
         top = _membrane(i0, i1, vmem, ds[0], ds[1], dm, bias, th, flag, lo, hi, width)
         n_act = _fire_all(vmem, spk, th, flag, words, alias_ptr, alias_tgt, act, cap_h, lo, hi)
         _readout(isyn_o, vmem_o, dso, dmo, tho, bo, spikes_out[b, t], cap_o, lo, hi, width)
