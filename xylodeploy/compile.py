@@ -42,9 +42,10 @@ class CompileOptions:
     vmem_percentile: float = 99.9  # of calibration |readout vmem|, for output='vmem' models
     finetune_epochs: int = 0
     finetune_lr: float = 0.1
-    finetune_loss: Literal["ce_max", "ce_mean", "ce_count"] = "ce_max"
+    finetune_loss: Literal["ce_max", "ce_mean", "ce_count"] | None = None  # None: the readout rule's loss
     finetune_batch_size: int = 32
-    readout_pooling: Literal["max", "mean", "count"] | None = None  # None: max for vmem, count for spikes
+    readout_pooling: Literal["max", "mean", "count"] | None = None  # None: mean for vmem (ce_mean), count for spikes
+    progress: bool = True  # progress bar during fine-tuning
     seed: int = 0
 
 
@@ -126,6 +127,7 @@ def compile(  # noqa: A001 - the pipeline stage is called compile
 
     opts, chip_spec, run = options or CompileOptions(), get_chip(chip), _Stages()
     mode = getattr(model, "output", "spikes")
+    rule = ReadoutRule(mode, opts.readout_pooling or ("mean" if mode == "vmem" else "count"))
     vrange = None
     if mode == "vmem":
         if calibration is None:
@@ -141,27 +143,32 @@ def compile(  # noqa: A001 - the pipeline stage is called compile
     ft = None
     if opts.finetune_epochs > 0:
         scale = float(np.mean(qgraph.population(graph.readout).scale)) if mode == "vmem" else None
-        spec, ft = run("finetune_exact", _ft_settings(opts), _finetune, spec, finetune_data, opts, mode, scale)
+        settings = _ft_settings(opts, rule)
+        spec, ft = run("finetune_exact", settings, _finetune, spec, finetune_data, settings, mode, scale, opts.progress)
     run("check", {}, assert_valid, spec)
-    pooling = opts.readout_pooling or ("max" if mode == "vmem" else "count")
-    spec = spec.replace(provenance=_provenance(spec, run.done, source, ReadoutRule(mode, pooling)))
+    spec = spec.replace(provenance=_provenance(spec, run.done, source, rule))
     return Deployment(spec, chip_spec, graph, qgraph, qgraph.report, tuple(run.done), ft, mode)
 
 
-def _ft_settings(opts: CompileOptions) -> dict[str, Any]:
-    return {"epochs": opts.finetune_epochs, "lr": opts.finetune_lr, "loss": opts.finetune_loss,
+def _ft_settings(opts: CompileOptions, rule: ReadoutRule) -> dict[str, Any]:
+    return {"epochs": opts.finetune_epochs, "lr": opts.finetune_lr, "loss": opts.finetune_loss or rule.loss_name,
             "batch_size": opts.finetune_batch_size, "seed": opts.seed}  # fmt: skip
 
 
 def _finetune(
-    spec: XyloSpec, data: tuple[Any, Any] | None, opts: CompileOptions, mode: str, scale: float | None
+    spec: XyloSpec,
+    data: tuple[Any, Any] | None,
+    settings: dict[str, Any],
+    mode: str,
+    scale: float | None,
+    progress: bool,
 ) -> tuple[XyloSpec, Any]:
     from xylodeploy.train.finetune import finetune_exact
 
     if data is None:
         raise ConfigError("finetune_epochs > 0 needs finetune_data=(train, val)")
     train, val = data
-    return finetune_exact(spec, train, val, readout=mode, logit_scale=scale, **_ft_settings(opts))
+    return finetune_exact(spec, train, val, readout=mode, logit_scale=scale, progress=progress, **settings)
 
 
 def _provenance(

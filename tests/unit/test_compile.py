@@ -115,7 +115,8 @@ def test_stages_and_provenance(vmem_run, tmp_path) -> None:
     loaded = XyloSpec.load(tmp_path / "m.xylo")
     assert loaded.provenance["stages"] == prov["stages"] and loaded.provenance["source"] == source
     default = compile(model, "xylo-imu", calibration=splits.train.spikes[:20])
-    assert default.spec.provenance["readout_rule"] == {"quantity": "vmem", "pooling": "max"}
+    # default rule = the default training loss (ce_mean): mean readout Vmem
+    assert default.spec.provenance["readout_rule"] == {"quantity": "vmem", "pooling": "mean"}
     assert default.spec.provenance["source"] == {}
 
 

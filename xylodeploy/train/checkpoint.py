@@ -100,7 +100,8 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     try:
         raw = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many types for damaged files
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        first = first if len(first) <= 100 else type(exc).__name__
         raise ConfigError(f"{p}: not a readable xylodeploy checkpoint ({first})") from None
     if not isinstance(raw, dict) or raw.get("schema") != SCHEMA:
         raise ConfigError(f"{p}: not a xylodeploy checkpoint (missing schema '{SCHEMA}')")
