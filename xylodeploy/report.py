@@ -89,7 +89,7 @@ def plot_weights(dep: Deployment, path: Path) -> Path:
         ax.set_xlabel("weight [float units]")
     axes[0][0].set_ylabel("count")
     axes[0][-1].legend(fontsize=8)
-    fig.suptitle("Weights before / after quantisation")
+    fig.suptitle("Weights before / after quantisation", y=1.04)
     return _save(fig, path)
 
 
