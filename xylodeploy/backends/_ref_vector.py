@@ -230,7 +230,7 @@ def _clip(b, x, w_in, span, wmax_in, rec_ptr, rec_slot, rec_w, wmax_rec, out_ptr
             cnt[c] = i32(min(i32(x[b, t, c]), max_in))
             bound += cnt[c] * wmax_in[c]
         for a in range(n_act):
-            pass
+            bound += spk[act[a]] * wmax_rec[act[a]]
         sat = bound > safe
         for c in range(n_in):
             if cnt[c] > 0:
