@@ -131,6 +131,7 @@ def main() -> None:
         "xylosim_single_clip_s": round(t_xs1, 4),
         "ref_first_call_s": round(first_call, 2),
         "ref_threads": ref.threads,
+        "ref_kernel": "lanes" if ref._busy(np.minimum(raster, 15).astype(np.uint8)) else "vector",  # what auto ran
         # CPU time summed over threads: robust to other processes sharing the machine
         "ref_cpu_s_per_clip": round(c_ref / args.clips, 5),
         "xylosim_cpu_s_per_clip": round(c_xs / n_xs, 4),

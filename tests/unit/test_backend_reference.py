@@ -223,3 +223,16 @@ def test_run_before_load_and_bad_kernel() -> None:
         ReferenceBackend("gpu")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="threads"):
         ReferenceBackend(threads=0)
+
+
+@pytest.mark.parametrize(("threshold", "clips", "busy"), [(0, 24, True), (0, 23, False), (30000, 24, False)])
+def test_auto_switches_to_lanes_for_busy_batches(threshold: int, clips: int, busy: bool) -> None:
+    """Threshold 0 fires 31 spikes per neuron and step: a batch of >= 24 such clips goes to lanes."""
+    spec = probe_spec(w_in=100, th=threshold, n_hid=3, rec=[(0, 1, 60), (1, 2, -90)])
+    x = np.random.default_rng(2).integers(0, 3, (clips, 12, 1))
+    sim = ReferenceBackend("auto")
+    sim.load(spec)
+    assert sim._busy(x.astype(np.uint8)) is busy
+    auto, scalar = sim.run(x, record=True), run(spec, x, "scalar")
+    for name, arr in scalar.fields().items():
+        assert np.array_equal(arr, auto.fields()[name]), name

@@ -4,9 +4,11 @@ It reproduces xylosim.v2 bit for bit on every recorded quantity (xylo-spec.md §
 tests/sim) and is batched: each clip starts from reset state, and clips run in parallel (numba
 kernels that release the GIL, one Python thread per usable CPU unless ``threads`` says otherwise).
 Three exact kernels: ``vector`` (one clip at a time, SIMD across neurons, unsaturated adds in
-steps where no saturation is possible; the fastest, used by ``auto``), ``lanes`` (32 clips side
-by side in SIMD lanes) and ``scalar`` (one clip at a time, event by event: the plainest transcription of
-the spec, kept as an independent cross-check).
+steps where no saturation is possible; fastest at sparse activity), ``lanes`` (32 clips side by
+side in SIMD lanes; faster when many hidden neurons spike every step) and ``scalar`` (one clip at
+a time, event by event: the plainest transcription of the spec, kept as a cross-check). ``auto``
+runs the first clip with ``vector`` and switches a batch to ``lanes`` when that clip's hidden
+activity exceeds ``AUTO_LANES_MIN_ACTIVITY``.
 Returned arrays: spike counts int8, Isyn/Vmem int16, all (B, T, N); a 2-D (T, Nin) raster gives
 B = 1.
 """
@@ -28,6 +30,8 @@ from xylodeploy.errors import ConfigError
 from xylodeploy.ir.xylospec import XyloSpec
 
 Kernel = Literal["auto", "vector", "scalar", "lanes"]
+AUTO_LANES_MIN_BATCH = 24  # lanes needs this many clips to fill its SIMD lanes
+AUTO_LANES_MIN_ACTIVITY = 0.2  # spikes per hidden neuron and step; measured crossover on bench_sim's network
 _NAMES = ("spikes_out", "spikes", "isyn", "isyn2", "vmem", "isyn_out", "vmem_out")
 
 
@@ -87,7 +91,7 @@ class ReferenceBackend:
             raise ConfigError("reference backend: run() called before load(spec)")
         arr, _ = as_batch(raster, self._spec.n_inputs, "reference backend input raster")
         clamped = np.minimum(arr, self._params.limits[2]).astype(np.uint8)
-        if self.kernel == "lanes":
+        if self.kernel == "lanes" or (self.kernel == "auto" and self._busy(clamped)):
             arrays = self._run_lanes(clamped, record)
         else:
             arrays = self._run_clipwise(run_batch if self.kernel == "scalar" else run_clips, clamped, record)
@@ -96,6 +100,13 @@ class ReferenceBackend:
         if self._params.n_syn < 2:
             arrays["isyn2"] = None
         return Recording(**arrays)
+
+    def _busy(self, x: np.ndarray) -> bool:
+        """Whether a batch is large and active enough for the lanes kernel (probe: clip 0 on vector)."""
+        if x.shape[0] < AUTO_LANES_MIN_BATCH or self._spec.n_hidden == 0:
+            return False
+        probe = self._run_clipwise(run_clips, x[:1], True)["spikes"]
+        return float(probe.mean()) > AUTO_LANES_MIN_ACTIVITY
 
     def _buffers(self, lead: tuple[int, ...], tail: tuple[int, ...], record: bool) -> dict[str, np.ndarray]:
         """Output arrays of shape lead + (N,) + tail; unrecorded ones are empty placeholders."""
