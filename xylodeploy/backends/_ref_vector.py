@@ -10,10 +10,16 @@ Per time step:
    the same sequence of saturating adds as event-by-event delivery, because (a) each state ``j``
    still sees the channels in ascending order (vectorising over ``j`` only reorders adds to
    *different* states) and (b) the ``n`` events of one channel share one sign, so ``n`` saturating
-   adds of ``w`` equal one saturating add of ``n * w``. Saturation is two SIMD min/max
-   instructions, so no unsaturated fast path is needed: the kernel is exact by construction.
+   adds of ``w`` equal one saturating add of ``n * w``.
 2. recurrent / readout: fan-out lists (CSR) of the sources that spiked in step ``t - 1``, taken
    from an ascending list of spiking neurons (recorded while firing) instead of a scan.
+
+   Fast path (steps 1-2): every hidden state ``j`` starts the step at ``|isyn[j]| <= top`` (max
+   after the previous decay) and receives adds whose magnitudes sum to at most
+   ``bound = top + sum_c n_c * max_j |w_in[c, j]| + sum_src spk_src * max_e |w_rec[src, e]|``.
+   If ``bound <= 32767`` no partial sum can leave [-32767, 32767], so saturating adds equal plain
+   adds: the step runs the plain loops (the scatter loop gets ~2x faster). Otherwise every add
+   saturates, in order. Readout deliveries (few) always saturate.
 3. membrane update for all neurons at once (no dependence on spike counts; vectorised).
 4. firing in ascending neuron order, scalar: ``k`` starts at the alias count received so far,
    ``while k < cap and vmem >= th: vmem = wrap16(vmem - th)``; alias targets get
