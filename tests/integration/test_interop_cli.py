@@ -59,3 +59,19 @@ def test_cli_errors_are_one_line(tmp_path):
     assert r.exit_code == 2 and r.output.startswith("error:")
     r = _run("import", str(tmp_path / "missing.py:make"), "--from", "snntorch", "-o", str(tmp_path / "g.npz"))
     assert r.exit_code == 2 and "not found" in r.output
+
+
+def test_import_with_example_input_checks_float_graph_against_chip(tmp_path):
+    pytest.importorskip("snntorch")
+    (tmp_path / "m.py").write_text(MODEL)
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "ex.npz", spikes=rng.poisson(1.5, (4, 40, 8)))
+    out = str(tmp_path / "s.xylo")
+    r = _run("import", f"{tmp_path / 'm.py'}:make", "--from", "snntorch", "--chip", "xylo-audio2", "-o", out,
+             "--example-input", str(tmp_path / "ex.npz"))  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "example input: 4 clip(s)" in r.output and "float graph vs chip: spike-count error" in r.output
+    np.savez(tmp_path / "bad.npz", spikes=rng.poisson(1.5, (4, 40, 5)))
+    r = CliRunner().invoke(main, ["import", f"{tmp_path / 'm.py'}:make", "--from", "snntorch", "-o",
+                                  str(tmp_path / "g.npz"), "--example-input", str(tmp_path / "bad.npz")])  # fmt: skip
+    assert r.exit_code != 0 and "Traceback" not in r.output and "5 inputs" in r.output

@@ -82,17 +82,36 @@ def import_model(ref: str, source: str, dt: float | None, n_inputs: int | None) 
 @click.option("--n-inputs", type=int, default=None, help="input channels (default: the first linear layer's inputs)")
 @click.option("--chip", type=click.Choice(available_chips()), default=None, help="quantize and map for this chip")
 @click.option("--method", type=click.Choice(("channel", "global")), default="channel", help="quantisation method")
+@click.option(
+    "--example-input",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="clips (.npz with 'spikes' (N,T,C)): sets the input count and checks the import on them",
+)
 def command(
-    model: str, source: str, output: str, dt: float | None, n_inputs: int | None, chip: str | None, method: str
+    model: str,
+    source: str,
+    output: str,
+    dt: float | None,
+    n_inputs: int | None,
+    chip: str | None,
+    method: str,
+    example_input: str | None,
 ) -> None:
     """Import MODEL (FILE.py:NAME, a torch.save'd module, or a NIR file) into xylodeploy."""
     from xylodeploy.interop._common import graph_to_spec, save_graph
+    from xylodeploy.rasters import load_raster_npz
 
+    example = load_raster_npz(example_input, n_inputs)[0] if example_input else None
+    if example is not None and n_inputs is None:
+        n_inputs = int(example.shape[2])
     graph, report = import_model(model, source, dt, n_inputs)
     click.echo(str(report))
     if chip is None:
         save_graph(graph, output, report)
         click.echo(f"wrote graph {output}: {graph.n_inputs} inputs, {graph.sizes}")
+        if example is not None:
+            _check_example(graph, None, example)
         return
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -101,3 +120,31 @@ def command(
         click.echo(f"warning: {w.message}", err=True)
     spec.replace(provenance={**spec.provenance, "import": {"source": source, "model": Path(model).name}}).save(output)
     click.echo(f"wrote {chip} spec {output}: {spec.n_inputs} inputs, {spec.n_hidden} hidden, {spec.n_outputs} outputs")
+    if example is not None:
+        _check_example(graph, spec, example)
+
+
+def _check_example(graph: Any, spec: Any, clips: Any) -> None:
+    """Run the example clips through the imported float graph (with the chip's hop delay) and, given a
+    spec, the reference simulator; print readout spike counts per clip and their agreement."""
+    import numpy as np
+
+    from xylodeploy.interop._common import simulate_graph
+
+    if clips.shape[2] != graph.n_inputs:
+        raise ConfigError(f"--example-input: {clips.shape[2]} channels, the imported model has {graph.n_inputs}")
+    floats = simulate_graph(graph, clips, hop_delay=True)[graph.readout].sum(axis=1)
+    line = f"example input: {len(clips)} clip(s); float graph readout spike counts, first clip: {floats[0].tolist()}"
+    if spec is None:
+        click.echo(line)
+        return
+    from xylodeploy.backends import get_backend
+
+    sim = get_backend("reference")
+    sim.load(spec)
+    chip = sim.run(clips).spikes_out.sum(axis=1)
+    err = float(np.abs(chip - floats).sum() / max(1.0, floats.sum()))
+    same = float(np.mean(chip.argmax(1) == floats.argmax(1)))
+    click.echo(f"{line}; chip (reference): {chip[0].tolist()}")
+    click.echo(f"float graph vs chip: spike-count error {err:.3f} (sum |chip - float| / sum float), "
+               f"same most-active readout on {100 * same:.0f} % of clips")  # fmt: skip
