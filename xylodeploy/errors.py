@@ -36,6 +36,4 @@ class MissingDependencyError(XylodeployError, ImportError):
         self.package = package
         self.extra = extra
         why = f" (needed for {purpose})" if purpose else ""
-        super().__init__(
-            f"optional dependency '{package}' is not installed{why}: pip install 'xylodeploy[{extra}]'"
-        )
+        super().__init__(f"optional dependency '{package}' is not installed{why}: pip install 'xylodeploy[{extra}]'")

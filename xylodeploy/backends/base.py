@@ -75,9 +75,7 @@ def as_batch(raster: object, n_inputs: int, source: str = "input raster") -> tup
     if single:
         arr = arr[None]
     if arr.ndim != 3:
-        raise ConfigError(
-            f"{source}: expected shape (batch, time, channels) or (time, channels), got {arr.shape}"
-        )
+        raise ConfigError(f"{source}: expected shape (batch, time, channels) or (time, channels), got {arr.shape}")
     if arr.shape[2] != n_inputs:
         raise ConfigError(f"{source}: {arr.shape[2]} channels, but the spec has {n_inputs} inputs")
     if arr.size and not np.issubdtype(arr.dtype, np.integer) and arr.dtype != bool:
