@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from xylodeploy.counts import integer_counts
 from xylodeploy.errors import ConfigError
 from xylodeploy.fileio import atomic_write, existing_file
 
@@ -39,20 +40,7 @@ def _read_npz(p: Path) -> dict[str, np.ndarray]:
 
 def _integer_counts(p: Path, key: str, arr: np.ndarray) -> np.ndarray:
     """``arr`` as int64 if it holds finite, non-negative integers; else ConfigError naming ``key``."""
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        raise ConfigError(f"{p}: '{key}' must hold integers, got dtype {arr.dtype}")
-    if np.issubdtype(arr.dtype, np.complexfloating):
-        raise ConfigError(f"{p}: '{key}' must hold integers, got complex values")
-    if not np.issubdtype(arr.dtype, np.integer) and arr.dtype != bool:
-        if not np.all(np.isfinite(arr)):
-            raise ConfigError(f"{p}: '{key}' contains NaN or infinite values")
-        if np.any(arr != np.round(arr)):
-            raise ConfigError(f"{p}: '{key}' must hold integers, found non-integer values")
-    if arr.size and arr.min() < 0:
-        raise ConfigError(f"{p}: '{key}' must be >= 0, found {arr.min()}")
-    if arr.size and arr.max() >= 2**63:
-        raise ConfigError(f"{p}: '{key}' has values too large for int64")
-    return np.ascontiguousarray(arr, dtype=np.int64)
+    return integer_counts(arr, f"{p}: '{key}'")
 
 
 def _labels(p: Path, raw: np.ndarray, n_clips: int, single: bool) -> np.ndarray:

@@ -7,6 +7,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from xylodeploy.counts import integer_counts
 from xylodeploy.errors import ConfigError
 from xylodeploy.ir.xylospec import XyloSpec
 
@@ -78,11 +79,4 @@ def as_batch(raster: object, n_inputs: int, source: str = "input raster") -> tup
         raise ConfigError(f"{source}: expected shape (batch, time, channels) or (time, channels), got {arr.shape}")
     if arr.shape[2] != n_inputs:
         raise ConfigError(f"{source}: {arr.shape[2]} channels, but the spec has {n_inputs} inputs")
-    if arr.size and not np.issubdtype(arr.dtype, np.integer) and arr.dtype != bool:
-        if not np.all(np.isfinite(arr)):
-            raise ConfigError(f"{source}: contains NaN or infinite values")
-        if np.any(arr != np.floor(arr)):
-            raise ConfigError(f"{source}: event counts must be integers")
-    if arr.size and arr.min() < 0:
-        raise ConfigError(f"{source}: event counts must be >= 0 (found {arr.min()})")
-    return np.ascontiguousarray(arr, dtype=np.int64), single
+    return integer_counts(arr, source), single

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from xylodeploy.counts import integer_counts
 from xylodeploy.errors import ConfigError
 
 
@@ -25,20 +26,8 @@ def as_counts(spikes: np.ndarray, source: str) -> np.ndarray:
     arr = np.asarray(spikes)
     if arr.ndim != 3:
         raise ConfigError(f"{source}: spikes must have shape (N, T, C), got shape {arr.shape}")
-    if arr.dtype == np.bool_:
-        arr = arr.astype(np.uint8)
-    if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
-        raise ConfigError(f"{source}: spikes must be numeric event counts, got dtype {arr.dtype}")
-    if arr.size == 0:
-        return arr.astype(np.uint8)
-    if np.issubdtype(arr.dtype, np.floating):
-        if not np.all(np.isfinite(arr)):
-            raise ConfigError(f"{source}: spikes contain NaN or infinite values")
-        if np.any(arr != np.round(arr)):
-            raise ConfigError(f"{source}: spikes must be integer event counts, found fractional values")
-    lo, hi = arr.min(), arr.max()
-    if lo < 0:
-        raise ConfigError(f"{source}: spikes must be non-negative event counts, found {lo}")
+    arr = integer_counts(arr, f"{source}: spikes")
+    hi = arr.max(initial=0)
     if hi > np.iinfo(np.int16).max:
         raise ConfigError(f"{source}: event count {hi} per step is too large (max {np.iinfo(np.int16).max})")
     return arr.astype(np.uint8 if hi <= 255 else np.int16)
