@@ -67,6 +67,16 @@ class ImportReport:
         return "\n".join([head, *(f"  {n}" for n in self.notes)])
 
 
+def chain_inputs(model: Any, leaves: list[tuple[str, Any]], linear_type: type, n_inputs: int | None) -> int:
+    """Input channels of a layer chain: ``n_inputs`` if given, else the first linear layer's inputs."""
+    if n_inputs is not None:
+        return int(n_inputs)
+    first = next((m for _, m in leaves if isinstance(m, linear_type)), None)
+    if first is None:
+        raise ConfigError(f"model '{type(model).__name__}': no Linear layer found")
+    return int(first.in_features)
+
+
 def tau_from_decay(decay: Any, dt: float, where: str) -> np.ndarray:
     """Time constant [s] of a per-step decay factor ``0 < decay < 1``: ``-dt / ln(decay)``."""
     d = np.asarray(decay, dtype=np.float64)

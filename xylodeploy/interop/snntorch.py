@@ -38,7 +38,7 @@ import numpy as np
 
 from xylodeploy._optional import require
 from xylodeploy.errors import ConfigError
-from xylodeploy.interop._common import Chain, ImportReport, fast_synapse, tau_from_decay
+from xylodeploy.interop._common import Chain, ImportReport, chain_inputs, fast_synapse, tau_from_decay
 from xylodeploy.ir.graph import NetworkGraph
 
 _SKIP = ("Flatten", "Identity", "Dropout", "Dropout1d", "AlphaDropout")
@@ -190,11 +190,7 @@ def from_snntorch(
     snn = _snn()
     torch_nn = require("torch.nn", "snntorch", "importing snnTorch models")
     leaves = _leaves(model)
-    first = next((m for _, m in leaves if isinstance(m, torch_nn.Linear)), None)
-    if n_inputs is None:
-        if first is None:
-            raise ConfigError(f"model '{type(model).__name__}': no nn.Linear layer found")
-        n_inputs = int(first.in_features)
+    n_inputs = chain_inputs(model, leaves, torch_nn.Linear, n_inputs)
     report = ImportReport("snntorch")
     chain = Chain(n_inputs, dt, report)
     for path, mod in leaves:

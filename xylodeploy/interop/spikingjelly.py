@@ -32,7 +32,7 @@ import numpy as np
 
 from xylodeploy._optional import require
 from xylodeploy.errors import ConfigError
-from xylodeploy.interop._common import Chain, ImportReport, fast_synapse, tau_from_decay
+from xylodeploy.interop._common import Chain, ImportReport, chain_inputs, fast_synapse, tau_from_decay
 from xylodeploy.ir.graph import NetworkGraph
 from xylodeploy.quantize.timeconst import dash_to_tau
 
@@ -92,11 +92,7 @@ def from_spikingjelly(
     _sj()
     torch_nn = require("torch.nn", "spikingjelly", "importing SpikingJelly models")
     leaves = _leaves(model)
-    first = next((m for _, m in leaves if isinstance(m, torch_nn.Linear)), None)
-    if n_inputs is None:
-        if first is None:
-            raise ConfigError(f"model '{type(model).__name__}': no Linear layer found")
-        n_inputs = int(first.in_features)
+    n_inputs = chain_inputs(model, leaves, torch_nn.Linear, n_inputs)
     report = ImportReport("spikingjelly")
     chain = Chain(n_inputs, dt, report)
     syn_tau: float | None = None
