@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import Field, field_validator, model_validator
@@ -168,7 +168,3 @@ def readout_scale(dep: Deployment) -> float:
     """Chip state LSB per float state unit of the readout (mean over readout neurons)."""
     scale = dep.qgraph.population(dep.graph.readout).scale
     return float(np.mean(scale)) if scale is not None else 1.0
-
-
-def describe_config(cfg: PipelineConfig) -> dict[str, Any]:
-    return cfg.model_dump(mode="json")

@@ -210,3 +210,24 @@ def test_doctor_table_and_json() -> None:
     assert rows["numpy"]["version"] == np.__version__ and rows["numpy"]["status"] == "ok"
     assert rows["samna"]["status"] in ("real", "stub", "missing")
     assert doc["boards"] == [] or rows["samna"]["status"] == "real"
+
+
+def test_simulate_predicts_with_the_specs_vmem_readout_rule(tmp_path) -> None:
+    """A Vmem-readout spec (no readout spikes) is classified by its recorded readout membrane."""
+    from xylodeploy.ir import empty_spec
+
+    spec = empty_spec(
+        "xylo-audio2", 16, 2, 3,
+        weights_in=np.full((16, 2, 1), 20), weights_out=np.array([[5, 40, 10], [5, 40, 10]]),
+        threshold=np.full(2, 10), threshold_out=np.full(3, 32767),
+        provenance={"readout_rule": {"quantity": "vmem", "pooling": "max"}},
+    )  # fmt: skip
+    spec.save(tmp_path / "v.xylo")
+    np.savez(tmp_path / "in.npz", spikes=np.ones((3, 20, 16), int), labels=np.array([1, 1, 0]))
+    out = tmp_path / "out.npz"
+    r = CliRunner().invoke(main, ["simulate", str(tmp_path / "v.xylo"), "--input", str(tmp_path / "in.npz"),
+                                  "--output", str(out)])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "readout vmem pooled by max" in r.output and "accuracy: 2/3" in r.output
+    with np.load(out) as f:
+        assert f["prediction"].tolist() == [1, 1, 1] and f["spikes_out"].sum() == 0 and "vmem" not in f.files

@@ -14,6 +14,7 @@ from xylodeploy.drc import check
 from xylodeploy.errors import DesignRuleError
 from xylodeploy.ir import XyloSpec, load_spec
 from xylodeploy.rasters import load_raster_npz
+from xylodeploy.readout import ReadoutRule
 
 DEVICES: tuple[str, ...] = ("board", "xylosim", "reference")
 
@@ -67,6 +68,7 @@ def command(spec_path: str, device: str, data_path: str | None, realtime: bool, 
     if chip_check or device == "board":
         _chip_check(spec)
     spikes, labels = load_raster_npz(data_path, spec.n_inputs) if data_path else (None, None)
+    rule = ReadoutRule.from_spec(spec)  # a Vmem readout needs the readout state recorded
     if device == "board":
         backend = open_board(get_chip(spec.chip).name)
         backend.load(spec)
@@ -75,20 +77,20 @@ def command(spec_path: str, device: str, data_path: str | None, realtime: bool, 
             if realtime:
                 _stream(backend, spikes)
                 return
-            rec = backend.run(spikes) if spikes is not None else None
+            rec = backend.run(spikes, record=rule.needs_state) if spikes is not None else None
         finally:
             backend.close()
     else:
         backend = get_backend(device)
         backend.load(spec)
         click.echo(f"loaded on the {device} simulator ({spec.chip}, dt {spec.dt * 1e3:g} ms)")
-        rec = backend.run(spikes) if spikes is not None else None
-    _report(rec, labels)
+        rec = backend.run(spikes, record=rule.needs_state) if spikes is not None else None
+    _report(rec, labels, rule)
 
 
-def _report(rec: Recording | None, labels: np.ndarray | None) -> None:
+def _report(rec: Recording | None, labels: np.ndarray | None, rule: ReadoutRule) -> None:
     if rec is None:
         click.echo("no --data given: nothing run")
         return
-    for line in summary_lines(rec, labels):
+    for line in summary_lines(rec, labels, rule):
         click.echo(line)

@@ -13,19 +13,23 @@ from xylodeploy.drc import check
 from xylodeploy.errors import ConfigError
 from xylodeploy.ir import XyloSpec, load_spec
 from xylodeploy.rasters import load_raster_npz, save_npz
+from xylodeploy.readout import ReadoutRule
 
 SIM_BACKENDS: tuple[str, ...] = ("reference", "xylosim", "null")
 MAX_LISTED_CLIPS = 20
 
 
-def predict(spikes_out: np.ndarray) -> np.ndarray:
-    """Predicted class per clip: the readout neuron with most output spikes (B, T, Nout) -> (B,).
+def predict(rec: Recording, rule: ReadoutRule) -> np.ndarray:
+    """Predicted class per clip by the spec's readout rule (B,).
 
-    Ties go to the lowest index; a clip with no output spike at all predicts -1 (never correct).
+    Ties go to the lowest index; with a spike readout, a clip with no output spike at all predicts -1
+    (never correct). A Vmem readout needs the recorded ``vmem_out``.
     """
-    counts = spikes_out.astype(np.int64).sum(axis=1)
-    pred = np.argmax(counts, axis=1)
-    return np.where(counts.max(axis=1, initial=0) > 0, pred, -1)
+    pred = rule.predict(rule.trace_of(rec.spikes_out, rec.vmem_out))
+    if rule.quantity == "spikes":
+        silent = rec.spikes_out.astype(np.int64).sum(axis=(1, 2)) == 0
+        pred = np.where(silent, -1, pred)
+    return pred
 
 
 def _run(spec: XyloSpec, spikes: np.ndarray, backend_name: str, record: bool) -> Recording:
@@ -52,10 +56,10 @@ def _warnings(spec: XyloSpec, spikes: np.ndarray) -> list[str]:
     return out
 
 
-def summary_lines(rec: Recording, labels: np.ndarray | None) -> list[str]:
-    """Per-clip output spike counts and prediction, and the accuracy if labels are given."""
+def summary_lines(rec: Recording, labels: np.ndarray | None, rule: ReadoutRule) -> list[str]:
+    """Per-clip output spike counts and prediction (by ``rule``), and the accuracy if labels are given."""
     counts = rec.spikes_out.astype(np.int64).sum(axis=1)
-    pred = predict(rec.spikes_out)
+    pred = predict(rec, rule)
     lines = []
     for b in range(min(len(counts), MAX_LISTED_CLIPS)):
         label = f"  label {labels[b]}" if labels is not None else ""
@@ -103,13 +107,16 @@ def command(spec_path: str, input_path: str | None, backend_name: str, record: b
     _check_labels(labels, spec.n_outputs, input_path)
     for line in _warnings(spec, spikes):
         click.echo(f"warning: {line}", err=True)
-    rec = _run(spec, spikes, backend_name, record)
+    rule = ReadoutRule.from_spec(spec)
+    rec = _run(spec, spikes, backend_name, record or rule.needs_state)
     n_b, n_t = rec.spikes_out.shape[:2]
     click.echo(f"simulated {n_b} clip(s) x {n_t} steps on the {backend_name} backend ({spec_path}, {spec.chip})")
-    for line in summary_lines(rec, labels):
+    click.echo(f"prediction: argmax of the readout {rule.quantity} pooled by {rule.pooling} over time")
+    for line in summary_lines(rec, labels, rule):
         click.echo(line)
     if output_path:
-        arrays = {**rec.fields(), "prediction": predict(rec.spikes_out)}
+        fields = rec.fields() if record else {"spikes_out": rec.spikes_out}
+        arrays = {**fields, "prediction": predict(rec, rule)}
         if labels is not None:
             arrays["labels"] = labels
         save_npz(output_path, **arrays)
