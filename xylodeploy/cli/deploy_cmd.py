@@ -10,8 +10,7 @@ import numpy as np
 from xylodeploy.backends import Recording, get_backend
 from xylodeploy.chips import get_chip
 from xylodeploy.cli.simulate_cmd import summary_lines
-from xylodeploy.drc import check
-from xylodeploy.errors import DesignRuleError
+from xylodeploy.drc import assert_valid
 from xylodeploy.ir import XyloSpec, load_spec
 from xylodeploy.rasters import load_raster_npz
 from xylodeploy.readout import ReadoutRule
@@ -24,12 +23,6 @@ def open_board(chip: str) -> Any:
     from xylodeploy.backends.samna import SamnaBackend
 
     return SamnaBackend(chip=chip)
-
-
-def _chip_check(spec: XyloSpec) -> None:
-    violations = check(spec, spec.chip)
-    if violations:
-        raise DesignRuleError(violations)
 
 
 def _board_line(board: Any, spec: XyloSpec) -> str:
@@ -66,7 +59,7 @@ def command(spec_path: str, device: str, data_path: str | None, realtime: bool, 
     if realtime and device != "board":
         raise click.UsageError("--realtime needs --device board")
     if chip_check or device == "board":
-        _chip_check(spec)
+        assert_valid(spec)
     spikes, labels = load_raster_npz(data_path, spec.n_inputs) if data_path else (None, None)
     rule = ReadoutRule.from_spec(spec)  # a Vmem readout needs the readout state recorded
     if device == "board":
