@@ -86,6 +86,12 @@ class _Stages:
         return out
 
 
+def readout_scale(qgraph: QuantizedGraph, readout: str) -> float:
+    """Chip state LSB per float state unit of the ``readout`` population (mean over its neurons)."""
+    scale = qgraph.population(readout).scale
+    return float(np.mean(scale)) if scale is not None else 1.0
+
+
 def readout_vmem_range(model: Any, calibration: Any, percentile: float) -> float:
     """The ``percentile`` of ``|readout vmem|`` of the float ``model`` over calibration clips."""
     import torch
@@ -142,7 +148,7 @@ def compile(  # noqa: A001 - the pipeline stage is called compile
     spec = run("map", {"chip": chip_spec.name}, map_to_spec, qgraph, chip_spec)
     ft = None
     if opts.finetune_epochs > 0:
-        scale = float(np.mean(qgraph.population(graph.readout).scale)) if mode == "vmem" else None
+        scale = readout_scale(qgraph, graph.readout) if mode == "vmem" else None
         settings = _ft_settings(opts, rule)
         spec, ft = run("finetune_exact", settings, _finetune, spec, finetune_data, settings, mode, scale, opts.progress)
     run("check", {}, assert_valid, spec)

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
-import numpy as np
 from pydantic import Field, field_validator, model_validator
 
 from xylodeploy.chips import DEFAULT_CHIP, get_chip
@@ -162,9 +161,3 @@ def _available_backends(names: list[str], log: Callable[[str], None]) -> tuple[s
         log("      xylosim is not installed (pip install 'xylodeploy[xylosim]'): skipping the xylosim cross-check")
         return tuple(n for n in names if n != "xylosim")
     return tuple(names)
-
-
-def readout_scale(dep: Deployment) -> float:
-    """Chip state LSB per float state unit of the readout (mean over readout neurons)."""
-    scale = dep.qgraph.population(dep.graph.readout).scale
-    return float(np.mean(scale)) if scale is not None else 1.0

@@ -10,7 +10,7 @@ import numpy as np
 
 from xylodeploy import __version__
 from xylodeploy.backends import get_backend
-from xylodeploy.compile import Deployment
+from xylodeploy.compile import Deployment, readout_scale
 from xylodeploy.drc import resource_summary
 from xylodeploy.readout import ReadoutRule
 from xylodeploy.report import plot_readout, plot_resources, plot_time_constants, plot_weights, write_json
@@ -21,15 +21,13 @@ def _readout_traces(model: Any, dep: Deployment, clip: np.ndarray, rule: Readout
     """One clip's readout: float model trace and chip trace (reference), both in float units."""
     import torch
 
-    from xylodeploy.pipeline import readout_scale
-
     with torch.no_grad():
         rec = model.record(torch.as_tensor(clip[None], dtype=torch.float32))
     backend = get_backend("reference")
     backend.load(dep.spec)
     chip = backend.run(clip[None], record=True)
     if rule.quantity == "vmem":
-        return rec.readout.vmem[0].numpy(), chip.vmem_out[0] / readout_scale(dep)
+        return rec.readout.vmem[0].numpy(), chip.vmem_out[0] / readout_scale(dep.qgraph, dep.graph.readout)
     return rec.readout.spikes[0].numpy(), chip.spikes_out[0].astype(float)
 
 
