@@ -114,6 +114,7 @@ def run_pipeline(cfg: PipelineConfig, out_dir: str | Path, log: Callable[[str], 
     from xylodeploy.train.loop import train
 
     t0, out = time.perf_counter(), Path(out_dir)
+    backends = _available_backends(cfg.simulate, log)  # before training: a config that cannot validate fails fast
     out.mkdir(parents=True, exist_ok=True)
     splits = load_dataset(cfg)
     log(f"[1/4] train: {len(splits.train)} train / {len(splits.val)} val / {len(splits.test)} test clips")
@@ -138,7 +139,6 @@ def run_pipeline(cfg: PipelineConfig, out_dir: str | Path, log: Callable[[str], 
     spec_path = out / "model.xylo"
     dep.spec.save(spec_path)
     s = cfg.simulate
-    backends = _available_backends(s.backends, log)
     log(f"[3/4] simulate {len(splits.test)} test clips: float, {', '.join(backends)}, exact torch mode")
     val = validate(dep.spec, splits.test.spikes, splits.test.labels, model=model, rule=rule,
                    backends=backends, exact_torch=s.exact_clips > 0,
@@ -153,11 +153,18 @@ def run_pipeline(cfg: PipelineConfig, out_dir: str | Path, log: Callable[[str], 
                           time.perf_counter() - t0)  # fmt: skip
 
 
-def _available_backends(names: list[str], log: Callable[[str], None]) -> tuple[str, ...]:
-    """The configured simulators that are installed; xylosim is an optional extra and is skipped with a note."""
+def _available_backends(sim: SimulateSection, log: Callable[[str], None]) -> tuple[str, ...]:
+    """The configured simulators that are installed; xylosim is an optional extra and is skipped with a note.
+
+    Raises `ConfigError` when skipping it leaves no integer stage with clips (nothing to report as deployed).
+    """
     from xylodeploy._optional import is_available
 
+    names = tuple(sim.backends)
     if "xylosim" in names and not is_available("xylosim"):
         log("      xylosim is not installed (pip install 'xylodeploy[xylosim]'): skipping the xylosim cross-check")
-        return tuple(n for n in names if n != "xylosim")
-    return tuple(names)
+        names = tuple(n for n in names if n != "xylosim")
+        if "reference" not in names and sim.exact_clips == 0:
+            raise ConfigError("simulate: xylosim is not installed and neither 'reference' nor exact_clips > 0 is "
+                              "configured: no integer stage would run (pip install 'xylodeploy[xylosim]')")  # fmt: skip
+    return names

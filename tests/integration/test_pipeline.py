@@ -121,3 +121,16 @@ def test_missing_config_and_bad_override(tmp_path) -> None:
     res = CliRunner().invoke(main, ["pipeline", str(cfg), "--out", str(tmp_path / "o"), "--chip", "xylo-nope"])
     _one_line_error(res, "quantize.chip", "xylo-nope", "command-line overrides")
     assert not (tmp_path / "o").exists()
+
+
+def test_no_integer_stage_left_is_one_line_error_before_training(tmp_path, monkeypatch) -> None:
+    """Only xylosim configured, exact stage off, xylosim missing: a ConfigError, not a KeyError after training."""
+    from xylodeploy.errors import ConfigError
+    from xylodeploy.pipeline import SimulateSection, run_pipeline
+
+    monkeypatch.setattr("xylodeploy._optional.is_available", lambda module: module != "xylosim")
+    cfg = tiny_config(pipeline=True)
+    cfg = cfg.model_copy(update={"simulate": SimulateSection(backends=["xylosim"], exact_clips=0)})
+    with pytest.raises(ConfigError, match="no integer stage"):
+        run_pipeline(cfg, tmp_path / "run", log=lambda s: None)
+    assert not (tmp_path / "run" / "train").exists()
