@@ -145,14 +145,19 @@ def _float_hidden(model: Any, x: np.ndarray, spec: XyloSpec) -> tuple[np.ndarray
     return rec.output.numpy(), hidden
 
 
-def _exact(spec: XyloSpec, x: np.ndarray) -> tuple[Recording, int]:
+def _exact_net(spec: XyloSpec) -> Any:
+    from xylodeploy.models.exact import XyloExactNet
+
+    return XyloExactNet(spec, trainable=())
+
+
+def _exact(net: Any, x: np.ndarray) -> tuple[Recording, int]:
     import warnings
 
     import torch
 
-    from xylodeploy.models.exact import ExactSaturationWarning, XyloExactNet
+    from xylodeploy.models.exact import ExactSaturationWarning
 
-    net = XyloExactNet(spec, trainable=())
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore", ExactSaturationWarning)
         out = net(torch.as_tensor(x), record=True)
@@ -212,6 +217,7 @@ def validate(
     loaded = {n: (device_backends or {}).get(n) or get_backend(n) for n in backends}
     for b in loaded.values():
         b.load(spec)
+    exact_net = _exact_net(spec) if exact_torch and limits["exact"] > 0 else None  # once, not per chunk
     preds: dict[str, list[np.ndarray]] = {n: [] for n in names}
     secs = dict.fromkeys(names, 0.0)
     firsts: dict[tuple[str, str], Divergence | None] = {}
@@ -230,7 +236,7 @@ def validate(
                 preds[n].append(rule.predict(trace))
             else:
                 if n == "exact":
-                    recs[n], flagged = _exact(spec, part)
+                    recs[n], flagged = _exact(exact_net, part)
                     report.saturation_steps += flagged
                 else:
                     recs[n] = loaded[n].run(part, record=True)
@@ -241,7 +247,7 @@ def validate(
         p = np.concatenate(preds[n]) if preds[n] else np.zeros(0, np.int64)
         acc = None if labels is None or not len(p) else float(np.mean(p == labels[: len(p)]))
         report.stages[n] = StageResult(n, p, len(p), secs[n], acc)
-    report.pairs = _pairs(names, report.stages, firsts)
+    report.pairs = _pairs(report.stages, firsts)
     return report
 
 
@@ -254,7 +260,6 @@ def _compare_chunk(spec: XyloSpec, names: list[str], recs: dict[str, Recording],
         if firsts.get((a, b)) is None:
             n = min(len(recs[a].spikes_out), len(recs[b].spikes_out))
             firsts[(a, b)] = _divergence(spec, f"{a} vs {b}", _head(recs[a], n), _head(recs[b], n), offset)
-        firsts.setdefault((a, b), None)
     if "float" in recs and chip is not None and firsts.get(("float", chip)) is None:
         n = min(len(recs["float"].spikes), len(recs[chip].spikes))
         fs, cs = recs["float"].spikes[:n], recs[chip].spikes[:n]
@@ -267,7 +272,7 @@ def _head(rec: Recording, n: int) -> Recording:
     return Recording(**{k: v[:n] for k, v in rec.fields().items()})
 
 
-def _pairs(names: list[str], stages: dict[str, StageResult], firsts: dict) -> list[PairResult]:
+def _pairs(stages: dict[str, StageResult], firsts: dict) -> list[PairResult]:
     out = []
     for (a, b), div in firsts.items():
         n = min(stages[a].n_clips, stages[b].n_clips)
