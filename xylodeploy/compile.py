@@ -99,11 +99,15 @@ def readout_vmem_range(model: Any, calibration: Any, percentile: float) -> float
     x = torch.as_tensor(np.asarray(calibration), dtype=torch.float32)
     if x.ndim != 3 or len(x) == 0:
         raise ConfigError(f"calibration data: expected (N, T, C) clips, got shape {tuple(x.shape)}")
+    if x.shape[2] != getattr(model, "n_channels", x.shape[2]):
+        raise ConfigError(f"calibration data: {x.shape[2]} channels, the model has {model.n_channels}")
     was_training = model.training
     model.eval()
-    with torch.no_grad():
-        vmem = model.record(x).readout.vmem.abs().flatten().numpy()
-    model.train(was_training)
+    try:
+        with torch.no_grad():
+            vmem = model.record(x).readout.vmem.abs().flatten().numpy()
+    finally:
+        model.train(was_training)
     value = float(np.percentile(vmem, percentile)) if vmem.size else 0.0
     return value if value > 0 else 1.0
 

@@ -195,3 +195,12 @@ def test_sequential_model_compiles_with_spike_readout() -> None:
     assert dep.readout_mode == "spikes" and check(dep.spec) == []
     assert dep.spec.provenance["stages"][0]["settings"] == {"model": "Sequential"}
     assert np.count_nonzero(dep.spec.weights_rec) > 0
+
+
+def test_calibration_with_wrong_channel_count_is_one_line_error() -> None:
+    from xylodeploy.models.synnet import SynNet
+
+    model = SynNet(3, 8, (10,), output="vmem")
+    with pytest.raises(ConfigError, match="5 channels, the model has 8"):
+        compile(model, "xylo-audio2", calibration=np.zeros((4, 20, 5)))
+    assert model.training  # train/eval mode left as it was
