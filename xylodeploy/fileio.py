@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
@@ -52,3 +53,12 @@ def existing_file(path: str | os.PathLike, what: str = "file") -> Path:
     if p.stat().st_size == 0:
         raise ConfigError(f"{p}: {what} is empty")
     return p
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """SHA-256 of a file's content (hex), read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

@@ -13,7 +13,6 @@ Outputs in the run folder: ``train/`` (checkpoints), ``model.xylo`` (the deploye
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from pydantic import Field, field_validator, model_validator
 from xylodeploy.chips import DEFAULT_CHIP, get_chip
 from xylodeploy.compile import CompileOptions, Deployment, compile
 from xylodeploy.errors import ConfigError
+from xylodeploy.fileio import sha256_file
 from xylodeploy.readout import ReadoutRule
 from xylodeploy.train.config import RunConfig, Section, load_config
 from xylodeploy.validate import ValidationReport, validate
@@ -103,10 +103,6 @@ class PipelineResult:
         return 100.0 * (self.deployed_test_acc - self.float_test_acc)
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def run_pipeline(cfg: PipelineConfig, out_dir: str | Path, log: Callable[[str], None] = print) -> PipelineResult:
     """Train, compile (+ exact fine-tuning), validate on the test split and write the report."""
     from xylodeploy.train.checkpoint import load_model
@@ -134,7 +130,7 @@ def run_pipeline(cfg: PipelineConfig, out_dir: str | Path, log: Callable[[str], 
         calibration=splits.train.spikes[:256],
         finetune_data=((splits.train.spikes[:n_ft], splits.train.labels[:n_ft]),
                        (splits.val.spikes, splits.val.labels)),
-        source={"checkpoint": str(trained.checkpoint), "sha256": _sha256(trained.checkpoint)},
+        source={"checkpoint": str(trained.checkpoint), "sha256": sha256_file(trained.checkpoint)},
     )  # fmt: skip
     spec_path = out / "model.xylo"
     dep.spec.save(spec_path)

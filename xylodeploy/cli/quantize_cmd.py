@@ -34,7 +34,7 @@ def command(checkpoint: Path, chip: str, method: str, headroom_bits: int, finetu
     from xylodeploy.cli._data import checkpoint_splits
     from xylodeploy.compile import CompileOptions, compile
     from xylodeploy.errors import ConfigError
-    from xylodeploy.pipeline import _sha256
+    from xylodeploy.fileio import sha256_file
     from xylodeploy.rasters import load_raster_npz
     from xylodeploy.readout import ReadoutRule
     from xylodeploy.train.checkpoint import load_model
@@ -63,7 +63,7 @@ def command(checkpoint: Path, chip: str, method: str, headroom_bits: int, finetu
         readout_pooling=rule.pooling,
     )
     dep = compile(model, chip_spec, opts, calibration=x[:256], finetune_data=(train_xy, val_xy),
-                  source={"checkpoint": str(checkpoint), "sha256": _sha256(checkpoint)})  # fmt: skip
+                  source={"checkpoint": str(checkpoint), "sha256": sha256_file(checkpoint)})  # fmt: skip
     click.echo(dep.quantization.table())
     if dep.finetune is not None:
         ft = dep.finetune

@@ -28,7 +28,7 @@ import numpy as np
 
 from xylodeploy.chips import DEFAULT_CHIP, get_chip
 from xylodeploy.errors import ConfigError
-from xylodeploy.fileio import atomic_write, existing_file
+from xylodeploy.fileio import atomic_write, existing_file, sha256_file
 
 FRONTEND_VERSION = 1
 
@@ -142,11 +142,7 @@ def _integrate_and_fire(drive: np.ndarray, max_events: int) -> np.ndarray:
 
 def file_hash(path: Path) -> str:
     """SHA-256 of a file's content."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return sha256_file(path)
 
 
 def cache_key(path: Path, params: FrontendParams) -> str:
