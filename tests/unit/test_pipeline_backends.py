@@ -16,5 +16,8 @@ def test_missing_xylosim_is_skipped_with_a_note(monkeypatch) -> None:
 def test_installed_backends_are_kept(monkeypatch) -> None:
     monkeypatch.setattr(optional, "is_available", lambda name: True)
     lines: list[str] = []
-    assert _available_backends(SimulateSection(backends=["reference", "xylosim"]), lines.append) == ("reference", "xylosim")
+    assert _available_backends(SimulateSection(backends=["reference", "xylosim"]), lines.append) == (
+        "reference",
+        "xylosim",
+    )
     assert lines == []
