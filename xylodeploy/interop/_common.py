@@ -125,6 +125,11 @@ class Chain:
             name, i = f"{base}_{i}", i + 1
         return name
 
+    def torch_linear(self, module: Any, path: str) -> None:
+        """Append a torch ``nn.Linear`` (weight ``(out, in)``, optional bias)."""
+        bias = None if module.bias is None else module.bias.detach().cpu().double().numpy()
+        self.linear(module.weight.detach().cpu().double().numpy().T, bias, path)
+
     def linear(self, weight: Any, bias: Any, path: str) -> None:
         """Append a dense map ``y = x @ weight + bias`` (composed with a pending one)."""
         w = np.asarray(weight, dtype=np.float64)
@@ -342,3 +347,12 @@ __all__ = [
     "save_graph",
     "simulate_graph", "tau_from_decay",
 ]  # fmt: skip
+
+
+def reference_spike_counts(spec: Any, clips: Any) -> np.ndarray:
+    """Readout spike counts per clip, ``(B, Nout)``, of ``spec`` on the reference simulator."""
+    from xylodeploy.backends import get_backend
+
+    backend = get_backend("reference")
+    backend.load(spec)
+    return backend.run(np.asarray(clips).astype(np.int64)).spikes_out.astype(np.int64).sum(axis=1)

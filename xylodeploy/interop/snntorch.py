@@ -198,8 +198,7 @@ def from_snntorch(
         if kind in _SKIP:
             continue
         if isinstance(mod, torch_nn.Linear):
-            bias = None if mod.bias is None else mod.bias.detach().cpu().double().numpy()
-            chain.linear(mod.weight.detach().cpu().double().numpy().T, bias, path)
+            chain.torch_linear(mod, path)
         elif type(mod) in (snn.Leaky, snn.Synaptic):
             _check_neuron(mod, path)
             (_leaky if type(mod) is snn.Leaky else _synaptic)(chain, mod, path, dt)

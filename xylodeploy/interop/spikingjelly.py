@@ -101,8 +101,7 @@ def from_spikingjelly(
         if kind in _SKIP:
             continue
         if isinstance(mod, torch_nn.Linear):
-            bias = None if mod.bias is None else mod.bias.detach().cpu().double().numpy()
-            chain.linear(mod.weight.detach().cpu().double().numpy().T, bias, path)
+            chain.torch_linear(mod, path)
         elif kind == "LIFNode":
             _lif(chain, mod, path, dt, syn_tau)
             syn_tau = None
