@@ -110,16 +110,23 @@ def fanout(spec: XyloSpec) -> np.ndarray:
     return np.count_nonzero(np.any(spec.weights_rec != 0, axis=2), axis=1)
 
 
-def max_fanout(spec: XyloSpec, chip: ChipSpec) -> list[Violation]:
-    """Recurrent fan-out per source neuron <= chip.max_fanout."""
-    fan = fanout(spec)
-    bad = np.flatnonzero(fan > chip.max_fanout)
+def _per_neuron_limit(
+    rule: str, field: str, counts: np.ndarray, limit: int, describe: str, chip: ChipSpec
+) -> list[Violation]:
+    """One violation for hidden neurons whose ``counts`` exceed ``limit``: the worst, the count, the first."""
+    bad = np.flatnonzero(counts > limit)
     if bad.size == 0:
         return []
-    worst = int(np.argmax(fan))
+    worst = int(np.argmax(counts))
     more = f"; {bad.size} neurons over, first: hidden neuron {bad[0]}" if bad.size > 1 else ""
-    msg = f"fan-out {fan[worst]} recurrent targets > {chip.name} max_fanout {chip.max_fanout}{more}"
-    return [Violation("max_fanout", loc.hidden(worst), "weights_rec", int(fan[worst]), chip.max_fanout, msg, bad.size)]
+    msg = f"{describe.format(counts[worst])} > {chip.name} {rule} {limit}{more}"
+    return [Violation(rule, loc.hidden(worst), field, int(counts[worst]), limit, msg, bad.size)]
+
+
+def max_fanout(spec: XyloSpec, chip: ChipSpec) -> list[Violation]:
+    """Recurrent fan-out per source neuron <= chip.max_fanout."""
+    return _per_neuron_limit("max_fanout", "weights_rec", fanout(spec), chip.max_fanout,
+                             "fan-out {} recurrent targets", chip)  # fmt: skip
 
 
 def max_recurrent_slots(spec: XyloSpec, chip: ChipSpec) -> list[Violation]:
@@ -195,14 +202,7 @@ def weight_shift_range(spec: XyloSpec, chip: ChipSpec) -> list[Violation]:
 def max_alias_targets(spec: XyloSpec, chip: ChipSpec) -> list[Violation]:
     """At most chip.max_alias_targets alias targets per hidden neuron."""
     lens = np.array([len(a) for a in spec.aliases], dtype=np.int64)
-    bad = np.flatnonzero(lens > chip.max_alias_targets)
-    if bad.size == 0:
-        return []
-    worst = int(np.argmax(lens))
-    more = f"; {bad.size} neurons over, first: hidden neuron {bad[0]}" if bad.size > 1 else ""
-    msg = f"{lens[worst]} alias targets > {chip.name} max_alias_targets {chip.max_alias_targets}{more}"
-    return [Violation("max_alias_targets", loc.hidden(worst), "aliases", int(lens[worst]),
-                      chip.max_alias_targets, msg, bad.size)]  # fmt: skip
+    return _per_neuron_limit("max_alias_targets", "aliases", lens, chip.max_alias_targets, "{} alias targets", chip)
 
 
 def alias_target(spec: XyloSpec, chip: ChipSpec) -> list[Violation]:
