@@ -30,40 +30,13 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from xylodeploy.arith.primitives import dec as _dec
+from xylodeploy.arith.primitives import fire as _fire
+from xylodeploy.arith.primitives import neg_dec as _neg_dec
+from xylodeploy.arith.primitives import sat as _sat
+
 # limits vector layout (see _ref_params.KernelParams.limits)
 LO, HI, MAX_IN, CAP_H, CAP_O = 0, 1, 2, 3, 4
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _dec(x: int, d: int) -> int:
-    q = x >> d
-    if q == 0 and x > 0:
-        q = 1
-    return q
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _sat(x: int, lo: int, hi: int) -> int:
-    return lo if x < lo else (hi if x > hi else x)
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _neg_dec(x: int, d: int, lo: int, hi: int) -> int:
-    n = -_dec(x, d)
-    return n - (hi - lo + 1) if n > hi else n
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _fire(v: int, th: int, k: int, cap: int, lo: int, hi: int) -> tuple:
-    width = hi - lo + 1
-    while k < cap and v >= th:
-        v -= th
-        if v > hi:
-            v -= width
-        elif v < lo:
-            v += width
-        k += 1
-    return v, k
 
 
 @njit(cache=True, nogil=True)

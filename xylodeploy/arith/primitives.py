@@ -1,0 +1,60 @@
+"""Compiled integer primitives of the Xylo core (docs/chip-arithmetic.md).
+
+Every engine that runs the chip's arithmetic (the reference kernels, the fused exact training
+kernel) calls these functions instead of writing the rules again. They are numba ``njit``
+functions inlined at the call site, generic over the integer type of their arguments:
+
+* ``dec(x, d)``: bit-shift decrement ``x >> d`` (floor), but at least 1 when ``x > 0``;
+  the decayed value is ``x - dec(x, d)``.
+* ``sat(x, lo, hi)``: saturation to ``[lo, hi]`` (int16: ``[-32768, 32767]``).
+* ``wrap(x, lo, hi)``: two's-complement wrap into ``[lo, hi]`` for ``x`` at most one width outside.
+* ``neg_dec(x, d, lo, hi)``: ``wrap(-dec(x, d))``, the membrane decrement as the chip adds it
+  (``-dec(-32768, 0) = 32768`` wraps to ``-32768``).
+* ``fire(v, th, k, cap, lo, hi)``: ``while k < cap and v >= th: v = wrap(v - th); k += 1``;
+  returns ``(v, k)``.
+"""
+
+from __future__ import annotations
+
+from numba import njit
+
+
+@njit(cache=True, nogil=True, inline="always")
+def dec(x: int, d: int) -> int:
+    """Bit-shift decrement: ``x >> d``, at least 1 for ``x > 0`` (0 for 0, <= -1 for negatives)."""
+    q = x >> d
+    if q == 0 and x > 0:
+        q = 1
+    return q
+
+
+@njit(cache=True, nogil=True, inline="always")
+def sat(x: int, lo: int, hi: int) -> int:
+    """Saturate ``x`` to ``[lo, hi]``."""
+    return lo if x < lo else (hi if x > hi else x)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def wrap(x: int, lo: int, hi: int) -> int:
+    """Two's-complement wrap of ``x`` into ``[lo, hi]`` (``x`` within one width of the range)."""
+    width = hi - lo + 1
+    if x > hi:
+        return x - width
+    if x < lo:
+        return x + width
+    return x
+
+
+@njit(cache=True, nogil=True, inline="always")
+def neg_dec(x: int, d: int, lo: int, hi: int) -> int:
+    """``wrap(-dec(x, d))``: the negated membrane decrement in the chip's register width."""
+    return wrap(-dec(x, d), lo, hi)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def fire(v: int, th: int, k: int, cap: int, lo: int, hi: int) -> tuple:
+    """Capped subtractive firing from count ``k``: returns ``(v, k)`` after at most ``cap - k`` spikes."""
+    while k < cap and v >= th:
+        v = wrap(v - th, lo, hi)
+        k += 1
+    return v, k
