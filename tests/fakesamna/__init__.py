@@ -17,7 +17,7 @@ from typing import Any
 from xylodeploy.chips import get_chip
 
 from . import board as _board
-from .config import InputSource, OperationMode, make_configuration_module, validate
+from .config import InputSource, OperationMode, _cls, make_configuration_module, validate
 from .events import (
     Measurement,
     MeasurementChannelsA2,
@@ -25,6 +25,7 @@ from .events import (
     MeasurementChannelsImu,
     make_event_module,
 )
+from .hdk import HDK_CLASSES
 
 __version__ = "0.0.0-fake"
 
@@ -67,13 +68,13 @@ def _source_to(node: Any) -> _board.BasicSourceNode:
     return src
 
 
-def _namespace(ns_name: str) -> Any:
+def _namespace(ns_name: str, synapse2: bool) -> Any:
     chip = next(
         get_chip(c) for c in ("xylo-audio2", "xylo-imu", "xylo-audio3") if get_chip(c).samna_namespace == ns_name
     )
     ns = SimpleNamespace(
-        configuration=make_configuration_module(ns_name),
-        event=make_event_module(ns_name),
+        configuration=make_configuration_module(ns_name, synapse2),
+        event=make_event_module(ns_name, synapse2),
         OperationMode=OperationMode,
         validate_configuration=None,
     )
@@ -84,25 +85,33 @@ def _namespace(ns_name: str) -> Any:
     if ns_name == "xyloAudio3":
         ns.InputSource = InputSource
         ns.MeasurementChannels = MeasurementChannelsA3
-        ns.XyloAudio3TestBoardDefaultConfig = lambda: SimpleNamespace(main_clock_frequency=50e6, pdm_clock_frequency=0)
+        ns.XyloAudio3TestBoardDefaultConfig = _cls(
+            "XyloAudio3TestBoardDefaultConfig",
+            {"main_clock_frequency": ("int", 50_000_000), "pdm_clock_frequency": ("int", 1_562_500)},
+        )
     return ns
 
 
 def _validate(config: Any, chip: Any, ns: Any) -> tuple[bool, str]:
+    if type(config).__name__ != "XyloConfiguration":
+        raise TypeError("validate_configuration(): incompatible function arguments")
     if ns.rejections:
         return False, ns.rejections[0]
     return validate(config, chip)
 
 
-def make_samna(chips: list[str] | tuple[str, ...] = ("xylo-audio2",), firmware: dict | None = None) -> Any:
+def make_samna(
+    chips: list[str] | tuple[str, ...] = ("xylo-audio2",), firmware: dict | None = None, a3_synapse2: bool = True
+) -> Any:
     """A samna-like module object with one board per entry of ``chips``.
 
     ``samna.boards`` lists the `Board` objects (for fault injection); ``samna.reject(chip_ns, msg)``
-    makes that namespace's validate_configuration fail with ``msg``.
+    makes that namespace's validate_configuration fail with ``msg``. ``a3_synapse2=False`` models a
+    samna build whose Xylo Audio 3 configuration has no second synapse.
     """
     samna = SimpleNamespace(__version__=__version__, __name__="samna")
     for ns_name in ("xyloCore2", "xyloImu", "xyloAudio3"):
-        setattr(samna, ns_name, _namespace(ns_name))
+        setattr(samna, ns_name, _namespace(ns_name, a3_synapse2))
     samna.xyloA2TestBoard = SimpleNamespace(MeasurementChannels=MeasurementChannelsA2)
     samna.xyloImuBoards = SimpleNamespace(MeasurementChannels=MeasurementChannelsImu)
     samna.graph = SimpleNamespace(EventFilterGraph=_Graph, sink_from=_sink_from, source_to=_source_to)
@@ -114,13 +123,14 @@ def make_samna(chips: list[str] | tuple[str, ...] = ("xylo-audio2",), firmware: 
         chip = get_chip(name)
         fw = dict(chip.min_firmware) if firmware is None else dict(firmware)
         ns = getattr(samna, chip.samna_namespace)
-        samna.boards.append(_board.Board(chip, ns, list(_CHANNELS[chip.samna_namespace]), Measurement, fw))
+        cls = HDK_CLASSES[chip.samna_namespace]
+        samna.boards.append(cls(chip, ns, list(_CHANNELS[chip.samna_namespace]), Measurement, fw))
         infos.append(DeviceInfo(chip.device_type_name, f"FAKE{i:04d}", 1, 10 + i))
     opened: dict[str, Any] = {}
 
     def open_device(info: DeviceInfo) -> Any:
         board = samna.boards[infos.index(info)]
-        board.check()
+        board.check("open_device")
         opened[info.serial_number] = board
         return board
 

@@ -1,7 +1,8 @@
 """Configuration classes and ``validate_configuration`` of the stand-in, one set per chip namespace.
 
-Attribute names follow xylo-spec.md §4.2/§5.2/§6.2. Objects are strict: setting an attribute the
-real class does not have raises AttributeError, so a misspelt name in the driver fails loudly.
+Only the attributes SynSense's own device code uses on each chip exist (docs/samna-driver.md), and
+they are typed like samna's pybind11 bindings: an unknown attribute raises AttributeError, a value of
+the wrong type (a float for an int, an int for a bool, a list for a NeuronRange) raises TypeError.
 """
 
 from __future__ import annotations
@@ -15,99 +16,160 @@ import numpy as np
 from xylodeploy.chips import ChipSpec
 
 
-class Strict:
-    """Attribute bag that only accepts the names in ``_fields`` (their defaults)."""
-
-    _fields: dict[str, Any] = {}
-
-    def __init__(self, **kwargs: Any) -> None:
-        for name, default in self._fields.items():
-            object.__setattr__(self, name, copy.deepcopy(default))
-        for name, value in kwargs.items():
-            setattr(self, name, value)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name not in self._fields:
-            raise AttributeError(f"{type(self).__name__} has no attribute '{name}'")
-        object.__setattr__(self, name, value)
-
-
 class OperationMode(enum.IntEnum):
     Manual = 0
     AcceleratedTime = 1
     RealTime = 2
+    Recording = 3  # A3 only in SynSense's code; harmless elsewhere
 
 
 class InputSource(enum.IntEnum):
     SpikeEvents = 0
-    AnalogMicrophone = 1
     DigitalMicrophone = 2
-    AdcEvents = 3
     PdmEvents = 4
 
 
 class NeuronRange:
+    """``NeuronRange(start, stop)``: neurons start..stop-1 (A2 and IMU monitors)."""
+
     def __init__(self, start: int = 0, stop: int = 0) -> None:
+        _check("int", start, "NeuronRange.start")
+        _check("int", stop, "NeuronRange.stop")
         self.start, self.stop = int(start), int(stop)
 
     def ids(self) -> list[int]:
         return list(range(self.start, self.stop))
 
 
-def make_configuration_module(ns: str) -> Any:
-    """The ``<ns>.configuration`` module: XyloConfiguration, neuron classes, NeuronRange."""
-    two = ns != "xyloImu"
-    neuron = {"alias_target": None, "i_syn_decay": 0, "v_mem_decay": 0, "threshold": 0, "v_mem_bias": 0}
+def _incompatible(what: str, value: Any) -> TypeError:
+    return TypeError(f"{what}: incompatible function arguments; invoked with: {type(value).__name__} {value!r:.60}")
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+def _check(kind: Any, value: Any, what: str) -> Any:  # noqa: C901 - one branch per field kind
+    """Convert ``value`` like pybind11 would for a field of ``kind``, or raise TypeError."""
+    if kind == "int":
+        if not _is_int(value):
+            raise _incompatible(what, value)
+        return int(value)
+    if kind == "opt_int":
+        return None if value is None else _check("int", value, what)
+    if kind == "bool":
+        if not isinstance(value, (bool, np.bool_)):
+            raise _incompatible(what, value)
+        return bool(value)
+    if kind == "matrix":
+        arr = np.asarray(value, dtype=object)
+        if arr.size and (arr.ndim != 2 or not all(_is_int(v) for v in arr.ravel())):
+            raise _incompatible(what, value)
+        return [[int(v) for v in row] for row in arr] if arr.size else []
+    if kind == "range":
+        if value is not None and not isinstance(value, NeuronRange):
+            raise _incompatible(what, value)
+        return value
+    if kind == "ids":
+        if not isinstance(value, (list, tuple)) or not all(_is_int(v) for v in value):
+            raise _incompatible(what, value)
+        return [int(v) for v in value]
+    if isinstance(kind, type) and issubclass(kind, enum.Enum):
+        if not isinstance(value, kind):
+            raise _incompatible(what, value)
+        return value
+    if isinstance(kind, tuple) and kind[0] == "list_of":
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, kind[1]) for v in value):
+            raise _incompatible(what, value)
+        return [copy.deepcopy(v) for v in value]
+    if isinstance(kind, type):  # a nested configuration object
+        if not isinstance(value, kind):
+            raise _incompatible(what, value)
+        return copy.deepcopy(value)
+    raise AssertionError(kind)
+
+
+class Strict:
+    """Attribute bag with typed fields ``_fields = {name: (kind, default)}``; nothing else can be set."""
+
+    _fields: dict[str, tuple[Any, Any]] = {}
+
+    def __init__(self, **kwargs: Any) -> None:
+        for name, (kind, default) in self._fields.items():
+            value = kind() if isinstance(kind, type) and issubclass(kind, Strict) else copy.deepcopy(default)
+            object.__setattr__(self, name, value)
+        for name, value in kwargs.items():
+            setattr(self, name, value)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name not in self._fields:
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+        object.__setattr__(self, name, _check(self._fields[name][0], value, f"{type(self).__name__}.{name}"))
+
+
+def _cls(name: str, fields: dict[str, tuple[Any, Any]]) -> type:
+    return type(name, (Strict,), {"_fields": fields})
+
+
+def make_configuration_module(ns: str, synapse2: bool = True) -> Any:  # noqa: C901 - one table per chip
+    """The ``<ns>.configuration`` module: XyloConfiguration, neuron classes (NeuronRange on A2/IMU).
+
+    ``synapse2=False`` models a samna build whose A3 configuration lacks the second synapse.
+    """
+    two = ns == "xyloCore2" or (ns == "xyloAudio3" and synapse2)
+    neuron = {k: ("int", 0) for k in ("i_syn_decay", "v_mem_decay", "threshold", "v_mem_bias")}
+    hidden_fields = {"alias_target": ("opt_int", None), **neuron, **({"i_syn2_decay": ("int", 0)} if two else {})}
+    hidden_cls = _cls("ReservoirNeuron" if ns == "xyloCore2" else "HiddenNeuron", hidden_fields)
+    output_cls = _cls("OutputNeuron", neuron)
+    weights = {"weights": ("matrix", []), "weight_bit_shift": ("int", 0)}
+    syn2 = {"syn2_weights": ("matrix", [])} if two else {}
+    input_cls = _cls("InputConfig", {**weights, **syn2})
+    hidden_grp = _cls(
+        "HiddenConfig", {**weights, **syn2, "aliasing": ("bool", False), "neurons": (("list_of", hidden_cls), [])}
+    )
+    readout_cls = _cls("ReadoutConfig", {**weights, "neurons": (("list_of", output_cls), [])})
+    mon = "range" if ns != "xyloAudio3" else "ids"
+    monitors = {f"monitor_neuron_{k}": (mon, None if mon == "range" else []) for k in ("i_syn", "spike", "v_mem")}
     if two:
-        neuron["i_syn2_decay"] = 0
-    hidden_cls = type("ReservoirNeuron" if ns == "xyloCore2" else "HiddenNeuron", (Strict,), {"_fields": neuron})
-    out_fields = {k: v for k, v in neuron.items() if k not in ("alias_target", "i_syn2_decay")}
-    output_cls = type("OutputNeuron", (Strict,), {"_fields": out_fields})
-    weights = {"weights": [], "weight_bit_shift": 0}
-    syn2 = {"syn2_weights": []} if two else {}
-    input_cls = type("InputConfig", (Strict,), {"_fields": {**weights, **syn2}})
-    hidden_grp = type("HiddenConfig", (Strict,), {"_fields": {**weights, **syn2, "aliasing": False, "neurons": []}})
-    readout_cls = type("ReadoutConfig", (Strict,), {"_fields": {**weights, "neurons": []}})
-    monitor_default: Any = None if ns != "xyloAudio3" else []
-    debug = {f"monitor_neuron_{k}": monitor_default for k in ("i_syn", "i_syn2", "spike", "v_mem")}
-    debug["always_update_omp_stat"] = False
-    if ns == "xyloCore2":
-        debug.update({k: False for k in ("isyn_clock_enable", "isyn2_clock_enable", "ra_clock_enable")})
-        debug.update({k: False for k in ("bias_clock_enable", "hm_clock_enable", "ram_power_enable")})
+        monitors["monitor_neuron_i_syn2"] = (mon, None if mon == "range" else [])
+    debug: dict[str, tuple[Any, Any]] = {**monitors, "always_update_omp_stat": ("bool", False)}
+    if ns in ("xyloCore2", "xyloImu"):
+        clocks = ["isyn_clock_enable", "ra_clock_enable", "bias_clock_enable", "hm_clock_enable", "ram_power_enable"]
+        debug.update({k: ("bool", False) for k in clocks + (["isyn2_clock_enable"] if ns == "xyloCore2" else [])})
     if ns == "xyloImu":
-        debug.update({k: False for k in ("isyn_clock_enable", "ra_clock_enable", "bias_clock_enable")})
-        debug.update({"hm_clock_enable": False, "ram_power_enable": False})
+        debug.update({"imu_if_clk_enable": ("bool", False), "imu_if_clock_freq_div": ("int", 0)})
     if ns == "xyloAudio3":
-        debug.update({"ram_access_enable": False, "debug_status_update_enable": False, "sdm_clock_ratio": 0})
-    debug_cls = type("DebugConfig", (Strict,), {"_fields": debug})
-    hidden_name = "reservoir" if ns == "xyloCore2" else "hidden"
-    top: dict[str, Any] = {
-        "input": None,
-        hidden_name: None,
-        "readout": None,
-        "debug": None,
-        "bias_enable": False,
-        "operation_mode": OperationMode.Manual,
-        "time_resolution_wrap": 0,
-        "enable_hibernation_mode": False,
+        debug.update({"ram_access_enable": ("bool", False), "sdm_clock_ratio": ("int", 0)})
+    top: dict[str, tuple[Any, Any]] = {
+        "input": (input_cls, None),
+        "reservoir" if ns == "xyloCore2" else "hidden": (hidden_grp, None),
+        "readout": (readout_cls, None),
+        "debug": (_cls("DebugConfig", debug), None),
+        "bias_enable": ("bool", False),
+        "operation_mode": (OperationMode, OperationMode.Manual),
+        "enable_hibernation_mode": ("bool", False),
     }
     if two:
-        top["synapse2_enable"] = False
+        top["synapse2_enable"] = ("bool", False)
     if ns == "xyloCore2":
-        top["clear_network_state"] = False
+        top["clear_network_state"] = ("bool", False)
+    else:
+        top["time_resolution_wrap"] = ("int", 0)
     if ns == "xyloImu":
-        top["imu_if_input_enable"] = True
+        top["imu_if_input_enable"] = ("bool", True)
+        top["input_interface"] = (_cls("InputInterfaceConfig", {"configuration_timeout": ("int", 0)}), None)
     if ns == "xyloAudio3":
-        top["input_source"] = InputSource.AnalogMicrophone
-
-    def init(self: Any) -> None:
-        Strict.__init__(self)
-        self.input, self.readout, self.debug = input_cls(), readout_cls(), debug_cls()
-        setattr(self, hidden_name, hidden_grp())
-
-    config_cls = type("XyloConfiguration", (Strict,), {"_fields": top, "__init__": init})
+        top["input_source"] = (InputSource, InputSource.DigitalMicrophone)
+        fb = _cls("FilterBankConfig", {"dn_enable": ("bool", False), "use_global_iaf_threshold": ("bool", False)})
+        pdm = _cls("PdmPreprocessingConfig", {"clock_direction": ("int", 0), "clock_edge": ("int", 0)})
+        top["digital_frontend"] = (
+            _cls("DigitalFrontendConfig", {"filter_bank": (fb, None), "pdm_preprocessing": (pdm, None)}),
+            None,
+        )
     mod = type("ConfigurationModule", (), {})()
-    mod.XyloConfiguration, mod.OutputNeuron, mod.NeuronRange = config_cls, output_cls, NeuronRange
+    mod.XyloConfiguration, mod.OutputNeuron = _cls("XyloConfiguration", top), output_cls
+    if ns != "xyloAudio3":
+        mod.NeuronRange = NeuronRange
     setattr(mod, hidden_cls.__name__, hidden_cls)
     return mod
 
@@ -121,10 +183,7 @@ def _shape(value: Any) -> tuple[int, int] | None:
 
 def validate(config: Any, chip: ChipSpec) -> tuple[bool, str]:
     """Checks modelled on samna's: sizes, value ranges, fan-out, alias targets."""
-    try:
-        problems = list(_problems(config, chip))
-    except (TypeError, ValueError) as exc:
-        return False, f"malformed configuration: {exc}"
+    problems = list(_problems(config, chip))
     return (not problems, "; ".join(problems[:5]))
 
 

@@ -1,33 +1,48 @@
-"""Event classes of the stand-in, per namespace (A2 events carry ``timestamp``, IMU/A3 ``timestep``)."""
+"""Event classes of the stand-in, per namespace, with only the fields SynSense's code uses.
+
+A2 events carry ``timestamp`` and its ``Readout`` carries nothing else (A2 states come through the
+``NeuronStateSinkNode``); IMU/A3 events carry ``timestep``; only A3's ``Readout`` has ``neuron_i_syn2s``.
+"""
 
 from __future__ import annotations
 
 import enum
 from typing import Any
 
-from .config import Strict
+from .config import Strict, _cls
 
 
-def make_event_module(ns: str) -> Any:
+def make_event_module(ns: str, synapse2: bool = True) -> Any:
     """The ``<ns>.event`` module of one namespace."""
     t = "timestamp" if ns == "xyloCore2" else "timestep"
-    readout = {t: 0, "output_spikes": [], "output_v_mems": [], "hidden_spikes": [], "neuron_v_mems": []}
-    readout.update({"neuron_i_syns": [], "neuron_i_syn2s": []})
-    classes = {
-        "Spike": {"neuron_id": 0, t: 0},
-        "TriggerProcessing": {"target_timestep": None},
+    states = ("output_spikes", "output_v_mems", "hidden_spikes", "neuron_v_mems", "neuron_i_syns")
+    readout: dict = {t: ("int", 0)}
+    if ns != "xyloCore2":
+        readout.update({k: ("ids", []) for k in states})
+        if ns == "xyloAudio3" and synapse2:
+            readout["neuron_i_syn2s"] = ("ids", [])
+    classes: dict[str, dict] = {
+        "Spike": {"neuron_id": ("int", 0), t: ("int", 0)},
+        "TriggerProcessing": {} if ns == "xyloCore2" else {"target_timestep": ("opt_int", None)},
         "TriggerReadout": {},
         "Readout": readout,
-        "WriteRegisterValue": {"address": 0, "data": 0},
-        "ReadRegisterValue": {"address": 0},
-        "RegisterValue": {"address": 0, "data": 0},
-        "ReadVersion": {},
-        "Version": {"major": 0, "minor": 0},
+        "WriteRegisterValue": {"address": ("int", 0), "data": ("int", 0)},
+        "ReadRegisterValue": {"address": ("int", 0)},
+        "RegisterValue": {"address": ("int", 0), "data": ("int", 0)},
     }
+    if ns == "xyloCore2":
+        classes.update({"ReadVersion": {}, "Version": {"major": ("int", 0), "minor": ("int", 0)}})
     mod = type("EventModule", (), {})()
     for name, fields in classes.items():
-        setattr(mod, name, type(name, (Strict,), {"_fields": fields}))
+        setattr(mod, name, _cls(name, fields))
     return mod
+
+
+class StateFrame:
+    """Internal A2 event: one step's monitored states, consumed by the NeuronStateSinkNode (not in samna)."""
+
+    def __init__(self, **values: list) -> None:
+        self.values = values
 
 
 class MeasurementChannelsA2(enum.IntEnum):
@@ -49,4 +64,4 @@ class MeasurementChannelsA3(enum.IntEnum):
 
 
 class Measurement(Strict):
-    _fields = {"channel": 0, "value": 0.0, "timestamp": 0}
+    _fields = {"channel": ("int", 0), "value": (float, 0.0), "timestamp": ("int", 0)}

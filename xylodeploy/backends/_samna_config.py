@@ -22,36 +22,36 @@ from xylodeploy.ir.xylospec import XyloSpec
 
 @dataclass(frozen=True)
 class Dialect:
-    """How one chip's samna namespace spells the things the driver uses."""
+    """How one chip's samna namespace spells the things the driver uses (sources: docs/samna-driver.md)."""
 
     hidden_group: str  # config attribute of the hidden layer ("reservoir" on A2)
     hidden_neuron_cls: str  # class in <ns>.configuration for hidden neurons
     time_attr: str  # event field carrying the time step ("timestamp" on A2)
-    monitor_ranges: bool  # debug.monitor_* take NeuronRange (A2) or plain id lists
+    monitor_ranges: bool  # debug.monitor_* take NeuronRange / None (A2, IMU) or plain id lists (A3)
     state_from_sink: bool  # A2 reads states from a NeuronStateSinkNode; IMU/A3 from Readout events
-    start_offset: int  # first input step = Readout.<time_attr> after TriggerReadout + offset (§8.23)
+    start_offset: int  # first input step = Readout.<time_attr> after TriggerReadout + offset
     power_namespace: str  # samna namespace of MeasurementChannels
     clock: str  # how the core clock is set: "io_config" (A2), "io_rate" (IMU), "board_config" (A3)
+    model_accessor: str  # HDK method returning the SNN-core model ("get_xylo_model" on A2)
+    readout_wait_s: float  # how long SynSense waits for the answer to TriggerReadout
+    vmem_monitor_outputs: bool  # debug.monitor_neuron_v_mem also covers the readout neurons (A2, IMU)
     input_registers: tuple[int, ...] = ()  # A2: registers cleared after the end-of-clip dummy spike
 
 
-# Register addresses and clock rules are board-interface facts read from rockpool (xylo-spec §4.1,
-# §4.4, §5.1, §6.1); they describe samna's dialect, not SNN-core limits, so they live here.
+# Register addresses and clock rules are board-interface facts read from SynSense's device code
+# (docs/samna-driver.md); they describe samna's dialect, not SNN-core limits, so they live here.
 DIALECTS: dict[str, Dialect] = {
     "xyloCore2": Dialect(
-        "reservoir",
-        "ReservoirNeuron",
-        "timestamp",
-        True,
-        True,
-        0,
-        "xyloA2TestBoard",
-        "io_config",
-        (0x11, 0x12, 0x13, 0x14),
+        "reservoir", "ReservoirNeuron", "timestamp", True, True, 0, "xyloA2TestBoard", "io_config",
+        "get_xylo_model", 3.0, True, (0x11, 0x12, 0x13, 0x14),
     ),
-    "xyloImu": Dialect("hidden", "HiddenNeuron", "timestep", True, False, 1, "xyloImuBoards", "io_rate"),
-    "xyloAudio3": Dialect("hidden", "HiddenNeuron", "timestep", False, False, 0, "xyloAudio3", "board_config"),
-}
+    "xyloImu": Dialect(
+        "hidden", "HiddenNeuron", "timestep", True, False, 1, "xyloImuBoards", "io_rate", "get_model", 3.0, True
+    ),
+    "xyloAudio3": Dialect(
+        "hidden", "HiddenNeuron", "timestep", False, False, 0, "xyloAudio3", "board_config", "get_model", 5.0, False
+    ),
+}  # fmt: skip
 CLOCK_BASE_HZ = 100e6  # HDK clock divider base: f = 100 MHz / (2 (wait + 1)) (xylo-spec §4.1, §5.1)
 A2_CLOCK_REGISTER = 0x0021  # IO-module config word holding the A2 wait period
 
@@ -127,11 +127,14 @@ def spec_to_config(spec: XyloSpec, samna: Any, chip: ChipSpec | None = None) -> 
         dbg.bias_clock_enable = spec.has_bias
     if chip.samna_namespace == "xyloImu":
         config.imu_if_input_enable = False
-        config.debug.always_update_omp_stat = True
+        dbg = config.debug
+        dbg.always_update_omp_stat = True
+        dbg.isyn_clock_enable, dbg.ra_clock_enable, dbg.bias_clock_enable = True, True, True
+        dbg.hm_clock_enable, dbg.ram_power_enable = True, True
     if chip.samna_namespace == "xyloAudio3":
         config.input_source = ns.InputSource.SpikeEvents
     if chip.two_synapses:
-        config.synapse2_enable = two
+        _set_synapse2(config, "synapse2_enable", two, two, chip)
     hidden.aliasing = spec.has_aliases
     config.input.weight_bit_shift = spec.weight_shift_in
     hidden.weight_bit_shift = spec.weight_shift_rec
@@ -140,8 +143,8 @@ def spec_to_config(spec: XyloSpec, samna: Any, chip: ChipSpec | None = None) -> 
     hidden.weights = _ints(spec.weights_rec[:, :, 0])
     config.readout.weights = _ints(spec.weights_out[oen.start : oen.stop])
     if two:
-        config.input.syn2_weights = _ints(spec.weights_in[:, ien.start : ien.stop, 1])
-        hidden.syn2_weights = _ints(spec.weights_rec[:, :, 1])
+        _set_synapse2(config.input, "syn2_weights", _ints(spec.weights_in[:, ien.start : ien.stop, 1]), two, chip)
+        _set_synapse2(hidden, "syn2_weights", _ints(spec.weights_rec[:, :, 1]), two, chip)
     hidden.neurons = [_hidden_neuron(spec, h, cfgmod, d, chip) for h in range(spec.n_hidden)]
     config.readout.neurons = [_output_neuron(spec, k, cfgmod) for k in range(spec.n_outputs)]
     return config
@@ -153,11 +156,33 @@ def _hidden_neuron(spec: XyloSpec, h: int, cfgmod: Any, d: Dialect, chip: ChipSp
         n.alias_target = int(spec.aliases[h][0])
     n.i_syn_decay = int(spec.dash_syn[h])
     if chip.two_synapses:
-        n.i_syn2_decay = int(spec.dash_syn_2[h])
+        _set_synapse2(n, "i_syn2_decay", int(spec.dash_syn_2[h]), spec.uses_synapse2, chip)
     n.v_mem_decay = int(spec.dash_mem[h])
     n.threshold = int(spec.threshold[h])
     n.v_mem_bias = int(spec.bias[h])
     return n
+
+
+def has_attr(obj: Any, name: str) -> bool:
+    """Whether a samna object has ``name`` (pybind properties may raise on read: that counts as present)."""
+    try:
+        getattr(obj, name)
+    except AttributeError:
+        return False
+    except Exception:  # noqa: BLE001 - a property that exists but fails to read
+        return True
+    return True
+
+
+def _set_synapse2(obj: Any, name: str, value: Any, needed: bool, chip: ChipSpec) -> None:
+    """Write a synapse-2 attribute only where this samna build has it; refuse a spec that needs it otherwise."""
+    if has_attr(obj, name):
+        setattr(obj, name, value)
+    elif needed:
+        raise ConfigError(
+            f"this samna's {chip.samna_namespace} {type(obj).__name__} has no '{name}': the spec uses the second "
+            f"synapse, which this samna build cannot configure on {chip.title}"
+        )
 
 
 def _output_neuron(spec: XyloSpec, k: int, cfgmod: Any) -> Any:
@@ -190,6 +215,7 @@ def config_to_spec(config: Any, chip: ChipSpec | str, n_inputs: int, dt: float =
     ien, oen = chip.input_projection.allowed(n_h), chip.output_projection.allowed(n_h)
     two = bool(chip.two_synapses and getattr(config, "synapse2_enable", False))
     n_syn = 2 if two else 1
+    has_syn2_decay = bool(chip.two_synapses and hn and has_attr(hn[0], "i_syn2_decay"))
     w_in = np.zeros((n_inputs, n_h, n_syn), np.int64)
     w_rec = np.zeros((n_h, n_h, n_syn), np.int64)
     w_out = np.zeros((n_h, n_out), np.int64)
@@ -212,7 +238,7 @@ def config_to_spec(config: Any, chip: ChipSpec | str, n_inputs: int, dt: float =
         weights_out=w_out,
         dash_mem=col(hn, "v_mem_decay"),
         dash_syn=col(hn, "i_syn_decay"),
-        dash_syn_2=col(hn, "i_syn2_decay") if chip.two_synapses else np.zeros(n_h, np.int64),
+        dash_syn_2=col(hn, "i_syn2_decay") if has_syn2_decay else np.zeros(n_h, np.int64),
         dash_mem_out=col(on, "v_mem_decay"),
         dash_syn_out=col(on, "i_syn_decay"),
         threshold=col(hn, "threshold"),

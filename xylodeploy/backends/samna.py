@@ -1,8 +1,11 @@
 """`SamnaBackend`: run a `XyloSpec` on a Xylo Audio 2 / IMU / Audio 3 HDK through SynSense's samna.
 
 samna is imported only here, through `samna_detect.import_real_samna` (never the PyPI stub), or
-injected as an object (tests pass a stand-in). Every samna failure becomes a one-line DeviceError
-after the board is put back in a known state (state cleared, power measurement stopped).
+injected as an object (tests pass a stand-in). Every samna exception, of any type, becomes a one-line
+DeviceError naming the chip, board, step and samna's message, after the board is put back in a
+known state (power measurement stopped, accelerated-mode configuration re-applied, state cleared).
+The per-chip sequences live in `_samna_chip` / `_samna_realtime`; their sources are listed in
+docs/samna-driver.md.
 
     be = SamnaBackend()              # first board found, any chip
     be.load(spec)                    # convert, samna-validate, apply
@@ -14,16 +17,18 @@ after the board is put back in a known state (state cleared, power measurement s
 from __future__ import annotations
 
 import contextlib
-import math
 import time
+import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from xylodeploy.backends import _samna_chip as chip_ops
 from xylodeploy.backends import _samna_io as io
-from xylodeploy.backends._samna_config import A2_CLOCK_REGISTER, CLOCK_BASE_HZ, dialect, namespace, spec_to_config
+from xylodeploy.backends import _samna_realtime as rt
+from xylodeploy.backends._samna_config import dialect, namespace, spec_to_config
 from xylodeploy.backends.base import Recording, as_batch
 from xylodeploy.chips import ChipSpec, available_chips, get_chip
 from xylodeploy.errors import ConfigError, DeviceError
@@ -77,8 +82,8 @@ def find_boards(samna: Any, chip: ChipSpec | str | None = None) -> list[BoardInf
     found = []
     try:
         devices = list(samna.device.get_all_devices())
-    except (RuntimeError, OSError) as exc:
-        raise DeviceError(f"samna could not list USB devices: {exc}") from exc
+    except Exception as exc:  # noqa: BLE001 - samna's bindings raise any type
+        raise DeviceError(f"samna could not list USB devices ({type(exc).__name__}: {exc})") from exc
     for info in devices:
         c = _chip_of(str(getattr(info, "device_type_name", "")))
         if c is not None and (want is None or c.name == want.name):
@@ -105,9 +110,10 @@ class SamnaBackend:
         chip: str | ChipSpec | None = None,
         serial: str | None = None,
         check_firmware: bool = True,
-        min_timeout_s: float = 2.0,
-        timeout_per_neuron_step_s: float = 1e-5,
+        min_timeout_s: float = io.MIN_CLIP_TIMEOUT_S,
+        timeout_per_neuron_step_s: float | None = None,
         poll_s: float = 0.002,
+        strict_readouts: bool = False,
     ) -> None:
         self.samna = _load_samna(samna)
         boards = [b for b in find_boards(self.samna, chip) if serial is None or b.serial == serial]
@@ -116,94 +122,90 @@ class SamnaBackend:
             raise DeviceError(f"no {what} board found{f' with serial {serial}' if serial else ''}: {NO_BOARD_HINT}")
         info = boards[0]
         self.chip, self.dialect = info.chip, dialect(info.chip)
+        self.board = BoardInfo(info.chip, info.serial, {}, info.handle)
         self.ns = namespace(self.samna, self.chip)
         self.min_timeout_s, self.per_step_s, self.poll_s = min_timeout_s, timeout_per_neuron_step_s, poll_s
-        try:
-            self.hdk = self.samna.device.open_device(info.handle)
-            fw = _firmware(self.hdk.get_firmware_versions()) if hasattr(self.hdk, "get_firmware_versions") else {}
-        except (RuntimeError, OSError) as exc:
-            raise DeviceError(f"cannot open {info.describe()}: {exc}") from exc
-        self.board = BoardInfo(info.chip, info.serial, fw, info.handle)
-        old = firmware_problems(self.chip, fw)
-        if check_firmware and old:
-            raise DeviceError(f"{self.board.describe()}: firmware too old ({'; '.join(old)}); update the HDK firmware")
-        self.clock_hz = self.chip.default_clock_hz
+        self.strict_readouts = strict_readouts
+        self.missing_steps: list[tuple[int, int]] = []  # (clip, step) readouts the board skipped in the last run
         self.spec: XyloSpec | None = None
         self._config: Any = None
         self._record: bool | None = None
         self._power_sink: Any = None
-        with self._guard("setting up event buffers"):
+        self.bufs: Any = None
+        self.clock_hz = self.chip.default_clock_hz
+        with self._guard("opening the board", safe=False):
+            self.hdk = self.samna.device.open_device(info.handle)
+            fw = _firmware(self.hdk.get_firmware_versions()) if hasattr(self.hdk, "get_firmware_versions") else {}
+        self.board = BoardInfo(info.chip, info.serial, fw, info.handle)
+        old = firmware_problems(self.chip, fw)
+        if check_firmware and old:
+            raise DeviceError(f"{self.board.describe()}: firmware too old ({'; '.join(old)}); update the HDK firmware")
+        with self._guard("setting up event buffers", safe=False):
             self.bufs = io.open_buffers(self.samna, self.hdk, self.chip, self.dialect)
+        with self._guard("starting up the core (TriggerProcessing, ReadVersion)", safe=False):
+            chip_ops.startup(self)
 
     # --- plumbing ---------------------------------------------------------------------------
     @contextlib.contextmanager
-    def _guard(self, what: str) -> Iterator[None]:
-        """samna errors and our timeouts -> DeviceError, after restoring a known board state."""
+    def _guard(self, step: str, safe: bool = True) -> Iterator[None]:
+        """Any samna exception or timeout -> DeviceError naming chip, board, step and samna's message.
+
+        The board is first put back in a known state (`_safe_state`) unless ``safe`` is False.
+        Our own ConfigErrors (bad input) pass through unchanged.
+        """
+        where = f"{self.chip.title} board {self.board.serial}"
         try:
             yield
+        except ConfigError:
+            raise
         except DeviceError as exc:
-            self._safe_state()
-            raise DeviceError(f"{self.board.serial if hasattr(self, 'board') else 'board'}: {exc}") from exc
-        except (RuntimeError, OSError) as exc:
-            self._safe_state()
-            raise DeviceError(f"{what} failed on the board ({type(exc).__name__}: {exc})") from exc
+            if safe:
+                self._safe_state()
+            raise DeviceError(f"{where}: {step}: {exc}") from exc
+        except Exception as exc:  # noqa: BLE001 - samna's bindings raise any type (pybind11)
+            if safe:
+                self._safe_state()
+            raise DeviceError(f"{where}: {step} failed: samna raised {type(exc).__name__}: {exc}") from exc
 
     def _safe_state(self) -> None:
-        """Best effort: stop power measurement, clear network state, drain buffers."""
-        for step in (self.power_stop, self._reset_state, lambda: self.bufs.read.get_events()):
+        """Best effort: stop power measurement, restore the accelerated-mode configuration, clear state, drain."""
+        steps = [lambda: chip_ops.power_stop(self)]
+        if self._config is not None and self.spec is not None:
+            steps += [lambda: self._configure(record=False), lambda: chip_ops.reset_state(self)]
+        steps.append(lambda: self.bufs.read.get_events())
+        for step in steps:
             with contextlib.suppress(Exception):
                 step()
 
     def _apply(self, config: Any) -> None:
-        self.hdk.get_model().apply_configuration(config)
-
-    def _reset_state(self) -> None:
-        if self._config is None:
-            return
-        if hasattr(self._config, "clear_network_state"):  # A2: clear flag (xylo-spec §4.4)
-            self._config.clear_network_state = True
-            self._apply(self._config)
-            self._config.clear_network_state = False
-            self._apply(self._config)
-        else:  # IMU/A3 have no working state reset (§8.16): soft-reset the board, re-apply the config
-            self._soft_reset()
-            self._apply(self._config)
-        if self.bufs.state is not None:
-            self.bufs.state.reset()
-
-    def _soft_reset(self) -> None:
-        if self.dialect.clock == "board_config":
-            cfg = self.ns.XyloAudio3TestBoardDefaultConfig()
-            cfg.main_clock_frequency, cfg.pdm_clock_frequency = int(self.clock_hz), int(self.clock_hz / 32)
-            self.hdk.reset_board_soft(cfg)
-        else:
-            self.hdk.reset_board_soft()
+        chip_ops.apply(self, config)
 
     # --- Backend protocol -----------------------------------------------------------------------
     def load(self, spec: XyloSpec) -> None:
         """Convert ``spec``, validate it with samna (refusing with samna's message), apply it."""
         if get_chip(spec.chip).name != self.chip.name:
             raise ConfigError(f"spec targets {spec.chip} but the board is a {self.chip.title} ({self.chip.name})")
-        config = spec_to_config(spec, self.samna, self.chip)
-        config.operation_mode = self.ns.OperationMode.AcceleratedTime
-        ok, message = self.ns.validate_configuration(config)
+        with self._guard("converting the spec to a samna configuration", safe=False):
+            config = spec_to_config(spec, self.samna, self.chip)
+            config.operation_mode = self.ns.OperationMode.AcceleratedTime
+            ok, message = self.ns.validate_configuration(config)
         if not ok:
             raise DeviceError(f"samna rejected the configuration for {self.chip.name}: {message}")
         self.spec, self._config, self._record = spec, config, None
         with self._guard("applying the configuration"):
             self._configure(record=False)
+            chip_ops.reset_state(self)
+        self._dirty = False
 
     def _configure(self, record: bool) -> None:
+        """Monitors for ``record``, accelerated-time mode, applied (IMU: host input acceleration on)."""
         spec, d = self.spec, self.dialect
         io.monitor_settings(
             self._config, self.ns.configuration, d, spec.n_hidden, spec.n_outputs, spec.uses_synapse2, record
         )
         self._config.operation_mode = self.ns.OperationMode.AcceleratedTime
-        if hasattr(self.hdk, "enable_manual_input_acceleration"):
+        if self.chip.samna_namespace == "xyloImu":
             self.hdk.enable_manual_input_acceleration(True)
-        model = self.hdk.get_model()
-        if hasattr(model, "open_ram_access") and self.chip.samna_namespace == "xyloImu":
-            (model.open_ram_access if record else model.close_ram_access)()
         self._apply(self._config)
         if self.bufs.state is not None:
             self.bufs.state.set_configuration(self._config)
@@ -211,127 +213,111 @@ class SamnaBackend:
 
     def reset(self) -> None:
         """Clear all neuron state on the chip."""
+        if self._config is None:
+            return
         with self._guard("resetting the network state"):
-            self._reset_state()
+            chip_ops.reset_state(self)
 
     def _timeout(self, n_steps: int, record: bool) -> float:
-        return io.read_timeout(n_steps, self.spec.n_hidden, record, self.min_timeout_s, self.per_step_s)
+        """SynSense's clip timeout (`_samna_io.clip_timeout`), never below ``min_timeout_s``."""
+        t = io.clip_timeout(self.dialect, n_steps, self.spec.n_hidden, self.spec.dt, record, self.per_step_s)
+        return max(t, self.min_timeout_s)
 
     def run(self, raster: np.ndarray, record: bool = False) -> Recording:
         """Run each (T, Nin) clip of a raster in accelerated-time mode, from reset state."""
         if self.spec is None:
             raise ConfigError("samna backend: run() called before load(spec)")
         arr, _ = as_batch(raster, self.spec.n_inputs, "board input raster")
-        parts = []
-        with self._guard("running a clip"):
-            if self._record != record:
-                self._configure(record)
-            for b in range(arr.shape[0]):
-                self._reset_state()
-                parts.append(self._run_clip(arr[b], record, f"clip {b}"))
+        parts, self.missing_steps = [], []
+        for b in range(arr.shape[0]):
+            with self._guard(f"running clip {b} ({'with' if record else 'without'} recording)"):
+                if self._record != record:
+                    self._configure(record)
+                if b > 0 or self._dirty:
+                    chip_ops.reset_state(self)
+                self._dirty = True
+                parts.append(self._run_clip(arr[b], record, b))
         return Recording(**{k: np.concatenate([p.fields()[k] for p in parts]) for k in parts[0].fields()})
 
-    def _run_clip(self, clip: np.ndarray, record: bool, what: str) -> Recording:
-        spec, d, ns = self.spec, self.dialect, self.ns
-        start = io.current_step(ns, self.bufs, d, self.min_timeout_s, self.poll_s, what)
+    _dirty = False  # the network has run since its last state reset
+
+    def _run_clip(self, clip: np.ndarray, record: bool, b: int) -> Recording:
+        spec, d, ns, what = self.spec, self.dialect, self.ns, f"clip {b}"
+        chip_ops.set_ram_access(self, record)
+        start = io.current_step(ns, self.bufs, d, self.poll_s, what)
         if self.bufs.state is not None:
             self.bufs.state.reset()
         final = start + clip.shape[0] - 1
         events = io.input_events(ns, d, clip, start, self.chip.max_input_events)
         self.bufs.write.write(events + io.end_of_clip_events(ns, d, final))
-        got = io.wait_readouts(self.bufs.read, d, start, final, self._timeout(clip.shape[0], record), self.poll_s, what)
+        timeout = self._timeout(clip.shape[0], record)
+        got, missing = io.wait_readouts(self.bufs.read, d, start, final, timeout, self.poll_s, what)
         n_h, n_o, two = spec.n_hidden, spec.n_outputs, spec.uses_synapse2
         if self.bufs.state is not None:
+            missing = list(range(start + io.sink_steps(self.bufs.state), final + 1))
+        self._note_missing(b, start, missing, clip.shape[0])
+        if self.bufs.state is not None:
             return io.decode_state_sink(self.bufs.state, clip.shape[0], n_h, n_o, two, record)
-        return io.decode_readouts(got, start, n_h, n_o, two, record)
+        return io.decode_readouts(got, start, clip.shape[0], n_h, n_o, two, record)
+
+    def _note_missing(self, b: int, start: int, missing: list[int], n_t: int) -> None:
+        """Gaps in the readouts: zeros (as SynSense's readers leave them) and a warning; fatal if strict."""
+        if not missing:
+            return
+        msg = f"clip {b}: board skipped {len(missing)} of {n_t} readouts (first missing step {missing[0] - start})"
+        if self.strict_readouts:
+            raise DeviceError(msg)
+        self.missing_steps += [(b, s - start) for s in missing]
+        warnings.warn(f"{self.chip.title} board {self.board.serial}: {msg}; those steps read as zero", stacklevel=3)
 
     # --- real time ----------------------------------------------------------------------------
     def stream(self, frames: Iterable[np.ndarray] | None = None, lead_steps: int = 4) -> Iterator[np.ndarray]:
         """Real-time mode: yield each step's readout spike counts (Nout,) as the chip produces them.
 
-        ``frames`` (each (Nin,) event counts) are scheduled ``lead_steps`` ahead of the chip's
-        clock; with ``frames=None`` the network free-runs (on-chip sensor input) until the caller
-        stops iterating. Raises DeviceError if the host falls behind the chip. On exit the board
-        is returned to accelerated-time mode with its state cleared.
+        ``frames=None``: the chip's own sensor drives the network (A2 audio front end, IMU sensor, A3
+        microphone) until the caller stops iterating. ``frames`` (each (Nin,) event counts; IMU and A3
+        only) are scheduled ``lead_steps`` ahead of the chip's clock. On exit the board is back in
+        accelerated-time mode with its state cleared.
         """
         if self.spec is None:
             raise ConfigError("samna backend: stream() called before load(spec)")
-        return self._stream(frames, lead_steps)
+        if frames is not None and self.chip.samna_namespace == "xyloCore2":
+            rt.start(self, host_input=True)  # raises the ConfigError
+        return self._stream(frames, max(int(lead_steps), 1))
 
     def _stream(self, frames: Iterable[np.ndarray] | None, lead: int) -> Iterator[np.ndarray]:
-        d, ns, n_out = self.dialect, self.ns, self.spec.n_outputs
         with self._guard("starting real-time mode"):
-            self._configure(record=False)
-            self._reset_state()
-            self._config.operation_mode = ns.OperationMode.RealTime
-            self._config.time_resolution_wrap = int(round(self.spec.dt * self.clock_hz))
-            self._apply(self._config)
-            start = io.current_step(ns, self.bufs, d, self.min_timeout_s, self.poll_s, "real-time start") + lead
-        source = iter(frames) if frames is not None else None
-        stash: dict[int, Any] = {}
-        sent, t, exhausted = 0, 0, source is None
+            rt.start(self, host_input=frames is not None)
+        outputs = rt.a2_outputs(self) if self.bufs.state is not None else rt.readout_outputs(self, frames, lead)
         try:
             while True:
-                with self._guard("streaming"):
-                    while not exhausted and sent < t + lead:  # keep the input `lead` steps ahead
-                        frame = next(source, None)
-                        if frame is None:
-                            exhausted = True
-                            break
-                        clip, _ = as_batch(np.asarray(frame).reshape(1, -1), self.spec.n_inputs, "real-time frame")
-                        io.drain(self.bufs.read, d, stash)
-                        if any(s >= start + sent for s in stash):
-                            raise DeviceError(f"real-time stream fell behind the chip at step {sent} (dt too short?)")
-                        self.bufs.write.write(io.input_events(ns, d, clip[0], start + sent, self.chip.max_input_events))
-                        sent += 1
-                    if source is not None and exhausted and t >= sent:
-                        return
-                    timeout = self.min_timeout_s + 10 * self.spec.dt
-                    got = io.wait_readouts(self.bufs.read, d, start + t, start + t, timeout, self.poll_s,
-                                           f"real-time step {t}", stash)  # fmt: skip
-                yield np.asarray(list(got[start + t].output_spikes)[:n_out], np.int64)
-                t += 1
+                with self._guard("streaming in real-time mode"):
+                    out = next(outputs, None)
+                if out is None:
+                    return
+                yield out
         finally:
-            with contextlib.suppress(Exception):
-                self._configure(record=False)
-                self._reset_state()
+            with self._guard("leaving real-time mode"):
+                rt.stop(self)
 
     # --- clock and power ----------------------------------------------------------------------------
     def set_clock(self, hz: float) -> float:
-        """Set the core clock (nearest divider of 100 MHz); returns the clock obtained in Hz."""
+        """Set the core clock (nearest divider of 100 MHz on A2/IMU); returns the clock obtained in Hz."""
         if not hz > 0:
             raise ConfigError(f"clock frequency must be > 0 Hz, got {hz}")
-        ratio = round(CLOCK_BASE_HZ / hz) / 2 - 1
-        wait = max(int(math.ceil(ratio) if self.dialect.clock != "io_config" else int(ratio)), 0)
-        actual = CLOCK_BASE_HZ / (2 * (wait + 1))
         with self._guard("setting the core clock"):
-            if self.dialect.clock == "io_config":
-                self.hdk.get_io_module().write_config(A2_CLOCK_REGISTER, wait)
-            elif self.dialect.clock == "io_rate":
-                self.hdk.get_io_module().set_main_clk_rate(int(actual))
+            actual = chip_ops.set_clock_registers(self, hz)
             self.clock_hz = actual
-            if self.dialect.clock == "board_config":
-                self._soft_reset()
+            if self.dialect.clock == "board_config":  # A3: the clock is a board reset parameter
+                chip_ops.soft_reset(self)
                 if self._config is not None:
-                    self._apply(self._config)
+                    self._configure(record=False)
         return actual
 
     def power_start(self, frequency_hz: float | None = None) -> None:
-        """Start the board's automatic power sampling (default rate: the chip's)."""
+        """Start the board's automatic power sampling (default rate: the chip's); restarts it if running."""
         with self._guard("starting power measurement"):
-            pm = self.hdk.get_power_monitor()
-            if self._power_sink is None:
-                if self.dialect.state_from_sink:
-                    self._power_sink = self.samna.BasicSinkNode_unifirm_modules_events_measurement()
-                    g = self.samna.graph.EventFilterGraph()
-                    g.sequential([pm.get_source_node(), self._power_sink])
-                    self.bufs.graphs.append(g)
-                else:
-                    self._power_sink = self.samna.graph.sink_from(pm.get_source_node())
-            if hasattr(self.hdk, "get_stop_watch"):
-                self.hdk.get_stop_watch().start()
-            pm.start_auto_power_measurement(float(frequency_hz or self.chip.default_power_hz))
-            self._power_sink.get_events()
+            chip_ops.power_start(self, float(frequency_hz or self.chip.default_power_hz))
 
     def power_read(self) -> list[tuple[str, float, float]]:
         """Drain power samples as (rail, watts, host time in s)."""
@@ -347,7 +333,8 @@ class SamnaBackend:
     def power_stop(self) -> None:
         """Stop power sampling (no-op if it is not running)."""
         if self._power_sink is not None:
-            self.hdk.get_power_monitor().stop_auto_power_measurement()
+            with self._guard("stopping power measurement", safe=False):
+                chip_ops.power_stop(self)
 
     def close(self) -> None:
         """Leave the board idle and close it."""
@@ -397,7 +384,7 @@ def board_report(samna: Any = None) -> BoardReport:
             fw = _firmware(hdk.get_firmware_versions()) if hasattr(hdk, "get_firmware_versions") else {}
             with contextlib.suppress(Exception):
                 samna.device.close_device(hdk)
-        except (RuntimeError, OSError) as exc:
+        except Exception as exc:  # noqa: BLE001 - samna's bindings raise any type
             rows.append({"board": b.serial, "chip": b.chip.name, "detail": f"cannot open: {exc}"})
             continue
         old = firmware_problems(b.chip, fw)
