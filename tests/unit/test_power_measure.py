@@ -40,3 +40,15 @@ def test_measure_on_stand_in(fake_samna, tmp_path, chip):
     data = json.loads(json_path.read_text())
     assert data["label"].startswith("MEASURED") and data["n_inferences"] == rep.n_inferences
     assert png_path.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_realtime_measure_on_a2_uses_the_audio_front_end(fake_samna):
+    samna = fake_samna(["xylo-audio2"])
+    board = SamnaBackend(samna=samna, min_timeout_s=0.5, timeout_per_neuron_step_s=0.0)
+    spec = random_spec("xylo-audio2").replace(dt=0.01)
+    board.load(spec)
+    raster = np.zeros((1, 8, spec.n_inputs), np.int64)
+    rep = measure_power(board, raster, idle_s=0.2, active_s=0.1, sample_hz=40, realtime=True)
+    assert rep.mode == "realtime" and rep.n_inferences >= 1
+    assert rep.latency_s >= 8 * spec.dt * 0.9  # real time paces one step per dt
+    assert not samna.boards[0].power.is_auto_power_measurement_active()

@@ -271,6 +271,11 @@ class SamnaBackend:
         warnings.warn(f"{self.chip.title} board {self.board.serial}: {msg}; those steps read as zero", stacklevel=3)
 
     # --- real time ----------------------------------------------------------------------------
+    @property
+    def realtime_host_input(self) -> bool:
+        """Whether `stream` accepts host frames (IMU, A3); A2 real time takes only its AFE's input."""
+        return self.chip.samna_namespace != "xyloCore2"
+
     def stream(self, frames: Iterable[np.ndarray] | None = None, lead_steps: int = 4) -> Iterator[np.ndarray]:
         """Real-time mode: yield each step's readout spike counts (Nout,) as the chip produces them.
 

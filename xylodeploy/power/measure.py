@@ -5,11 +5,15 @@ Protocol: sample every rail of ``chip.power_rails`` while idle (network loaded, 
 mean, standard error and sample count; dynamic = active - idle (errors added in quadrature);
 energy per inference follows NeuroBench: mean total active power x latency per inference (and
 the dynamic part alone). Accelerated mode runs as fast as the board can, real-time mode paces one
-step per ``dt``, so the two modes give different latencies and energies (xylo-spec §6.5).
+step per ``dt``, so the two modes give different latencies and energies. In real time Xylo Audio 2
+takes its input from its audio front end (SynSense's only real-time path), so there the clip sets
+only the number of steps. Power sampling is restarted if something left it running
+(docs/samna-driver.md).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import time
@@ -102,8 +106,9 @@ def measure_power(
         while n_inf == 0 or time.monotonic() < end:
             clip = clips[n_inf % clips.shape[0]]
             start = time.monotonic()
-            if realtime:
-                for _ in backend.stream(list(clip)):
+            if realtime:  # the chip's own sensor drives it where host frames cannot (Xylo Audio 2)
+                frames = list(clip) if getattr(backend, "realtime_host_input", True) else None
+                for _ in itertools.islice(backend.stream(frames), clip.shape[0]):
                     pass
             else:
                 backend.run(clip[None])
