@@ -291,10 +291,12 @@ class SamnaBackend:
         return self._stream(frames, max(int(lead_steps), 1))
 
     def _stream(self, frames: Iterable[np.ndarray] | None, lead: int) -> Iterator[np.ndarray]:
-        with self._guard("starting real-time mode"):
-            rt.start(self, host_input=frames is not None)
-        outputs = rt.a2_outputs(self) if self.bufs.state is not None else rt.readout_outputs(self, frames, lead)
+        started = False
         try:
+            with self._guard("starting real-time mode"):
+                rt.start(self, host_input=frames is not None)
+            started = True
+            outputs = rt.a2_outputs(self) if self.bufs.state is not None else rt.readout_outputs(self, frames, lead)
             while True:
                 with self._guard("streaming in real-time mode"):
                     out = next(outputs, None)
@@ -302,8 +304,12 @@ class SamnaBackend:
                     return
                 yield out
         finally:
-            with self._guard("leaving real-time mode"):
-                rt.stop(self)
+            if started:
+                with self._guard("leaving real-time mode"):
+                    rt.stop(self)
+            else:  # the start failed and was reported; leave real time quietly
+                with contextlib.suppress(Exception):
+                    rt.stop(self)
 
     # --- clock and power ----------------------------------------------------------------------------
     def set_clock(self, hz: float) -> float:
