@@ -1,10 +1,10 @@
 """XyloSpec <-> samna ``XyloConfiguration`` for each chip, and the per-chip samna dialect.
 
-The attribute names follow xylo-spec.md §4.2 (Xylo Audio 2, ``samna.xyloCore2``), §5.2 (Xylo IMU,
-``samna.xyloImu``) and §6.2 (Xylo Audio 3, ``samna.xyloAudio3``). Unlike rockpool we also write the
-hidden neurons' ``v_mem_bias`` (pitfall 8.2), enable aliasing only when some neuron has an alias
-(8.6), and never cast with wrap-around (8.8): values go to samna as Python ints and samna's own
-``validate_configuration`` judges them.
+The attribute names per namespace (``samna.xyloCore2`` for Xylo Audio 2, ``samna.xyloImu``,
+``samna.xyloAudio3``) and their sources in SynSense's code are listed in docs/samna-driver.md. Unlike
+rockpool we write every neuron's ``v_mem_bias`` (zero included), enable aliasing only when some neuron
+has an alias, and never cast with wrap-around: values go to samna as Python ints and samna's own
+``validate_configuration`` judges them. Synapse-2 attributes are written only where this samna has them.
 """
 
 from __future__ import annotations
@@ -52,8 +52,8 @@ DIALECTS: dict[str, Dialect] = {
         "hidden", "HiddenNeuron", "timestep", False, False, 0, "xyloAudio3", "board_config", "get_model", 5.0, False
     ),
 }  # fmt: skip
-CLOCK_BASE_HZ = 100e6  # HDK clock divider base: f = 100 MHz / (2 (wait + 1)) (xylo-spec §4.1, §5.1)
-A2_CLOCK_REGISTER = 0x0021  # IO-module config word holding the A2 wait period
+CLOCK_BASE_HZ = 100e6  # HDK clock divider base: f = 100 MHz / (2 (wait + 1)) (docs/samna-driver.md §7)
+A2_CLOCK_REGISTER = 0x0021  # IO-module config word holding the low 16 bits of the A2 wait period
 
 
 def dialect(chip: ChipSpec) -> Dialect:

@@ -64,7 +64,7 @@ def _firmware(raw: Any) -> dict[str, str]:
 
 
 def firmware_problems(chip: ChipSpec, firmware: dict[str, str]) -> list[str]:
-    """Firmware components older than the chip's minimum (xylo-spec §0)."""
+    """Firmware components older than the chip's minimum (``ChipSpec.min_firmware``)."""
     return [
         f"{name} {firmware[name]} < required {need}"
         for name, need in chip.min_firmware.items()
@@ -125,14 +125,12 @@ class SamnaBackend:
         self.board = BoardInfo(info.chip, info.serial, {}, info.handle)
         self.ns = namespace(self.samna, self.chip)
         self.min_timeout_s, self.per_step_s, self.poll_s = min_timeout_s, timeout_per_neuron_step_s, poll_s
-        self.strict_readouts = strict_readouts
+        self.strict_readouts, self.clock_hz = strict_readouts, self.chip.default_clock_hz
         self.missing_steps: list[tuple[int, int]] = []  # (clip, step) readouts the board skipped in the last run
         self.spec: XyloSpec | None = None
-        self._config: Any = None
+        self._config: Any = None  # the configuration on the board (accelerated mode unless streaming)
         self._record: bool | None = None
-        self._power_sink: Any = None
-        self.bufs: Any = None
-        self.clock_hz = self.chip.default_clock_hz
+        self._power_sink = self.bufs = None
         with self._guard("opening the board", safe=False):
             self.hdk = self.samna.device.open_device(info.handle)
             fw = _firmware(self.hdk.get_firmware_versions()) if hasattr(self.hdk, "get_firmware_versions") else {}
