@@ -144,3 +144,16 @@ def test_board_report(fake_samna):
     assert "no Xylo board seen" in board_report(fake_samna([])).note
     old = board_report(fake_samna(["xylo-audio3"], firmware={"fxtree": "0.11.5", "unifirm": "1.6.0"}))
     assert "FIRMWARE TOO OLD: fxtree 0.11.5 < required 0.12.2" in old.rows[0]["detail"]
+
+
+def test_clock_dividers_follow_each_chips_rounding(fake_samna):
+    from xylodeploy.backends._samna_chip import clock_for
+
+    # 30 MHz: round(100/30) / 2 - 1 = 0.5 -> A2 truncates (wait 0, 50 MHz), IMU rounds up (wait 1, 25 MHz)
+    assert clock_for("io_config", 30e6) == (0, 50e6)
+    assert clock_for("io_rate", 30e6) == (1, 25e6)
+    samna, board = _board(fake_samna, "xylo-audio2")
+    assert board.set_clock(1e6) == pytest.approx(1e6)
+    io_module = samna.boards[0].io
+    assert io_module.config_words == {0x20: 0, 0x21: 49}  # wait period 49, high and low words
+    assert (io_module.saer_hz, io_module.spi_hz) == (250_000, 125_000)  # clock / 4 and / 8

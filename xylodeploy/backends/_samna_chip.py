@@ -14,10 +14,12 @@ lists the source of every call, register and bit. Functions take the open `Samna
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
 from xylodeploy.backends import _samna_io as io
+from xylodeploy.backends._samna_config import A2_CLOCK_REGISTER, CLOCK_BASE_HZ
 from xylodeploy.errors import DeviceError
 
 A2_CTRL1 = 0x01  # Xylo Audio 2 core control register 1
@@ -121,9 +123,6 @@ def soft_reset(be: Any) -> None:
         be.hdk.enable_manual_input_acceleration(True)
 
 
-CLOCK_BASE_MHZ = 100.0
-
-
 def clock_for(clock: str, hz: float) -> tuple[int, float]:
     """(wait period, obtained Hz) for a requested core clock: f = 100 MHz / (2 (wait + 1)).
 
@@ -131,9 +130,9 @@ def clock_for(clock: str, hz: float) -> tuple[int, float]:
     """
     if clock == "board_config":
         return 0, float(hz)
-    ratio = round(CLOCK_BASE_MHZ / (hz / 1e6)) / 2 - 1
-    wait = max(int(ratio) if clock == "io_config" else int(-(-ratio // 1)), 0)
-    return wait, CLOCK_BASE_MHZ * 1e6 / (2 * (wait + 1))
+    ratio = round(CLOCK_BASE_HZ / hz) / 2 - 1
+    wait = max(int(ratio) if clock == "io_config" else math.ceil(ratio), 0)
+    return wait, CLOCK_BASE_HZ / (2 * (wait + 1))
 
 
 def set_clock_registers(be: Any, hz: float) -> float:
@@ -141,8 +140,8 @@ def set_clock_registers(be: Any, hz: float) -> float:
     wait, actual = clock_for(be.dialect.clock, hz)
     if be.dialect.clock == "io_config":  # A2: wait period in IO config words 0x20 (high) / 0x21 (low)
         iom = be.hdk.get_io_module()
-        iom.write_config(0x0020, wait >> 16)
-        iom.write_config(0x0021, wait & 0xFFFF)
+        iom.write_config(A2_CLOCK_REGISTER - 1, wait >> 16)
+        iom.write_config(A2_CLOCK_REGISTER, wait & 0xFFFF)
         iom.set_saer_clk_rate(int(actual / 4))
         iom.set_spi_clk_rate(int(actual / 8))
     elif be.dialect.clock == "io_rate":  # IMU
