@@ -4,10 +4,10 @@
     python -m hw_tests.first_contact --chip xylo-imu     # a chip's board (--serial to pick one)
 
 Steps: 1 discover, 2 firmware (open + start-up), 3 apply, 4 one clip without recording, 5 one clip
-with recording, 6 readout timing offset, 7 power, 8 real time (sensor input, then back to
-accelerated time). Each step prints PASS, FAIL with samna's error, or SKIP with the reason; a step
-whose prerequisite failed is skipped. Without samna or a board every step is SKIPped and the exit
-code is 0; any FAIL gives exit code 1. docs/samna-driver.md says what each step checks and which
+with recording, 6 readout timing offset, 7 power, 8 real time (sensor input; on IMU also host
+frames; then back to accelerated time). Each step prints PASS, FAIL with samna's error, or SKIP
+with the reason; a step whose prerequisite failed is skipped. Without samna or a board every step
+is SKIPped and the exit code is 0; any FAIL gives exit code 1. docs/samna-driver.md says what each step checks and which
 driver fact (Dialect field, register, sequence) to correct when it fails.
 """
 
@@ -158,6 +158,13 @@ def step_realtime(ctx: Context) -> str:
     if len(outs) != REALTIME_STEPS:
         raise AssertionError(f"{len(outs)} of {REALTIME_STEPS} real-time steps arrived")
     detail = f"{REALTIME_STEPS} steps from the on-board sensor in {took:.2f} s (dt {ctx.spec.dt * 1e3:g} ms)"
+    if ctx.board.realtime_host_input:  # IMU: host frames, all scheduled ahead of the chip's clock
+        frames = np.random.default_rng(8).integers(0, 3, (REALTIME_STEPS, ctx.spec.n_inputs))
+        outs = np.array(list(ctx.board.stream(list(frames), lead_steps=REALTIME_STEPS + 10)))
+        ref = _reference(ctx.spec, frames[None], False).spikes_out[0]
+        if outs.shape != ref.shape or not np.array_equal(outs, ref):
+            raise AssertionError(f"host frames in real time differ from the reference ({outs.shape} vs {ref.shape})")
+        detail += f"; {REALTIME_STEPS} host frames bit-exact"
     return detail + "; " + _clip_check(ctx, record=False).replace("2 clips", "afterwards 2 clips")
 
 

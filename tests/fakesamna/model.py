@@ -67,6 +67,9 @@ class Model:
         from .board import spec_from_config
 
         self.board.check("apply_configuration")
+        if self._a3_running():
+            self.board.log.append(("apply ignored: real time running", config.operation_mode))
+            return
         if type(config).__name__ != "XyloConfiguration" or not hasattr(config, "readout"):
             raise TypeError("apply_configuration(): incompatible function arguments")
         old_mode = None if self.config is None else self.config.operation_mode
@@ -118,6 +121,8 @@ class Model:
 
     def _handle_one(self, ev: Any, kind: str) -> None:  # noqa: C901 - one branch per event type
         ns, b = self.board.ns, self.board
+        if self._a3_running() and kind != "TriggerProcessing":
+            return  # an A3 in real time cannot be talked to until a TriggerProcessing stops it
         if kind == "ReadRegisterValue":
             b.emit(self.source, [ns.event.RegisterValue(address=ev.address, data=self.regs.get(int(ev.address), 0))])
         elif kind == "WriteRegisterValue":
@@ -136,9 +141,16 @@ class Model:
             last = self.now - 1 if self.ns_name == "xyloImu" else self.now
             b.emit(self.source, [ns.event.Readout(**{self.t: last})], delay=b.faults.readout_delay_s)
 
+    def _a3_running(self) -> bool:
+        return self.ns_name == "xyloAudio3" and self.rt_running and self.mode() == OperationMode.RealTime
+
     def _trigger(self, ev: Any) -> None:
         if not self.started:
             self.started = True
+            return
+        if self._a3_running():  # a TriggerProcessing stops A3 real-time processing
+            self.touch()
+            self.rt_running = False
             return
         target = getattr(ev, "target_timestep", None)
         if self.mode() == OperationMode.RealTime:
@@ -203,7 +215,7 @@ class Model:
             return bool(cfg.imu_if_input_enable and cfg.debug.imu_if_clk_enable)
         if self.ns_name == "xyloAudio3":
             return cfg.input_source.name == "DigitalMicrophone"
-        return True
+        return True  # A2: its AFE
 
     def process_until(self, target: int) -> None:
         if self.spec is None or self.board.faults.hang or target <= self.now:

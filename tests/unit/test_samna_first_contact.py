@@ -113,10 +113,12 @@ def test_realtime_runs_on_the_chips_own_sensor_input(fake_samna, chip):
     assert np.array_equal(board.run(raster).spikes_out, _reference(spec, raster).spikes_out)  # accelerated again
 
 
-def test_a2_realtime_refuses_host_frames(fake_samna):
-    _, board = _open(fake_samna, "xylo-audio2")
-    board.load(random_spec("xylo-audio2"))
-    with pytest.raises(ConfigError, match="audio front end"):
+@pytest.mark.parametrize(("chip", "source"), [("xylo-audio2", "audio front end"), ("xylo-audio3", "microphone")])
+def test_audio_realtime_refuses_host_frames(fake_samna, chip, source):
+    _, board = _open(fake_samna, chip)
+    board.load(random_spec(chip))
+    assert not board.realtime_host_input
+    with pytest.raises(ConfigError, match=f"on-chip {source} only"):
         board.stream([np.zeros(4, np.int64)])
 
 

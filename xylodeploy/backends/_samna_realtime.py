@@ -8,8 +8,10 @@ Sensor input (``frames=None``) follows SynSense's monitors:
          timeout 20000), RAM access closed; processing runs to the target of each TriggerProcessing.
     A3:  RealTime with the digital microphone as input (SDM clock ratio from the 1.56 MHz PDM clock),
          applied with a register-read sync, started by one TriggerProcessing.
-Host frames (IMU, A3 only) use the same modes with spike input; SynSense's code has no such path, so
-the first-contact checklist verifies it on a board. A2 real time takes only the AFE's input.
+Host frames are accepted on the IMU only (spike input with the interface off and manual input
+acceleration on; not in SynSense's code, so the first-contact checklist checks it). A2 real time takes
+only its AFE's input; samna's A3 real-time page says the chip must take a microphone's input, that it
+cannot be talked to while it runs, and that a TriggerProcessing stops it.
 """
 
 from __future__ import annotations
@@ -34,9 +36,10 @@ REALTIME_READ_FACTOR = 3.0  # SynSense's IMU monitor waits 3 x the real-time dur
 def start(be: Any, host_input: bool) -> None:
     """Put the loaded network into real-time mode (state cleared); see the module docstring."""
     ns, cfg, clk, dt = be.chip.samna_namespace, be._config, be.clock_hz, be.spec.dt
-    if ns == "xyloCore2" and host_input:
+    if ns != "xyloImu" and host_input:
+        source = "audio front end" if ns == "xyloCore2" else "microphone"
         raise ConfigError(
-            "Xylo Audio 2 real-time mode takes its input from the on-chip audio front end only; "
+            f"{be.chip.title} real-time mode takes its input from the on-chip {source} only; "
             "run host spike input in accelerated time (run()) or stream without frames"
         )
     io.monitor_settings(cfg, be.ns.configuration, be.dialect, be.spec.n_hidden, be.spec.n_outputs, False, False)
@@ -57,12 +60,12 @@ def start(be: Any, host_input: bool) -> None:
         chip_ops.apply(be, cfg, blocking=True)
         chip_ops.set_ram_access(be, False)
     else:
-        cfg.input_source = be.ns.InputSource.SpikeEvents if host_input else be.ns.InputSource.DigitalMicrophone
-        if not host_input:
-            cfg.debug.sdm_clock_ratio = int(clk / 1e6 / A3_PDM_CLOCK_MHZ / 2 - 1)
-            pdm = cfg.digital_frontend.pdm_preprocessing
-            pdm.clock_direction, pdm.clock_edge = 1, 0
-        chip_ops.apply(be, cfg, blocking=True)  # A3 starts on the first TriggerProcessing (readout_outputs)
+        cfg.input_source = be.ns.InputSource.DigitalMicrophone
+        cfg.debug.sdm_clock_ratio = int(clk / 1e6 / A3_PDM_CLOCK_MHZ / 2 - 1)
+        pdm = cfg.digital_frontend.pdm_preprocessing
+        pdm.clock_direction, pdm.clock_edge = 1, 0
+        chip_ops.apply(be, cfg, blocking=True)
+        be.bufs.write.write([be.ns.event.TriggerProcessing()])  # starts it; no TriggerReadout while it runs
 
 
 def _start_a2(be: Any, cfg: Any, clk: float, dt: float) -> None:
@@ -90,6 +93,8 @@ def stop(be: Any) -> None:
     """Leave real-time mode: back to accelerated time with the configuration re-applied and state cleared."""
     if be.chip.samna_namespace == "xyloCore2":
         be.hdk.get_io_module().get_xylo_handler().set_operation_mode(be.ns.OperationMode.AcceleratedTime)
+    if be.chip.samna_namespace == "xyloAudio3":
+        be.bufs.write.write([be.ns.event.TriggerProcessing()])  # stops real-time processing
     be._config.operation_mode = be.ns.OperationMode.AcceleratedTime
     if be.chip.samna_namespace == "xyloImu":
         be._config.imu_if_input_enable = False
@@ -120,14 +125,26 @@ def a2_outputs(be: Any) -> Iterator[np.ndarray]:
         time.sleep(be.poll_s)
 
 
+def _first_step(be: Any, stash: dict[int, Any]) -> int:
+    """The time step of the first Readout that arrives (A3 cannot be asked while it runs)."""
+    timeout = step_timeout(be, 1)
+    deadline = time.monotonic() + timeout
+    while not io.drain(be.bufs.read, be.dialect, stash):
+        if time.monotonic() > deadline:
+            raise DeviceError(f"real-time mode: no Readout within {timeout:.1f} s of the start")
+        time.sleep(be.poll_s)
+    return min(stash)
+
+
 def readout_outputs(be: Any, frames: Iterable[np.ndarray] | None, lead: int) -> Iterator[np.ndarray]:
     """IMU / A3: per-step ``Readout`` outputs; host frames are scheduled ``lead`` steps ahead of the chip."""
     d, ns, n_out = be.dialect, be.ns, be.spec.n_outputs
-    begin = io.current_step(ns, be.bufs, d, be.poll_s, "real-time start") + (lead if frames is not None else 0)
-    if be.chip.samna_namespace == "xyloAudio3":
-        be.bufs.write.write([ns.event.TriggerProcessing()])
-    source = iter(frames) if frames is not None else None
     stash: dict[int, Any] = {}
+    if be.chip.samna_namespace == "xyloAudio3":  # already running: the first Readout is the first step
+        begin = _first_step(be, stash)
+    else:
+        begin = io.current_step(ns, be.bufs, d, be.poll_s, "real-time start") + (lead if frames is not None else 0)
+    source = iter(frames) if frames is not None else None
     sent, t, exhausted = 0, 0, source is None
     while True:
         while not exhausted and sent < t + lead:

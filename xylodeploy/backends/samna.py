@@ -271,20 +271,20 @@ class SamnaBackend:
     # --- real time ----------------------------------------------------------------------------
     @property
     def realtime_host_input(self) -> bool:
-        """Whether `stream` accepts host frames (IMU, A3); A2 real time takes only its AFE's input."""
-        return self.chip.samna_namespace != "xyloCore2"
+        """Whether `stream` accepts host frames: IMU only (A2 and A3 real time take their own audio input)."""
+        return self.chip.samna_namespace == "xyloImu"
 
     def stream(self, frames: Iterable[np.ndarray] | None = None, lead_steps: int = 4) -> Iterator[np.ndarray]:
         """Real-time mode: yield each step's readout spike counts (Nout,) as the chip produces them.
 
         ``frames=None``: the chip's own sensor drives the network (A2 audio front end, IMU sensor, A3
-        microphone) until the caller stops iterating. ``frames`` (each (Nin,) event counts; IMU and A3
-        only) are scheduled ``lead_steps`` ahead of the chip's clock. On exit the board is back in
+        microphone) until the caller stops iterating. ``frames`` (each (Nin,) event counts; IMU only)
+        are scheduled ``lead_steps`` ahead of the chip's clock. On exit the board is back in
         accelerated-time mode with its state cleared.
         """
         if self.spec is None:
             raise ConfigError("samna backend: stream() called before load(spec)")
-        if frames is not None and self.chip.samna_namespace == "xyloCore2":
+        if frames is not None and not self.realtime_host_input:
             rt.start(self, host_input=True)  # raises the ConfigError
         return self._stream(frames, max(int(lead_steps), 1))
 
