@@ -106,6 +106,7 @@ def reset_state(be: Any) -> None:
         apply(be, config, blocking=True)
     if be.bufs.state is not None:
         be.bufs.state.reset()
+    be._dirty = False
 
 
 def soft_reset(be: Any) -> None:

@@ -193,7 +193,6 @@ class SamnaBackend:
         with self._guard("applying the configuration"):
             self._configure(record=False)
             chip_ops.reset_state(self)
-        self._dirty = False
 
     def _configure(self, record: bool) -> None:
         """Monitors for ``record``, accelerated-time mode, applied (IMU: host input acceleration on)."""
