@@ -8,9 +8,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from xylodeploy.backends.base import Recording
 from xylodeploy.chips import ChipSpec, IntRange
 from xylodeploy.errors import ConfigError
+from xylodeploy.ir.recording import Recording
 from xylodeploy.ir.xylospec import XyloSpec
 
 TRAINABLE_GROUPS: tuple[str, ...] = ("weights", "threshold", "bias")
