@@ -206,7 +206,7 @@ def test_input_validation(raster: np.ndarray, match: str) -> None:
 
 @pytest.mark.parametrize(
     ("change", "match"),
-    [({"weights_out": np.full((2, 1), 128)}, "weights_out"), ({"weight_shift_rec": 8}, "weight_shift_rec"),
+    [({"weights_out": np.full((2, 1), 128)}, "weights_out"), ({"weight_shift_rec": 32}, "weight_shift_rec"),
      ({"dash_mem": [16, 0]}, "dash_mem"), ({"threshold": [40000, 0]}, "threshold"),
      ({"aliases": [(5,), ()]}, "aliases")],
 )  # fmt: skip

@@ -1,8 +1,8 @@
 """Spec validation and flat, typed parameter tables for the simulation backends.
 
-`check_spec` accepts exactly the values the core's integer arithmetic is defined for
-(xylo-spec.md §1.1, ranges from the spec's `ChipSpec`); structural chip limits (sizes,
-fan-out, projections) are the design-rule checker's business, not the simulator's.
+`check_spec` accepts exactly the values the core's integer arithmetic is defined for (the
+"arith" profile of `xylodeploy.arith.validity`); structural chip limits (sizes, fan-out,
+projections) are the design-rule checker's business, not the simulator's.
 `build_params` turns a checked `XyloSpec` into CSR fan-out lists with effective weights
 ``wrap16(w << shift)`` as consumed by the numba kernel in ``_ref_kernel``.
 """
@@ -13,57 +13,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from xylodeploy.chips import get_chip
+from xylodeploy.arith import validity
 from xylodeploy.chips.spec import ChipSpec, IntRange
-from xylodeploy.errors import ConfigError
 from xylodeploy.ir.xylospec import XyloSpec
-
-_RANGE_FIELDS: dict[str, str] = {
-    "weights_in": "weight_range",
-    "weights_rec": "weight_range",
-    "weights_out": "weight_range",
-    "dash_mem": "dash_range",
-    "dash_syn": "dash_range",
-    "dash_syn_2": "dash_range",
-    "dash_mem_out": "dash_range",
-    "dash_syn_out": "dash_range",
-    "threshold": "threshold_range",
-    "threshold_out": "threshold_range",
-    # The bias register width is unconfirmed (chip.bias_range is the safe DRC assumption);
-    # the arithmetic itself adds a state-width (int16) value, as xylosim does.
-    "bias": "state_range",
-    "bias_out": "state_range",
-}
-
-
-def _check_range(source: str, name: str, arr: np.ndarray, rng: IntRange) -> None:
-    if arr.size == 0:
-        return
-    lo, hi = int(arr.min()), int(arr.max())
-    if lo < rng.lo or hi > rng.hi:
-        bad = lo if lo < rng.lo else hi
-        raise ConfigError(f"{source}: field '{name}' value {bad} outside {rng} allowed by the chip")
 
 
 def check_spec(spec: XyloSpec, source: str = "spec") -> ChipSpec:
-    """Check every value of ``spec`` against its chip's numeric ranges; return the `ChipSpec`.
+    """The "arith" profile of the one spec-validity check (`xylodeploy.arith.validity`); returns the `ChipSpec`.
 
-    Raises ConfigError (one line naming the field, value and range) otherwise.
+    Raises ConfigError (one line naming the location, field, limit and value) otherwise.
     """
-    if not isinstance(spec, XyloSpec):
-        raise ConfigError(f"{source}: expected a XyloSpec, got {type(spec).__name__}")
-    chip = get_chip(spec.chip)
-    for name, range_name in _RANGE_FIELDS.items():
-        _check_range(source, name, getattr(spec, name), getattr(chip, range_name))
-    for name in ("weight_shift_in", "weight_shift_rec", "weight_shift_out"):
-        if getattr(spec, name) not in chip.weight_shift_range:
-            raise ConfigError(f"{source}: field '{name}' value {getattr(spec, name)} outside {chip.weight_shift_range}")
-    n_h = spec.n_hidden
-    for h, targets in enumerate(spec.aliases):
-        for t in targets:
-            if not 0 <= t < n_h:
-                raise ConfigError(f"{source}: field 'aliases' neuron {h} targets {t}, outside 0..{n_h - 1}")
-    return chip
+    return validity.check(spec, "arith", source)
 
 
 def wrap(values: np.ndarray, rng: IntRange) -> np.ndarray:

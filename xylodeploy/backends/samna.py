@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from xylodeploy.arith import validity
 from xylodeploy.backends import _samna_io as io
 from xylodeploy.backends._samna_config import A2_CLOCK_REGISTER, CLOCK_BASE_HZ, dialect, namespace, spec_to_config
 from xylodeploy.backends.base import Recording, as_batch
@@ -189,6 +190,7 @@ class SamnaBackend:
         ok, message = self.ns.validate_configuration(config)
         if not ok:
             raise DeviceError(f"samna rejected the configuration for {self.chip.name}: {message}")
+        validity.check(spec, "chip", "samna backend")  # what samna lets through but the chip may not hold
         self.spec, self._config, self._record = spec, config, None
         with self._guard("applying the configuration"):
             self._configure(record=False)
