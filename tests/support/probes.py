@@ -135,7 +135,7 @@ PROBES: tuple[Probe, ...] = (
            "th_out": 32767, "w_out": 1}, [[2, 1]], {"isyn": [0]}, chip_profile=False),
     Probe("P19 reversed order",
           {"n_in": 2, "w_in": [(0, 0, 0, 127), (1, 0, 0, -128)], "ws_in": 8, "ds": 15, "dm": 15, "th": 32767,
-           "th_out": 32767, "w_out": 1}, [[1, 2]], {"isyn": [16128]}, chip_profile=False),
+           "th_out": 32767, "w_out": 1}, [[1, 2]], {"isyn": [-32767]}, chip_profile=False),
     Probe("P20 synapse sum saturates before the bias",
           {"n_in": 2, "w_in": [(0, 0, 0, 127), (1, 0, 1, 64)], "ws_in": 8, "ds": 15, "ds2": 15, "dm": 15,
            "th": 32767, "th_out": 32767, "bias": -10000, "w_out": 1}, [[1, 1], [0, 0]],

@@ -153,13 +153,21 @@ class _IntOps:
         return count, b.op("Sub", v, b.op("Mul", count, thc))
 
 
+def unsupported(spec: XyloSpec) -> str | None:
+    """Why `int_step_model` refuses ``spec`` (None when it exports it)."""
+    if spec.has_aliases:
+        return "ONNX export: specs with aliases are not supported"
+    if np.any(spec.threshold <= 0) or np.any(spec.threshold_out <= 0):
+        return "ONNX export: thresholds must be >= 1 (threshold 0 makes the chip fire every step)"
+    return None
+
+
 def int_step_model(spec: XyloSpec) -> Any:
     """One exact integer step of ``spec`` as an ONNX model (module docstring)."""
     chip = get_chip(spec.chip)
-    if spec.has_aliases:
-        raise ConfigError("ONNX export: specs with aliases are not supported")
-    if np.any(spec.threshold <= 0) or np.any(spec.threshold_out <= 0):
-        raise ConfigError("ONNX export: thresholds must be >= 1 (threshold 0 makes the chip fire every step)")
+    reason = unsupported(spec)
+    if reason:
+        raise ConfigError(reason)
     b = _Builder(np.int64)
     ops = _IntOps(b, chip.state_range.lo, chip.state_range.hi)
     nh, no, ns = spec.n_hidden, spec.n_outputs, spec.n_synapses
@@ -224,4 +232,4 @@ def run_steps(model: Any, raster: Any) -> dict[str, np.ndarray]:
     return {n: np.stack(r, axis=1) for n, r in rows.items()}
 
 
-__all__ = ["OPSET", "export_onnx", "float_step_model", "int_step_model", "run_steps"]
+__all__ = ["OPSET", "export_onnx", "float_step_model", "int_step_model", "run_steps", "unsupported"]
