@@ -86,12 +86,6 @@ def _onnx(spec: XyloSpec, raster: np.ndarray) -> Recording:
     return Recording(**{k: out.get(v) for k, v in names.items()})
 
 
-def _onnx_supports(spec: XyloSpec) -> str | None:
-    from xylodeploy.interop.onnx import unsupported
-
-    return unsupported(spec)
-
-
 def _samna(spec: XyloSpec, raster: np.ndarray) -> Recording:
     from tests.fakesamna import make_samna
     from xylodeploy.backends.samna import SamnaBackend
@@ -108,6 +102,6 @@ register("scalar", _reference("scalar"))
 register("vector", _reference("vector"))
 register("lanes", _reference("lanes"))
 register("exact", _exact, needs="torch")
-register("onnx", _onnx, supports=_onnx_supports, needs="onnxruntime")
+register("onnx", _onnx, needs="onnxruntime")
 register("samna-stand-in", _samna, profile="chip")
 register("xylosim", _backend("xylosim"), needs="xylosim")
