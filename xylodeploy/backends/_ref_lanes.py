@@ -14,7 +14,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from xylodeploy.backends._ref_kernel import CAP_H, CAP_O, HI, LO, MAX_IN, _fire
+from xylodeploy.arith.primitives import dec_i32, neg_dec_i32, sat, sat_i32
+from xylodeploy.arith.primitives import fire as _fire
+from xylodeploy.backends._ref_kernel import CAP_H, CAP_O, HI, LO, MAX_IN
 
 LANES = 32  # clips per group (read from the array shape); LLVM's int32 AVX2 loop body does 8 x 4
 SPARSE_RATIO = 8  # deliver lane by lane when at most 1/SPARSE_RATIO of the lanes have events
@@ -39,24 +41,21 @@ def _deliver(n, k, ptr, slot, w, src, state, lo, hi) -> None:  # noqa: ANN001
             if m > 0:
                 for e in range(ptr[src], ptr[src + 1]):
                     j = slot[e]
-                    state[j, lane] = min(max(state[j, lane] + m * w[e], lo), hi)
+                    state[j, lane] = sat(state[j, lane] + m * w[e], lo, hi)
         return
     for e in range(ptr[src], ptr[src + 1]):
         j = slot[e]
         we = w[e]
         for lane in range(n_l):
-            x = i32(state[j, lane] + i32(n[k, lane] * we))
-            state[j, lane] = i32(min(i32(max(x, lo)), hi))
+            state[j, lane] = sat_i32(i32(state[j, lane] + i32(n[k, lane] * we)), lo, hi)
 
 
 @njit(cache=True, nogil=True, inline="always")
 def _decay(state, j, d) -> None:  # noqa: ANN001
-    """state[j] -= dec(state[j], d): floor shift, at least 1 for positive values."""
+    """state[j] -= dec(state[j], d) (`xylodeploy.arith.primitives`)."""
     for lane in range(state.shape[1]):
         x = state[j, lane]
-        q = i32(x >> d)
-        q = i32(q + i32((q == 0) & (x > 0)))
-        state[j, lane] = i32(x - q)
+        state[j, lane] = i32(x - dec_i32(x, d))
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -65,13 +64,9 @@ def _integrate(total, vmem, j, d, bias, lo, hi, width) -> int:  # noqa: ANN001
     top = lo
     for lane in range(vmem.shape[1]):
         v = vmem[j, lane]
-        q = i32(v >> d)
-        q = i32(q + i32((q == 0) & (v > 0)))
-        nq = i32(-q)
-        nq = i32(nq - i32(width * i32(nq > hi)))
-        a = i32(min(i32(max(i32(total[lane] + nq), lo)), hi))
-        a = i32(min(i32(max(i32(a + bias), lo)), hi))
-        v = i32(min(i32(max(i32(v + a), lo)), hi))
+        a = sat_i32(i32(total[lane] + neg_dec_i32(v, d, hi, width)), lo, hi)
+        a = sat_i32(i32(a + bias), lo, hi)
+        v = sat_i32(i32(v + a), lo, hi)
         vmem[j, lane] = v
         top = i32(max(top, v))
     return top

@@ -38,7 +38,8 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from xylodeploy.backends._ref_kernel import CAP_H, CAP_O, HI, LO, MAX_IN, _fire
+from xylodeploy.arith.primitives import dec, dec_i32, fire, neg_dec, neg_dec_i32, sat, sat_i32
+from xylodeploy.backends._ref_kernel import CAP_H, CAP_O, HI, LO, MAX_IN
 from xylodeploy.backends._ref_params import KernelParams
 
 i32 = np.int32
@@ -100,7 +101,7 @@ def _deliver(act, n_act, spk, ptr, slot, w, state, lo, hi, sat) -> None:  # noqa
             for e in range(ptr[act[a]], ptr[act[a] + 1]):
                 u = u64(e)
                 j = slot[u]
-                state[j] = i32(min(max(i32(state[j] + i32(n * w[u])), lo), hi))
+                state[j] = sat_i32(i32(state[j] + i32(n * w[u])), lo, hi)
     else:
         for a in range(n_act):
             n = spk[act[a]]
@@ -115,7 +116,7 @@ def _input(n, row, state, lo, hi, sat) -> None:  # noqa: ANN001
     """state[j] += n * row[j] for all j, saturating if ``sat`` (SIMD; views of equal length)."""
     if sat:
         for j in range(state.shape[0]):
-            state[j] = i32(min(i32(max(i32(state[j] + i32(n * row[j])), lo)), hi))
+            state[j] = sat_i32(i32(state[j] + i32(n * row[j])), lo, hi)
     else:
         for j in range(state.shape[0]):
             state[j] = i32(state[j] + i32(n * row[j]))
@@ -123,9 +124,8 @@ def _input(n, row, state, lo, hi, sat) -> None:  # noqa: ANN001
 
 @njit(cache=True, nogil=True, inline="always")
 def _decay(x, d) -> int:  # noqa: ANN001
-    """x - dec(x, d): floor shift, at least 1 for positive values."""
-    q = i32(x >> i32(d & SHIFT_MASK))
-    return i32(x - i32(q + i32((q == 0) & (x > 0))))
+    """x - dec(x, d) (`xylodeploy.arith.primitives`)."""
+    return i32(x - dec_i32(x, i32(d & SHIFT_MASK)))
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -141,11 +141,10 @@ def _membrane(i0, i1, vmem, ds0, ds1, dm, bias, th, flag, lo, hi, width) -> int:
         i1[h] = x1
         top = max(top, i32(max(abs(x0), abs(x1))))
         v = vmem[h]
-        nq = i32(_decay(v, dm[h]) - v)
-        nq = i32(nq - i32(width * i32(nq > hi)))
-        a = i32(min(i32(max(i32(i32(x0 + x1) + nq), lo)), hi))
-        a = i32(min(i32(max(i32(a + bias[h]), lo)), hi))
-        v = i32(min(i32(max(i32(v + a), lo)), hi))
+        nq = neg_dec_i32(v, i32(dm[h] & SHIFT_MASK), hi, width)
+        a = sat_i32(i32(i32(x0 + x1) + nq), lo, hi)
+        a = sat_i32(i32(a + bias[h]), lo, hi)
+        v = sat_i32(i32(v + a), lo, hi)
         vmem[h] = v
         flag[h] = v >= th[h]
     return top
@@ -169,7 +168,7 @@ def _fire_all(vmem, spk, th, flag, words, alias_ptr, alias_tgt, act, cap, lo, hi
                 continue
             k = spk[h]
             if k < cap and vmem[h] >= th[h]:
-                v, k = _fire(vmem[h], th[h], k, cap, lo, hi)
+                v, k = fire(vmem[h], th[h], k, cap, lo, hi)
                 vmem[h] = v
                 spk[h] = k
             if k > 0:
@@ -194,15 +193,11 @@ def _readout(isyn_o, vmem_o, dso, dmo, tho, bo, out, cap, lo, hi, width) -> None
     """Readout neurons (one synapse, at most ``cap`` spikes), scalar: there are few."""
     for o in range(vmem_o.shape[0]):
         i = isyn_o[o]
-        q = i >> dso[o]
-        i -= q + ((q == 0) and (i > 0))
+        i -= dec(i, dso[o])
         isyn_o[o] = i
         v = vmem_o[o]
-        q = v >> dmo[o]
-        nq = -(q + ((q == 0) and (v > 0)))
-        nq = nq - width if nq > hi else nq
-        a = min(max(min(max(i + nq, lo), hi) + bo[o], lo), hi)
-        v, k = _fire(min(max(v + a, lo), hi), tho[o], 0, cap, lo, hi)
+        a = sat(sat(i + neg_dec(v, dmo[o], lo, hi), lo, hi) + bo[o], lo, hi)
+        v, k = fire(sat(v + a, lo, hi), tho[o], 0, cap, lo, hi)
         vmem_o[o] = v
         out[o] = k
 
