@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -16,8 +15,7 @@ from xylodeploy.cli import main
 from xylodeploy.ir import XyloSpec, empty_spec
 from xylodeploy.rasters import load_raster_npz, save_raster_npz
 
-HAS_REFERENCE = importlib.util.find_spec("xylodeploy.backends.reference") is not None
-SIM_BACKENDS = ["null", *(["reference"] if HAS_REFERENCE else [])]
+SIM_BACKENDS = ["null", "reference", "exact"]
 
 
 def cli(*args: str) -> Result:

@@ -15,7 +15,7 @@ from xylodeploy.ir import XyloSpec, load_spec
 from xylodeploy.rasters import load_raster_npz, save_npz
 from xylodeploy.readout import ReadoutRule, silent_clips
 
-SIM_BACKENDS: tuple[str, ...] = ("reference", "xylosim", "null")
+SIM_BACKENDS: tuple[str, ...] = ("reference", "exact", "xylosim", "null")
 MAX_LISTED_CLIPS = 20
 
 

@@ -44,3 +44,37 @@ class Recording:
     def clip(self, index: int) -> Recording:
         """The recording of one clip, with a batch axis of 1."""
         return Recording(**{n: a[index : index + 1] for n, a in self.fields().items()})
+
+
+@dataclass(frozen=True)
+class Divergence:
+    """The first place where two recordings (two stages, or a device and the reference) differ.
+
+    ``a``/``b`` are the values of the first and second recording; ``stages`` names the pair and
+    ``layer`` the population of ``neuron`` when known (`xylodeploy.validate`), both empty for a plain
+    device-vs-reference comparison (`xylodeploy.backends.compare`).
+    """
+
+    clip: int
+    step: int
+    neuron: int
+    quantity: str  # spikes, vmem, isyn, isyn2, spikes_out, ...
+    a: float
+    b: float
+    stages: str = ""  # e.g. "exact vs reference"
+    layer: str = ""  # population name (from the spec's mapping provenance) or "readout"
+
+    @property
+    def device(self) -> float:
+        return self.a
+
+    @property
+    def reference(self) -> float:
+        return self.b
+
+    def __str__(self) -> str:
+        if self.stages:
+            return (f"{self.stages}: first divergence in layer '{self.layer}' {self.quantity}, clip {self.clip}, "
+                    f"step {self.step}, neuron {self.neuron} ({self.a:g} vs {self.b:g})")  # fmt: skip
+        where = f"clip {self.clip}, step {self.step}, neuron {self.neuron}"
+        return f"{where}: {self.quantity} device {self.a} != reference {self.b}"
