@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 
 from tests.support.engines import Engine
 from tests.support.strategies import spec_and_raster
-from xylodeploy.arith import scalar_model, validity
+from xylodeploy.arith import scalar_model
 from xylodeploy.chips import available_chips, get_chip
+from xylodeploy.drc import validity
 from xylodeploy.ir.recording import Recording
 from xylodeploy.ir.xylospec import XyloSpec
 

@@ -6,7 +6,7 @@ probe table and the generated specs on it, with `xylodeploy.arith.scalar_model` 
 
     register("fused", fused_run, needs="xylodeploy.models.fused")
 
-``profile`` names the spec-validity profile the engine promises to run (`xylodeploy.arith.validity`):
+``profile`` names the spec-validity profile the engine promises to run (`xylodeploy.drc.validity`):
 "chip" (what the chip accepts) or "arith" (what the arithmetic is defined for, e.g. weight shift 8).
 ``supports(spec)`` returns why an engine cannot run a spec it refuses by design (None: it can).
 ``needs`` is an optional dependency (a module name): without it the engine is skipped.

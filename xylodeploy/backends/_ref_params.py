@@ -1,7 +1,7 @@
 """Spec validation and flat, typed parameter tables for the simulation backends.
 
 `check_spec` accepts exactly the values the core's integer arithmetic is defined for (the
-"arith" profile of `xylodeploy.arith.validity`); structural chip limits (sizes, fan-out,
+"arith" profile of `xylodeploy.drc.validity`); structural chip limits (sizes, fan-out,
 projections) are the design-rule checker's business, not the simulator's.
 `build_params` turns a checked `XyloSpec` into CSR fan-out lists with effective weights
 ``wrap16(w << shift)`` as consumed by the numba kernel in ``_ref_kernel``.
@@ -13,13 +13,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from xylodeploy.arith import validity
 from xylodeploy.chips.spec import ChipSpec, IntRange
+from xylodeploy.drc import validity
 from xylodeploy.ir.xylospec import XyloSpec
 
 
 def check_spec(spec: XyloSpec, source: str = "spec") -> ChipSpec:
-    """The "arith" profile of the one spec-validity check (`xylodeploy.arith.validity`); returns the `ChipSpec`.
+    """The "arith" profile of the one spec-validity check (`xylodeploy.drc.validity`); returns the `ChipSpec`.
 
     Raises ConfigError (one line naming the location, field, limit and value) otherwise.
     """

@@ -22,11 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from xylodeploy.arith import validity
 from xylodeploy.backends import _samna_io as io
 from xylodeploy.backends._samna_config import A2_CLOCK_REGISTER, CLOCK_BASE_HZ, dialect, namespace, spec_to_config
 from xylodeploy.backends.base import Recording, as_batch
 from xylodeploy.chips import ChipSpec, available_chips, get_chip
+from xylodeploy.drc import validity
 from xylodeploy.errors import ConfigError, DeviceError
 from xylodeploy.ir.xylospec import XyloSpec
 

@@ -11,9 +11,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from xylodeploy.arith import validity
 from xylodeploy.chips import ChipSpec
 from xylodeploy.drc import locate as loc
+from xylodeploy.drc import validity
 from xylodeploy.drc.violation import Violation
 from xylodeploy.ir.xylospec import XyloSpec
 
@@ -143,7 +143,7 @@ def max_recurrent_slots(spec: XyloSpec, chip: ChipSpec) -> list[Violation]:
 
 
 def _ranges(kind: str, spec: XyloSpec, chip: ChipSpec) -> list[Violation]:
-    """The chip profile of the one spec-validity check (`xylodeploy.arith.validity`) for one kind of value."""
+    """The chip profile of the one spec-validity check (`xylodeploy.drc.validity`) for one kind of value."""
     return validity.range_problems(spec, chip, "chip", (kind,))
 
 

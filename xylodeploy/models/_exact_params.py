@@ -8,8 +8,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from xylodeploy.arith import validity
 from xylodeploy.chips import ChipSpec, IntRange
+from xylodeploy.drc import validity
 from xylodeploy.errors import ConfigError
 from xylodeploy.ir.recording import Recording
 from xylodeploy.ir.xylospec import XyloSpec
@@ -30,14 +30,14 @@ class ValueRanges:
 
 def value_ranges(chip: ChipSpec, strict: bool) -> ValueRanges:
     """The ranges the model clamps to: the chip profile (``strict``) or the arithmetic profile
-    (int16 biases and thresholds, weight shifts 0..31) of `xylodeploy.arith.validity`."""
+    (int16 biases and thresholds, weight shifts 0..31) of `xylodeploy.drc.validity`."""
     r = validity.ranges(chip, "chip" if strict else "arith")
     return ValueRanges(r.weight, r.threshold, r.bias, r.dash, r.weight_shift)
 
 
 def check_spec(spec: XyloSpec, chip: ChipSpec, ranges: ValueRanges, strict: bool) -> None:
     """Raise ConfigError (one line, naming location, field, limit and value) if the model cannot run ``spec``:
-    the "chip" profile of `xylodeploy.arith.validity` when ``strict``, else the "arith" profile.
+    the "chip" profile of `xylodeploy.drc.validity` when ``strict``, else the "arith" profile.
 
     ``chip`` and ``ranges`` are those of `value_ranges` (kept for callers; the profile defines them).
     """
