@@ -1,6 +1,6 @@
 """Configuration classes and ``validate_configuration`` of the stand-in, one set per chip namespace.
 
-Attribute names follow xylo-spec.md §4.2/§5.2/§6.2. Objects are strict: setting an attribute the
+Attribute names follow docs/chip-facts.md (board interface). Objects are strict: setting an attribute the
 real class does not have raises AttributeError, so a misspelt name in the driver fails loudly.
 """
 

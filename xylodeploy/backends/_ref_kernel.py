@@ -1,4 +1,4 @@
-"""Numba kernel of the reference simulator: the exact Xylo core update (xylo-spec.md §1.2).
+"""Numba kernel of the reference simulator: the exact Xylo core update (`xylodeploy.arith.scalar_model`).
 
 Per clip (each from reset state; the caller spreads clips over threads), per time step ``t``:
 

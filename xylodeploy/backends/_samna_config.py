@@ -1,6 +1,6 @@
 """XyloSpec <-> samna ``XyloConfiguration`` for each chip, and the per-chip samna dialect.
 
-The attribute names follow xylo-spec.md §4.2 (Xylo Audio 2, ``samna.xyloCore2``), §5.2 (Xylo IMU,
+The attribute names follow docs/chip-facts.md (board interface; Xylo Audio 2, ``samna.xyloCore2``; Xylo IMU,
 ``samna.xyloImu``) and §6.2 (Xylo Audio 3, ``samna.xyloAudio3``). Unlike rockpool we also write the
 hidden neurons' ``v_mem_bias`` (pitfall 8.2), enable aliasing only when some neuron has an alias
 (8.6), and never cast with wrap-around (8.8): values go to samna as Python ints and samna's own
@@ -35,7 +35,7 @@ class Dialect:
     input_registers: tuple[int, ...] = ()  # A2: registers cleared after the end-of-clip dummy spike
 
 
-# Register addresses and clock rules are board-interface facts read from rockpool (xylo-spec §4.1,
+# Register addresses and clock rules are board-interface facts read from rockpool (docs/chip-facts.md,
 # §4.4, §5.1, §6.1); they describe samna's dialect, not SNN-core limits, so they live here.
 DIALECTS: dict[str, Dialect] = {
     "xyloCore2": Dialect(
@@ -52,7 +52,7 @@ DIALECTS: dict[str, Dialect] = {
     "xyloImu": Dialect("hidden", "HiddenNeuron", "timestep", True, False, 1, "xyloImuBoards", "io_rate"),
     "xyloAudio3": Dialect("hidden", "HiddenNeuron", "timestep", False, False, 0, "xyloAudio3", "board_config"),
 }
-CLOCK_BASE_HZ = 100e6  # HDK clock divider base: f = 100 MHz / (2 (wait + 1)) (xylo-spec §4.1, §5.1)
+CLOCK_BASE_HZ = 100e6  # HDK clock divider base: f = 100 MHz / (2 (wait + 1)) (docs/chip-facts.md)
 A2_CLOCK_REGISTER = 0x0021  # IO-module config word holding the A2 wait period
 
 

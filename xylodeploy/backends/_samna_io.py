@@ -1,6 +1,6 @@
 """Event-level I/O with a Xylo HDK through samna: buffers, accelerated-time clips, real-time streams.
 
-Protocol per chip (xylo-spec.md §4.4, §5.4, §6.4): the first input step is the time of the
+Protocol per chip (docs/chip-facts.md, board interface): the first input step is the time of the
 ``Readout`` answering a ``TriggerReadout`` (+1 on Xylo IMU); each input event is a ``Spike`` with
 that step; processing up to the last step is triggered by ``TriggerProcessing(target_timestep=
 final+1)`` (IMU, A3) or by a dummy spike at ``final+1`` whose input registers are then cleared (A2).

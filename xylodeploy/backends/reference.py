@@ -1,6 +1,6 @@
 """`ReferenceBackend`: xylodeploy's cycle-accurate Xylo simulator, the executable spec of the chip.
 
-It reproduces xylosim.v2 bit for bit on every recorded quantity (xylo-spec.md §1.2; checked by
+It reproduces xylosim.v2 bit for bit on every recorded quantity (`xylodeploy.arith.scalar_model`; checked by
 tests/sim) and is batched: each clip starts from reset state, and clips run in parallel (numba
 kernels that release the GIL, one Python thread per usable CPU unless ``threads`` says otherwise).
 Three exact kernels: ``vector`` (one clip at a time, SIMD across neurons, unsaturated adds in

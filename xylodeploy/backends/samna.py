@@ -60,7 +60,7 @@ def _firmware(raw: Any) -> dict[str, str]:
 
 
 def firmware_problems(chip: ChipSpec, firmware: dict[str, str]) -> list[str]:
-    """Firmware components older than the chip's minimum (xylo-spec §0)."""
+    """Firmware components older than the chip's minimum (docs/chip-facts.md, chips)."""
     return [
         f"{name} {firmware[name]} < required {need}"
         for name, need in chip.min_firmware.items()
@@ -161,7 +161,7 @@ class SamnaBackend:
     def _reset_state(self) -> None:
         if self._config is None:
             return
-        if hasattr(self._config, "clear_network_state"):  # A2: clear flag (xylo-spec §4.4)
+        if hasattr(self._config, "clear_network_state"):  # A2: clear flag (docs/chip-facts.md)
             self._config.clear_network_state = True
             self._apply(self._config)
             self._config.clear_network_state = False

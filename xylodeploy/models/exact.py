@@ -1,6 +1,6 @@
 """`XyloExactNet`: the chip's integer arithmetic in torch, with straight-through gradients.
 
-Forward values equal xylosim.v2 bit for bit (xylo-spec.md §1.2). Per step ``t``, with
+Forward values equal xylosim.v2 bit for bit (`xylodeploy.arith.scalar_model`). Per step ``t``, with
 ``sat(x) = clamp(x, -32768, 32767)``, ``dec(x, d) = x >> d`` (floor; at least 1 if ``x > 0``),
 ``k`` the previous step's hidden spike counts and ``x_t`` the input event counts (<= 15)::
 
@@ -318,7 +318,7 @@ class XyloExactNet(nn.Module):
     def _aliases(
         self, v: Tensor, n: Tensor, v_after: Tensor, th: Tensor, cap: Tensor, negative: set[int]
     ) -> tuple[Tensor, Tensor]:
-        """Sequential alias semantics (xylo-spec.md §1.2 item 11) on the neurons involved."""
+        """Sequential alias semantics (docs/chip-arithmetic.md, aliases) on the neurons involved."""
         cols: dict[int, Tensor] = {}
         vcols: dict[int, Tensor] = {}
         incoming: dict[int, Tensor] = {}  # aliased counts from lower-index sources, before the update

@@ -5,7 +5,7 @@ Protocol: sample every rail of ``chip.power_rails`` while idle (network loaded, 
 mean, standard error and sample count; dynamic = active - idle (errors added in quadrature);
 energy per inference follows NeuroBench: mean total active power x latency per inference (and
 the dynamic part alone). Accelerated mode runs as fast as the board can, real-time mode paces one
-step per ``dt``, so the two modes give different latencies and energies (xylo-spec §6.5).
+step per ``dt``, so the two modes give different latencies and energies (docs/chip-facts.md, power).
 """
 
 from __future__ import annotations
