@@ -116,7 +116,7 @@ def _is_container(m: Any) -> bool:
 def rockpool_to_graph(net: Any, *, name: str = "rockpool") -> tuple[Any, Any]:
     """Translate a rockpool ``SynNet`` or Sequential of ``LinearTorch`` + ``LIFTorch`` into a `NetworkGraph`.
 
-    ``LIFTorch`` runs the graph's dynamics in the graph's order (docs/chip-arithmetic.md, time constants), so parameters copy over
+    ``LIFTorch`` runs the graph's dynamics in the graph's order (docs/chip-arithmetic.md), so parameters copy over
     exactly: ``tau_mem``, ``tau_syn`` (1 or 2 synapses: input column ``2j+s`` drives synapse ``s`` of neuron
     ``j``), ``threshold``, ``bias``, ``max_spikes_per_dt``, ``dt`` and ``w_rec`` (``has_rec``). Read from the
     module parameters only (rockpool.devices is never imported). ``LinearTorch`` biases, neuron noise and
