@@ -1,5 +1,5 @@
-"""Batch-vectorised variant of the reference kernel: the same arithmetic as ``_ref_kernel`` (read
-its docstring for the equations) with ``LANES`` clips side by side in the last array axis, so that
+"""Batch-vectorised variant of the reference kernel: the arithmetic of `xylodeploy.arith.scalar_model`
+(read its docstring for the equations) with ``LANES`` clips side by side in the last array axis, so that
 LLVM turns every per-neuron update and every fan-out entry into a few int32 AVX2 instructions.
 
 Event delivery stays event-driven per source (a channel or hidden source with no event in any lane
@@ -73,9 +73,10 @@ def _integrate(total, vmem, j, d, bias, lo, hi, width) -> int:  # noqa: ANN001
 
 
 @njit(cache=True, nogil=True)
-def _group(g, x, n_syn, in_ptr, in_slot, in_w, rec_ptr, rec_slot, rec_w, out_ptr, out_slot, out_w,
-           dash_syn, dash_mem, th, bias, idle_ok, alias_ptr, alias_tgt, dso, dmo, tho, bo, limits, record,
-           spikes_out, r_spk, r_isyn, r_isyn2, r_vmem, r_isyn_out, r_vmem_out):  # fmt: skip
+def _group(g, x, tables, record, outs):  # noqa: ANN001
+    (n_syn, in_ptr, in_slot, in_w, rec_ptr, rec_slot, rec_w, out_ptr, out_slot, out_w, dash_syn, dash_mem, th, bias,
+     idle_ok, alias_ptr, alias_tgt, dso, dmo, tho, bo, limits) = tables  # fmt: skip
+    spikes_out, r_spk, r_isyn, r_isyn2, r_vmem, r_isyn_out, r_vmem_out = outs
     lo, hi = i32(limits[LO]), i32(limits[HI])
     width = i32(limits[HI] - limits[LO] + 1)
     max_in, cap_h, cap_o = i32(limits[MAX_IN]), i32(limits[CAP_H]), i32(limits[CAP_O])
@@ -160,11 +161,8 @@ def _group(g, x, n_syn, in_ptr, in_slot, in_w, rec_ptr, rec_slot, rec_w, out_ptr
 
 
 @njit(cache=True, nogil=True)
-def run_groups(start, stop, step, x, n_syn, in_ptr, in_slot, in_w, rec_ptr, rec_slot, rec_w, out_ptr, out_slot, out_w,
-               dash_syn, dash_mem, th, bias, idle_ok, alias_ptr, alias_tgt, dso, dmo, tho, bo, limits, record,
-               spikes_out, r_spk, r_isyn, r_isyn2, r_vmem, r_isyn_out, r_vmem_out):  # fmt: skip
-    """Run lane groups ``x`` (G, T, Nin, LANES) from reset; outputs are (G, T, N, LANES) arrays."""
+def run_groups(start, stop, step, x, tables, record, outs):  # noqa: ANN001, ANN201
+    """Run lane groups ``x`` (G, T, Nin, LANES) from reset with ``tables`` (`KernelTables`); outputs
+    (`Outputs`) are (G, T, N, LANES) arrays."""
     for g in range(start, stop, step):
-        _group(g, x, n_syn, in_ptr, in_slot, in_w, rec_ptr, rec_slot, rec_w, out_ptr, out_slot, out_w,
-               dash_syn, dash_mem, th, bias, idle_ok, alias_ptr, alias_tgt, dso, dmo, tho, bo, limits, record,
-               spikes_out, r_spk, r_isyn, r_isyn2, r_vmem, r_isyn_out, r_vmem_out)  # fmt: skip
+        _group(g, x, tables, record, outs)

@@ -10,6 +10,7 @@ projections) are the design-rule checker's business, not the simulator's.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -104,3 +105,51 @@ def build_params(spec: XyloSpec, chip: ChipSpec) -> KernelParams:
         bias_out=bias_out,
         limits=limits,
     )
+
+
+class KernelTables(NamedTuple):
+    """The arguments of the scalar and lanes kernels that describe the network (one compiled type)."""
+
+    n_syn: int
+    in_ptr: np.ndarray
+    in_slot: np.ndarray
+    in_w: np.ndarray
+    rec_ptr: np.ndarray
+    rec_slot: np.ndarray
+    rec_w: np.ndarray
+    out_ptr: np.ndarray
+    out_slot: np.ndarray
+    out_w: np.ndarray
+    dash_syn: np.ndarray
+    dash_mem: np.ndarray
+    th: np.ndarray
+    bias: np.ndarray
+    idle_ok: np.ndarray
+    alias_ptr: np.ndarray
+    alias_tgt: np.ndarray
+    dso: np.ndarray
+    dmo: np.ndarray
+    tho: np.ndarray
+    bo: np.ndarray
+    limits: np.ndarray
+
+
+class Outputs(NamedTuple):
+    """What the kernels fill: readout spikes always, the recorded states when ``record``."""
+
+    spikes_out: np.ndarray
+    r_spk: np.ndarray
+    r_isyn: np.ndarray
+    r_isyn2: np.ndarray
+    r_vmem: np.ndarray
+    r_isyn_out: np.ndarray
+    r_vmem_out: np.ndarray
+
+
+def kernel_tables(p: KernelParams) -> KernelTables:
+    """`KernelParams` as the kernels' argument tuple."""
+    return KernelTables(
+        p.n_syn, p.inp.ptr, p.inp.slot, p.inp.weight, p.rec.ptr, p.rec.slot, p.rec.weight, p.out.ptr, p.out.slot,
+        p.out.weight, p.dash_syn, p.dash_mem, p.threshold, p.bias, p.idle_ok, p.alias_ptr, p.alias_tgt,
+        p.dash_syn_out, p.dash_mem_out, p.threshold_out, p.bias_out, p.limits,
+    )  # fmt: skip

@@ -1,5 +1,6 @@
-"""Per-clip reference kernel vectorised over neurons: the exact Xylo core update of ``_ref_kernel``
-(read its docstring for the equations), one clip at a time, with LLVM's SIMD across neurons.
+"""Per-clip reference kernel vectorised over neurons: the exact Xylo core update of
+`xylodeploy.arith.scalar_model` (read its docstring for the equations), one clip at a time, with
+LLVM's SIMD across neurons.
 
 Layout: all state is int32, synapse-major (``isyn[s * Nh + h]``; a one-synapse spec gets an
 all-zero second synapse, which decays 0 -> 0 and never receives an event, so it changes nothing).
@@ -34,6 +35,7 @@ vectorisation); values stay far inside int32 (|n * w| <= 31 * 2**15, |isyn_0 + i
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
@@ -58,6 +60,42 @@ class VectorTables:
     dash_syn: np.ndarray  # (2, Nh) int32 (0 for the absent second synapse)
     wmax_in: np.ndarray  # (Nin,) int32: max |effective input weight| of each channel
     wmax_rec: np.ndarray  # (Nh,) int32: max |effective recurrent weight| of each source's fan-out
+
+
+class VectorArgs(NamedTuple):
+    """The network arguments of `run_clips` (one compiled type)."""
+
+    w_in: np.ndarray
+    span: np.ndarray
+    wmax_in: np.ndarray
+    rec_ptr: np.ndarray
+    rec_slot: np.ndarray
+    rec_w: np.ndarray
+    wmax_rec: np.ndarray
+    out_ptr: np.ndarray
+    out_slot: np.ndarray
+    out_w: np.ndarray
+    ds: np.ndarray
+    dm: np.ndarray
+    th: np.ndarray
+    bias: np.ndarray
+    alias_ptr: np.ndarray
+    alias_tgt: np.ndarray
+    dso: np.ndarray
+    dmo: np.ndarray
+    tho: np.ndarray
+    bo: np.ndarray
+    limits: np.ndarray
+    n_syn: int
+
+
+def vector_args(p: KernelParams, v: VectorTables) -> VectorArgs:
+    """The arguments of `run_clips` for ``p`` and its synapse-major tables ``v``."""
+    return VectorArgs(
+        v.w_in, v.span, v.wmax_in, p.rec.ptr, v.rec_slot, p.rec.weight, v.wmax_rec, p.out.ptr, v.out_slot,
+        p.out.weight, v.dash_syn, p.dash_mem, p.threshold, p.bias, p.alias_ptr, p.alias_tgt, p.dash_syn_out,
+        p.dash_mem_out, p.threshold_out, p.bias_out, p.limits, p.n_syn,
+    )  # fmt: skip
 
 
 def build_tables(p: KernelParams) -> VectorTables:
@@ -203,9 +241,10 @@ def _readout(isyn_o, vmem_o, dso, dmo, tho, bo, out, cap, lo, hi, width) -> None
 
 
 @njit(cache=True, nogil=True)
-def _clip(b, x, w_in, span, wmax_in, rec_ptr, rec_slot, rec_w, wmax_rec, out_ptr, out_slot, out_w, ds, dm, th,
-          bias, alias_ptr, alias_tgt, dso, dmo, tho, bo, limits, n_syn, record, spikes_out, r_spk, r_isyn, r_isyn2,
-          r_vmem, r_isyn_out, r_vmem_out):  # fmt: skip
+def _clip(b, x, args, record, outs):  # noqa: ANN001
+    (w_in, span, wmax_in, rec_ptr, rec_slot, rec_w, wmax_rec, out_ptr, out_slot, out_w, ds, dm, th, bias, alias_ptr,
+     alias_tgt, dso, dmo, tho, bo, limits, n_syn) = args  # fmt: skip
+    spikes_out, r_spk, r_isyn, r_isyn2, r_vmem, r_isyn_out, r_vmem_out = outs
     lo, hi = i32(limits[LO]), i32(limits[HI])
     width = i32(limits[HI] - limits[LO] + 1)
     safe = min(limits[HI], -limits[LO])  # |partial sums| <= safe cannot saturate
@@ -256,11 +295,8 @@ def _clip(b, x, w_in, span, wmax_in, rec_ptr, rec_slot, rec_w, wmax_rec, out_ptr
 
 
 @njit(cache=True, nogil=True)
-def run_clips(start, stop, step, x, w_in, span, wmax_in, rec_ptr, rec_slot, rec_w, wmax_rec, out_ptr, out_slot,
-              out_w, ds, dm, th, bias, alias_ptr, alias_tgt, dso, dmo, tho, bo, limits, n_syn, record, spikes_out,
-              r_spk, r_isyn, r_isyn2, r_vmem, r_isyn_out, r_vmem_out):  # fmt: skip
-    """Run clips ``start:stop:step`` of ``x`` (B, T, Nin) from reset; outputs are (B, T, N) arrays."""
+def run_clips(start, stop, step, x, args, record, outs):  # noqa: ANN001, ANN201
+    """Run clips ``start:stop:step`` of ``x`` (B, T, Nin) from reset with ``args`` (`VectorArgs`); outputs
+    (`Outputs`) are (B, T, N) arrays."""
     for b in range(start, stop, step):
-        _clip(b, x, w_in, span, wmax_in, rec_ptr, rec_slot, rec_w, wmax_rec, out_ptr, out_slot, out_w, ds, dm, th,
-              bias, alias_ptr, alias_tgt, dso, dmo, tho, bo, limits, n_syn, record, spikes_out, r_spk, r_isyn,
-              r_isyn2, r_vmem, r_isyn_out, r_vmem_out)  # fmt: skip
+        _clip(b, x, args, record, outs)
