@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from xylodeploy.arith.primitives import dec, dec_i32, fire, neg_dec, neg_dec_i32, sat, sat_i32, wrap
+from xylodeploy.arith.primitives import dec, dec_i32, effective_weights, fire, neg_dec, neg_dec_i32, sat, sat_i32, wrap
 
 LO, HI = -32768, 32767
 X = np.arange(LO, HI + 1, dtype=np.int32)
@@ -50,3 +50,11 @@ def test_wrap_and_fire() -> None:
     assert fire(0, 0, 0, 31, LO, HI) == (0, 31)  # threshold 0 fires the cap
     assert fire(30000, -5000, 0, 31, LO, HI) == (-30536, 1)  # negative threshold: adds |th|, wraps
     assert fire(5, 3, 30, 31, LO, HI) == (2, 31)  # starts from an alias count
+
+
+def test_effective_weights_wrap_like_the_chip() -> None:
+    """Hand-computed ``int16(w << shift)`` (the P7 probe's weights, before the decay of 1)."""
+    pairs = [(127, 7, 16256), (-128, 7, -16384), (127, 8, 32512), (-128, 8, -32768), (127, 9, -512),
+             (64, 9, -32768), (1, 15, -32768), (1, 16, 0), (-1, 31, 0)]  # fmt: skip
+    for w, shift, expect in pairs:
+        assert effective_weights(np.array([w]), shift).tolist() == [expect], (w, shift)

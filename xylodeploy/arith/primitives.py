@@ -91,3 +91,10 @@ def neg_dec_i32(x, d, hi, width):  # noqa: ANN001, ANN201
     (``width`` = ``hi - lo + 1``)."""
     nq = _i32(-dec_i32(x, d))
     return _i32(nq - _i32(width * _i32(nq > hi)))
+
+
+def effective_weights(w: np.ndarray, shift: int, lo: int = -32768, hi: int = 32767) -> np.ndarray:
+    """``wrap(w << shift)`` for a whole weight array (numpy, int64): the weight an event adds. Unlike
+    `wrap` it folds any number of widths (shifts up to 31 move int8 weights far outside int16)."""
+    width = hi - lo + 1
+    return ((np.asarray(w, np.int64) << shift) - lo) % width + lo

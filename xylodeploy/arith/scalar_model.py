@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from xylodeploy.arith.primitives import dec, fire, neg_dec, sat
+from xylodeploy.arith.primitives import dec, effective_weights, fire, neg_dec, sat
 from xylodeploy.chips import get_chip
 from xylodeploy.ir.recording import Recording
 from xylodeploy.ir.xylospec import XyloSpec
@@ -62,12 +62,8 @@ _dec, _sat, _neg_dec, _fire = dec.py_func, sat.py_func, neg_dec.py_func, fire.py
 
 def _fanout(w: np.ndarray, shift: int, lo: int, hi: int) -> list[list[tuple[int, int]]]:
     """Per source: ``(flat target state, effective weight)`` for every non-zero effective weight."""
-    flat = np.asarray(w, np.int64).reshape(w.shape[0], -1)
-    out = []
-    for row in flat.tolist():
-        eff = [((v << shift) - lo) % (hi - lo + 1) + lo for v in row]
-        out.append([(j, e) for j, e in enumerate(eff) if e != 0])
-    return out
+    eff = effective_weights(np.asarray(w).reshape(w.shape[0], -1), shift, lo, hi)
+    return [[(j, e) for j, e in enumerate(row) if e != 0] for row in eff.tolist()]
 
 
 def _deliver(state: list[int], n: int, fan: list[tuple[int, int]], lo: int, hi: int) -> None:

@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from xylodeploy.arith.primitives import effective_weights
 from xylodeploy.chips.spec import ChipSpec, IntRange
 from xylodeploy.drc import validity
 from xylodeploy.ir.xylospec import XyloSpec
@@ -29,8 +30,7 @@ def check_spec(spec: XyloSpec, source: str = "spec") -> ChipSpec:
 
 def wrap(values: np.ndarray, rng: IntRange) -> np.ndarray:
     """Two's complement truncation of ``values`` to the width of ``rng``."""
-    width = rng.hi - rng.lo + 1
-    return (np.asarray(values, np.int64) - rng.lo) % width + rng.lo
+    return effective_weights(values, 0, rng.lo, rng.hi)
 
 
 @dataclass(frozen=True)

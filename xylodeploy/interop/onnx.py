@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from xylodeploy._optional import require
+from xylodeploy.arith.primitives import effective_weights
 from xylodeploy.chips import get_chip
 from xylodeploy.fileio import atomic_write
 from xylodeploy.ir.graph import INPUT, NetworkGraph
@@ -119,7 +120,7 @@ def float_step_model(graph: NetworkGraph) -> Any:
 
 def _eff(w: np.ndarray, shift: int) -> np.ndarray:
     """int16(w << shift) as the chip computes it (wraps for large shifts)."""
-    return ((np.asarray(w, np.int64) << shift) + 32768) % 65536 - 32768
+    return effective_weights(w, shift)
 
 
 class _IntOps:
