@@ -1,6 +1,6 @@
 """`compile(model, chip, options) -> Deployment`: a trained torch network becomes a chip spec.
 
-One linear function, one line per stage (xylo-spec DESIGN §1)::
+One linear function, one line per stage (docs/architecture.md)::
 
     graph  = extract(model)                                  # torch -> NetworkGraph (float IR)
     tq     = quantize_time_constants(graph, chip)            # tau -> nearest bit-shift dash

@@ -10,7 +10,7 @@ clip, time step and neuron. The float model is compared with the chip through it
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,26 +20,9 @@ from xylodeploy.backends import get_backend
 from xylodeploy.backends.base import Recording, as_batch
 from xylodeploy.backends.compare import compare_recordings
 from xylodeploy.errors import ConfigError
+from xylodeploy.ir.recording import Divergence
 from xylodeploy.ir.xylospec import XyloSpec
 from xylodeploy.readout import ReadoutRule
-
-
-@dataclass(frozen=True)
-class Divergence:
-    """The first place where two stages differ."""
-
-    stages: str  # e.g. "exact vs reference"
-    quantity: str  # spikes, vmem, isyn, isyn2, spikes_out, ...
-    layer: str  # population name (from the spec's mapping provenance) or "readout"
-    clip: int
-    step: int
-    neuron: int  # index within the layer
-    a: float
-    b: float
-
-    def __str__(self) -> str:
-        return (f"{self.stages}: first divergence in layer '{self.layer}' {self.quantity}, clip {self.clip}, "
-                f"step {self.step}, neuron {self.neuron} ({self.a:g} vs {self.b:g})")  # fmt: skip
 
 
 @dataclass
@@ -145,33 +128,13 @@ def _float_hidden(model: Any, x: np.ndarray, spec: XyloSpec) -> tuple[np.ndarray
     return rec.output.numpy(), hidden
 
 
-def _exact_net(spec: XyloSpec) -> Any:
-    from xylodeploy.models.exact import XyloExactNet
-
-    return XyloExactNet(spec, trainable=())
-
-
-def _exact(net: Any, x: np.ndarray) -> tuple[Recording, int]:
-    import warnings
-
-    import torch
-
-    from xylodeploy.models.exact import ExactSaturationWarning
-
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore", ExactSaturationWarning)
-        out = net(torch.as_tensor(x), record=True)
-    flagged = int(out.saturation.sum()) if out.saturation is not None else 0
-    return out.to_recording(), flagged
-
-
 def _divergence(spec: XyloSpec, pair: str, rec_a: Recording, rec_b: Recording, offset: int) -> Divergence | None:
     agreement = compare_recordings(rec_a, rec_b, record=True)
     d = agreement.first_divergence
     if d is None:
         return None
     layer, idx = layer_of(spec, d.neuron, d.quantity)
-    return Divergence(pair, d.quantity, layer, d.clip + offset, d.step, idx, d.device, d.reference)
+    return Divergence(d.clip + offset, d.step, idx, d.quantity, d.a, d.b, pair, layer)
 
 
 def _float_divergence(spec: XyloSpec, float_spikes: np.ndarray, chip_spikes: np.ndarray, offset: int) -> Divergence:
@@ -179,8 +142,8 @@ def _float_divergence(spec: XyloSpec, float_spikes: np.ndarray, chip_spikes: np.
     order = np.lexsort((bad[:, 2], bad[:, 1], bad[:, 0]))
     c, t, n = (int(v) for v in bad[order[0]])
     layer, idx = layer_of(spec, n, "spikes")
-    return Divergence("float vs chip", "spikes", layer, c + offset, t, idx, float(float_spikes[c, t, n]),
-                      float(chip_spikes[c, t, n]))  # fmt: skip
+    return Divergence(c + offset, t, idx, "spikes", float(float_spikes[c, t, n]), float(chip_spikes[c, t, n]),
+                      "float vs chip", layer)  # fmt: skip
 
 
 def validate(
@@ -212,70 +175,91 @@ def validate(
     if labels is not None and len(labels) != len(xb):
         raise ConfigError(f"validation: {len(labels)} labels for {len(xb)} clips")
     rule = rule or ReadoutRule.from_spec(spec)
-    names = (["float"] if model is not None else []) + (["exact"] if exact_torch else []) + list(backends)
-    limits = {n: len(xb) for n in names} | dict(max_clips or {})
-    loaded = {n: (device_backends or {}).get(n) or get_backend(n) for n in backends}
-    for b in loaded.values():
-        b.load(spec)
-    exact_net = _exact_net(spec) if exact_torch and limits["exact"] > 0 else None  # once, not per chunk
-    preds: dict[str, list[np.ndarray]] = {n: [] for n in names}
-    secs = dict.fromkeys(names, 0.0)
+    stages = _stages(spec, model, rule, (["exact"] if exact_torch else []) + list(backends), device_backends)
+    limits = {s.name: len(xb) for s in stages} | dict(max_clips or {})
+    preds: dict[str, list[np.ndarray]] = {s.name: [] for s in stages}
+    secs = {s.name: 0.0 for s in stages}
     firsts: dict[tuple[str, str], Divergence | None] = {}
-    report = ValidationReport()
     for sl in _chunks(len(xb), batch_size):
         recs: dict[str, Recording] = {}
-        chunk = xb[sl]
-        for n in names:
-            if sl.start >= limits[n]:
+        for st in stages:
+            if sl.start >= limits[st.name]:
                 continue
-            part = chunk[: max(0, limits[n] - sl.start)]
             t0 = time.perf_counter()
-            if n == "float":
-                trace, hidden = _float_hidden(model, part, spec)
-                recs[n] = Recording(spikes_out=trace, spikes=hidden)
-                preds[n].append(rule.predict(trace))
-            else:
-                if n == "exact":
-                    recs[n], flagged = _exact(exact_net, part)
-                    report.saturation_steps += flagged
-                else:
-                    recs[n] = loaded[n].run(part, record=True)
-                preds[n].append(rule.predict(rule.trace_of(recs[n].spikes_out, recs[n].vmem_out)))
-            secs[n] += time.perf_counter() - t0
-        _compare_chunk(spec, names, recs, firsts, sl.start)
-    for n in names:
-        p = np.concatenate(preds[n]) if preds[n] else np.zeros(0, np.int64)
+            recs[st.name] = st.backend.run(xb[sl][: max(0, limits[st.name] - sl.start)], record=True)
+            preds[st.name].append(rule.predict(st.trace(recs[st.name])))
+            secs[st.name] += time.perf_counter() - t0
+        _compare_chunk(spec, stages, recs, firsts, sl.start)
+    report = ValidationReport(saturation_steps=sum(getattr(s.backend, "saturation_steps", 0) for s in stages))
+    for st in stages:
+        p = np.concatenate(preds[st.name]) if preds[st.name] else np.zeros(0, np.int64)
         acc = None if labels is None or not len(p) else float(np.mean(p == labels[: len(p)]))
-        report.stages[n] = StageResult(n, p, len(p), secs[n], acc)
-    report.pairs = _pairs(report.stages, firsts)
+        report.stages[st.name] = StageResult(st.name, p, len(p), secs[st.name], acc)
+    report.pairs = _pairs(report.stages, firsts, {s.name for s in stages if s.kind == "float"})
     return report
 
 
-def _compare_chunk(spec: XyloSpec, names: list[str], recs: dict[str, Recording],
+@dataclass(frozen=True)
+class _Stage:
+    """One stage: a loaded backend (or the float model behind the same `run`), its kind
+    ('float', 'model' or 'chip') and where its readout trace is in its `Recording`."""
+
+    name: str
+    backend: Any
+    kind: str
+    trace: Callable[[Recording], np.ndarray]
+
+
+class _FloatStage:
+    """The float model as a stage: ``spikes_out`` holds its readout trace, ``spikes`` its hidden spikes."""
+
+    def __init__(self, model: Any, spec: XyloSpec) -> None:
+        self.model, self.spec = model, spec
+
+    def run(self, x: np.ndarray, record: bool = True) -> Recording:
+        trace, hidden = _float_hidden(self.model, x, self.spec)
+        return Recording(spikes_out=trace, spikes=hidden)
+
+
+def _stages(spec: XyloSpec, model: Any, rule: ReadoutRule, names: list[str], given: dict | None) -> list[_Stage]:
+    """The float stage (if a model is given), then every named backend, loaded with ``spec``."""
+    out = [] if model is None else [_Stage("float", _FloatStage(model, spec), "float", lambda r: r.spikes_out)]
+    for n in names:
+        backend = (given or {}).get(n) or get_backend(n)
+        backend.load(spec)
+        out.append(
+            _Stage(n, backend, getattr(backend, "kind", "chip"), lambda r: rule.trace_of(r.spikes_out, r.vmem_out))
+        )
+    return out
+
+
+def _compare_chunk(spec: XyloSpec, stages: list[_Stage], recs: dict[str, Recording],
                    firsts: dict[tuple[str, str], Divergence | None], offset: int) -> None:  # fmt: skip
-    integer = [n for n in names if n != "float" and n in recs]
-    chip = next((n for n in integer if n != "exact"), integer[0] if integer else None)
+    integer = [s.name for s in stages if s.kind != "float" and s.name in recs]
+    chips = [s.name for s in stages if s.kind == "chip" and s.name in recs]
+    chip = chips[0] if chips else (integer[0] if integer else None)
     pairs = [(a, b) for i, a in enumerate(integer) for b in integer[i + 1 :]]
     for a, b in pairs:
         if firsts.get((a, b)) is None:
             n = min(len(recs[a].spikes_out), len(recs[b].spikes_out))
             firsts[(a, b)] = _divergence(spec, f"{a} vs {b}", _head(recs[a], n), _head(recs[b], n), offset)
-    if "float" in recs and chip is not None and firsts.get(("float", chip)) is None:
-        n = min(len(recs["float"].spikes), len(recs[chip].spikes))
-        fs, cs = recs["float"].spikes[:n], recs[chip].spikes[:n]
-        if fs.shape == cs.shape and np.any(np.rint(fs) != cs):
-            firsts[("float", chip)] = _float_divergence(spec, fs, cs, offset)
-        firsts.setdefault(("float", chip), None)
+    for f in (s.name for s in stages if s.kind == "float" and s.name in recs):
+        if chip is not None and firsts.get((f, chip)) is None:
+            n = min(len(recs[f].spikes), len(recs[chip].spikes))
+            fs, cs = recs[f].spikes[:n], recs[chip].spikes[:n]
+            if fs.shape == cs.shape and np.any(np.rint(fs) != cs):
+                firsts[(f, chip)] = _float_divergence(spec, fs, cs, offset)
+            firsts.setdefault((f, chip), None)
 
 
 def _head(rec: Recording, n: int) -> Recording:
     return Recording(**{k: v[:n] for k, v in rec.fields().items()})
 
 
-def _pairs(stages: dict[str, StageResult], firsts: dict) -> list[PairResult]:
+def _pairs(stages: dict[str, StageResult], firsts: dict, floats: set[str]) -> list[PairResult]:
     out = []
     for (a, b), div in firsts.items():
         n = min(stages[a].n_clips, stages[b].n_clips)
         agree = float(np.mean(stages[a].predictions[:n] == stages[b].predictions[:n])) if n else 1.0
-        out.append(PairResult(a, b, agree, None if a == "float" else div is None, div))
+        out.append(PairResult(a, b, agree, None if a in floats else div is None, div))
     return out

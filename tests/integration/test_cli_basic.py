@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -16,8 +15,7 @@ from xylodeploy.cli import main
 from xylodeploy.ir import XyloSpec, empty_spec
 from xylodeploy.rasters import load_raster_npz, save_raster_npz
 
-HAS_REFERENCE = importlib.util.find_spec("xylodeploy.backends.reference") is not None
-SIM_BACKENDS = ["null", *(["reference"] if HAS_REFERENCE else [])]
+SIM_BACKENDS = ["null", "reference", "exact"]
 
 
 def cli(*args: str) -> Result:
@@ -120,7 +118,7 @@ def test_simulate_matches_backend_and_writes_output(files: dict[str, Path], back
         assert set(npz.files) == {"spikes_out", "prediction", "labels"}
         assert np.array_equal(npz["spikes_out"], expect)
         counts = expect.astype(int).sum(axis=1)
-        naive = [int(np.argmax(c)) if c.max() > 0 else -1 for c in counts]
+        naive = [int(np.argmax(c)) for c in counts]  # a silent clip predicts 0, as validate does
         assert npz["prediction"].tolist() == naive
         assert np.array_equal(npz["labels"], labels)
     assert f"simulated 6 clip(s) x 40 steps on the {backend} backend" in res.output
@@ -231,3 +229,29 @@ def test_simulate_predicts_with_the_specs_vmem_readout_rule(tmp_path) -> None:
     assert "readout vmem pooled by max" in r.output and "accuracy: 2/3" in r.output
     with np.load(out) as f:
         assert f["prediction"].tolist() == [1, 1, 1] and f["spikes_out"].sum() == 0 and "vmem" not in f.files
+
+
+def test_simulate_and_validate_report_the_same_accuracy_with_silent_clips(tmp_path) -> None:
+    """Clips without any readout spike predict class 0 in `simulate` as in `validate` (was -1 in simulate)."""
+    import re
+
+    from xylodeploy.ir import empty_spec
+    from xylodeploy.validate import validate
+
+    spec = empty_spec(
+        "xylo-audio2", 2, 2, 2,
+        weights_in=np.array([[[60], [0]], [[0], [60]]]), weights_out=np.array([[20, 0], [0, 20]]),
+        threshold=np.full(2, 50), threshold_out=np.full(2, 30), dash_syn=np.full(2, 1), dash_mem=np.full(2, 1),
+    )  # fmt: skip
+    x = np.zeros((6, 20, 2), np.int64)
+    x[0, :, 0] = x[1, :, 1] = x[2, :, 1] = 3  # clips 0-2 drive class 0, 1, 1; clips 3-5 are silent
+    y = np.array([0, 1, 0, 0, 1, 0])
+    spec.save(tmp_path / "s.xylo")
+    np.savez(tmp_path / "in.npz", spikes=x, labels=y)
+    r = CliRunner().invoke(main, ["simulate", str(tmp_path / "s.xylo"), "-i", str(tmp_path / "in.npz")])
+    assert r.exit_code == 0, r.output
+    assert "3 clip(s) produced no output spike (predicted class 0" in r.output
+    correct = int(re.search(r"accuracy: (\d+)/6", r.output).group(1))
+    report = validate(spec, x, y, backends=("reference",), exact_torch=True)
+    assert correct == 4  # clips 0, 1 right, 2 wrong; silent clips 3 and 5 (label 0) right, 4 wrong
+    assert report.stages["reference"].accuracy == report.stages["exact"].accuracy == correct / 6

@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
-from _samna_specs import random_spec  # noqa: E402
-
-from xylodeploy.backends import get_backend  # noqa: E402
-from xylodeploy.backends.samna import SamnaBackend  # noqa: E402
-from xylodeploy.cli import main  # noqa: E402
-from xylodeploy.errors import DeviceError  # noqa: E402
-from xylodeploy.rasters import save_raster_npz  # noqa: E402
+from tests.support.samna_specs import random_spec
+from xylodeploy.backends import get_backend
+from xylodeploy.backends.samna import SamnaBackend
+from xylodeploy.cli import main
+from xylodeploy.errors import DeviceError
+from xylodeploy.rasters import save_raster_npz
 
 
 @pytest.fixture

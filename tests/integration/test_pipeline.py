@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from fixtures_small import PNG_SIGNATURE, tiny_config, tiny_raw, write_yaml
 
+from tests.support.fixtures_small import PNG_SIGNATURE, tiny_config, tiny_raw, write_yaml
 from xylodeploy.backends import get_backend
 from xylodeploy.cli import main
 from xylodeploy.drc import check

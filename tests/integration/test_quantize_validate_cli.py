@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner, Result
-from fixtures_small import train_tiny
 
+from tests.support.fixtures_small import train_tiny
 from xylodeploy.backends import get_backend
 from xylodeploy.backends.base import Recording
 from xylodeploy.cli import main

@@ -45,7 +45,7 @@ def assert_all_equal(recs: dict[str, Recording], label: str) -> None:
 
 
 def naive_isyn(isyn: int, adds: list[int], dash: int) -> int:
-    """Independent model: saturating adds one event at a time, then the decay (xylo-spec §1.2)."""
+    """Independent model: saturating adds one event at a time, then the decay (docs/chip-arithmetic.md)."""
     for a in adds:
         isyn = min(SAFE, max(-SAFE - 1, isyn + a))
     q = isyn >> dash

@@ -1,6 +1,6 @@
 """The reference backend against xylosim.v2, bit for bit on every recorded quantity.
 
-Random valid specs for each chip (tests/strategies.py), both reference kernels (scalar and SIMD
+Random valid specs for each chip (tests/support/strategies.py), both reference kernels (scalar and SIMD
 lanes), plus targeted corner cases found while cross-checking.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
-from strategies import spec_and_raster
 
+from tests.support.strategies import spec_and_raster
 from xylodeploy.backends.base import Recording
 from xylodeploy.backends.reference import ReferenceBackend
 from xylodeploy.chips import available_chips

@@ -19,7 +19,7 @@ def test_values_checked_before_building() -> None:
     bad = [
         ({"weights_in": np.full((1, 2, 1), -129)}, "weights_in"),
         ({"dash_syn_out": [16]}, "dash_syn_out"),
-        ({"weight_shift_in": 9}, "weight_shift_in"),
+        ({"weight_shift_in": 32}, "weight_shift_in"),
         ({"aliases": [(), (2,)]}, "aliases"),
         ({"threshold_out": [-40000]}, "threshold_out"),
     ]

@@ -12,7 +12,7 @@ from xylodeploy.errors import ConfigError
 
 CHIPS = [get_chip(n) for n in available_chips()]
 
-# Independent source: the summary table of shared/xylo-spec.md §0 (DOC:xylo-overview).
+# Independent source: SynSense's Xylo overview documentation, as tabulated in docs/chip-facts.md.
 SPEC_TABLE = {
     "SYNS61201": dict(max_inputs=16, max_hidden=1000, max_readout=8, max_synapses=2, max_fanout=64, ien=None),
     "SYNS63300": dict(max_inputs=16, max_hidden=496, max_readout=16, max_synapses=1, max_fanout=512, ien=128),

@@ -9,9 +9,9 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from fixtures_small import params_snapshot, train_tiny
 from torch import nn
 
+from tests.support.fixtures_small import params_snapshot, train_tiny
 from xylodeploy.backends import get_backend
 from xylodeploy.backends.base import Recording
 from xylodeploy.chips import available_chips, get_chip

@@ -1,4 +1,4 @@
-"""Mapping QuantizedGraph -> XyloSpec: layout, projections, synapses, biases, round trip (xylo-spec §3, §8)."""
+"""Mapping QuantizedGraph -> XyloSpec: layout, projections, synapses, biases, round trip (docs/chip-facts.md)."""
 
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ def test_round_trip_manual_including_file(tmp_path):
 
 
 def test_a3_two_synapse_dashes_not_interleaved():
-    # rockpool's A3 mapper interleaves dash_syn and leaves dash_syn_2 at 0 (xylo-spec §8.4)
+    # rockpool's A3 mapper interleaves dash_syn and leaves dash_syn_2 at 0 (docs/chip-facts.md)
     tau = [[2e-3, 16e-3]] * 3  # dashes 1 and 4
     g = NetworkGraph(
         2,
@@ -103,7 +103,7 @@ def test_imu_two_synapses_rejected_naming_population():
 
 
 def test_imu_single_hidden_layer_maps():
-    # rockpool's IMU mapper crashes when one module is both IEN and OEN (xylo-spec §8.3)
+    # rockpool's IMU mapper crashes when one module is both IEN and OEN (docs/chip-facts.md)
     spec = map_to_spec(quant(synnet((4, 6, 3)), "xylo-imu"))
     assert spec.weights_in.shape == (4, 6, 1) and spec.weights_out.shape == (6, 3)
 

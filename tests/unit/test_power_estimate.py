@@ -1,4 +1,4 @@
-"""The cycle model reproduces SynSense's worked values (xylo-spec §7) from specs built here."""
+"""The cycle model reproduces SynSense's worked values (docs/chip-facts.md, cycle model) from specs built here."""
 
 from __future__ import annotations
 

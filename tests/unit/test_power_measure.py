@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 import pytest
-from _samna_specs import random_spec
 
+from tests.support.samna_specs import random_spec
 from xylodeploy.backends.samna import SamnaBackend
 from xylodeploy.power.measure import RailStats, measure_power, save_report
 

@@ -1,4 +1,4 @@
-"""Weight/threshold/bias quantisation: ranges, joint scaling, shifts, no rockpool defects (xylo-spec §2)."""
+"""Weight/threshold/bias quantisation: ranges, joint scaling, shifts, no rockpool defects (docs/chip-facts.md)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def lif(name, n, threshold=1.0, bias=0.0, max_spikes=31, n_syn=1):
 
 
 def tiny(w_in, th, bias, w_out, th_out, bias_out) -> NetworkGraph:
-    """The example network of xylo-spec.md §2.1 (one input, two hidden neurons, one readout)."""
+    """The example network of docs/chip-facts.md, rockpool (one input, two hidden neurons, one readout)."""
     w_in, w_out = np.atleast_2d(w_in), np.asarray(w_out, float).reshape(-1, 1)
     h = lif("h", w_in.shape[1], th, bias)
     o = lif("o", 1, th_out, bias_out, max_spikes=1)
@@ -62,7 +62,7 @@ def test_bias_limits_the_scale_instead_of_being_clipped():
 
 
 def test_rockpool_example_bias_out_uses_readout_scale():
-    # xylo-spec.md §2.1: rockpool gives bias_out 127 (hidden scale) where 64 (readout scale) is right
+    # docs/chip-facts.md: rockpool gives bias_out 127 (hidden scale) where 64 (readout scale) is right
     g = tiny([[0.5, -1.0]], 1.0, [0.25, -0.5], [2.0, 0.0], 4.0, 1.0)
     for method in ("global", "channel"):
         qg = q(g, method=method)

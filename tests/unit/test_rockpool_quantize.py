@@ -1,4 +1,4 @@
-"""rockpool's quantisers through our adapter, checked against hand-computed values (xylo-spec.md §2, §4.2)."""
+"""rockpool's quantisers through our adapter, checked against hand-computed values (docs/chip-facts.md, rockpool)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from xylodeploy.ir.graph import Connection, LIFPopulation, NetworkGraph  # noqa:
 
 
 def _tiny(threshold_out: float = 4.0) -> NetworkGraph:
-    """xylo-spec §2.1: w_in = [0.5, -1], th = 1, bias = [0.25, -0.5], w_out = [2, 0], th_out = 4, bias_out = 1."""
+    """docs/chip-facts.md: w_in = [0.5, -1], th = 1, bias = [0.25, -0.5], w_out = [2, 0], th_out = 4, bias_out = 1."""
     h = LIFPopulation("h", 2, tau_mem=2e-3, tau_syn=4e-3, threshold=1.0, bias=[0.25, -0.5])
     r = LIFPopulation("r", 1, tau_mem=2e-3, tau_syn=5.5e-3, threshold=threshold_out, bias=1.0)
     conns = (Connection("input", "h", [[0.5, -1.0]]), Connection("h", "r", [[2.0], [0.0]]))

@@ -6,8 +6,8 @@ import time
 
 import numpy as np
 import pytest
-from _samna_specs import random_spec
 
+from tests.support.samna_specs import random_spec
 from xylodeploy.backends import get_backend
 from xylodeploy.backends.compare import compare_devices, compare_recordings
 from xylodeploy.backends.samna import SamnaBackend, board_report

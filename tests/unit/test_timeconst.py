@@ -32,7 +32,7 @@ def naive_tau(d: int, dt: float) -> float:
 
 
 def test_known_values_from_spec():
-    # xylo-spec.md §1.5: dash 1 -> 1.443 dt, 2 -> 3.476, 3 -> 7.489, 4 -> 15.495, 15 -> 32767.5
+    # docs/chip-arithmetic.md (time constants): dash 1 -> 1.443 dt, 2 -> 3.476, 3 -> 7.489, 4 -> 15.495, 15 -> 32767.5
     got = dash_to_tau(np.array([0, 1, 2, 3, 4, 15]), DT) / DT
     assert np.allclose(got, [0, 1.4427, 3.4761, 7.4889, 15.4946, 32767.5], atol=1e-3)
     assert dash_to_tau(0, DT) == 0.0
@@ -46,7 +46,7 @@ def test_dash_to_tau_is_exact_inverse_of_decay_factor(d):
 
 @pytest.mark.parametrize(
     ("tau_dt", "dash"),
-    # nearest rule; 5.5 dt -> 3 where rockpool's mapper round(log2) gives 2 (xylo-spec.md §1.5)
+    # nearest rule; 5.5 dt -> 3 where rockpool's mapper round(log2) gives 2 (docs/chip-arithmetic.md)
     [(1.2, 1), (1.5, 1), (2, 1), (3, 2), (5, 2), (5.5, 3), (6, 3), (10, 3), (12, 4), (24, 5), (1000, 10), (50000, 16)],
 )
 def test_table_values(tau_dt, dash):

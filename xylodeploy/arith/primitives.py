@@ -12,10 +12,14 @@ functions inlined at the call site, generic over the integer type of their argum
   (``-dec(-32768, 0) = 32768`` wraps to ``-32768``).
 * ``fire(v, th, k, cap, lo, hi)``: ``while k < cap and v >= th: v = wrap(v - th); k += 1``;
   returns ``(v, k)``.
+
+``dec_i32``, ``sat_i32`` and ``neg_dec_i32`` are the same rules for the int32 SIMD kernels.
+The step that combines them is defined in `xylodeploy.arith.scalar_model`.
 """
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
 
 
@@ -58,3 +62,39 @@ def fire(v: int, th: int, k: int, cap: int, lo: int, hi: int) -> tuple:
         v = wrap(v - th, lo, hi)
         k += 1
     return v, k
+
+
+# --- int32 variants for the SIMD kernels ------------------------------------------------------------
+# The same rules, written branch-free with every intermediate cast back to int32: numba widens
+# int32 arithmetic to int64, which stops LLVM from vectorising the loops of the vector and lanes
+# kernels. Arguments are int32 (states, shifts 0..15, bounds); tests/unit/test_arith_primitives.py
+# checks them equal to the generic functions above on the whole int16 state range.
+_i32 = np.int32
+
+
+@njit(cache=True, nogil=True, inline="always")
+def dec_i32(x, d):  # noqa: ANN001, ANN201
+    """`dec` on int32: ``x >> d`` plus 1 where that is 0 and ``x > 0`` (no branch)."""
+    q = _i32(x >> d)
+    return _i32(q + _i32((q == 0) & (x > 0)))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def sat_i32(x, lo, hi):  # noqa: ANN001, ANN201
+    """`sat` on int32."""
+    return _i32(min(_i32(max(x, lo)), hi))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def neg_dec_i32(x, d, hi, width):  # noqa: ANN001, ANN201
+    """`neg_dec` on int32: ``-dec(x, d)`` lies in ``[-hi, hi + 1]``, so only the upper wrap can apply
+    (``width`` = ``hi - lo + 1``)."""
+    nq = _i32(-dec_i32(x, d))
+    return _i32(nq - _i32(width * _i32(nq > hi)))
+
+
+def effective_weights(w: np.ndarray, shift: int, lo: int = -32768, hi: int = 32767) -> np.ndarray:
+    """``wrap(w << shift)`` for a whole weight array (numpy, int64): the weight an event adds. Unlike
+    `wrap` it folds any number of widths (shifts up to 31 move int8 weights far outside int16)."""
+    width = hi - lo + 1
+    return ((np.asarray(w, np.int64) << shift) - lo) % width + lo

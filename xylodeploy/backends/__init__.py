@@ -1,4 +1,4 @@
-"""Backends that run a `XyloSpec`: reference, xylosim, samna, null. Looked up by name."""
+"""Backends that run a `XyloSpec`: reference, exact (the torch model), xylosim, samna, null. Looked up by name."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from xylodeploy.errors import ConfigError
 # name -> "module:factory"; modules are imported only when the backend is requested.
 _BACKENDS: dict[str, str] = {
     "reference": "xylodeploy.backends.reference:ReferenceBackend",
+    "exact": "xylodeploy.backends.exact:ExactBackend",
     "xylosim": "xylodeploy.backends.xylosim:XylosimBackend",
     "null": "xylodeploy.backends.null:NullBackend",
     "samna": "xylodeploy.backends.samna:SamnaBackend",

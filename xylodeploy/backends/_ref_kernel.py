@@ -1,28 +1,11 @@
-"""Numba kernel of the reference simulator: the exact Xylo core update (xylo-spec.md §1.2).
+"""Numba kernel of the reference simulator: one step of `xylodeploy.arith.scalar_model` (read its docstring
+for the equations), one clip at a time, event by event, with the rules of `xylodeploy.arith.primitives`.
 
-Per clip (each from reset state; the caller spreads clips over threads), per time step ``t``:
-
-1. input: for channel ``c`` ascending, ``n = min(x[t, c], max_input_events)``; for each fan-out
-   entry (target state ``j``, effective weight ``w = wrap16(w8 << ws_in)``):
-   ``isyn[j] = sat16(isyn[j] + n * w)`` (equal to ``n`` saturating single-event adds, because the
-   ``n`` addends share one sign);
-2. recurrent / readout: the same for every hidden source ``s`` ascending with ``n = spk_{t-1}[s]``;
-3. hidden neurons ``h`` ascending, starting from ``k = spk[h]`` (alias counts received so far)::
-
-       isyn_s -= dec(isyn_s, dash_syn_s)           dec(x, d) = x >> d, but at least 1 if x > 0
-       a = sat16(sum_s isyn_s + wrap16(-dec(vmem, dash_mem))); if bias enabled: a = sat16(a + bias)
-       vmem = sat16(vmem + a)
-       while k < 31 and vmem >= th: vmem = wrap16(vmem - th); k += 1
-       spk[h] = k; for each alias target g of h: spk[g] = min(spk[g] + k, 31)
-
-4. readout neurons: the same with one synapse and a cap of 1 spike.
-
-``wrap16(-dec(...))`` matters only for vmem = -32768 with dash_mem = 0: the negated decrement wraps
-to -32768, so such a membrane stays pinned at -32768 (found by the xylosim cross-check; Isyn has no
-such wrap: isyn = -32768 with dash_syn = 0 decays to 0).
-
-A neuron with zero state, no received events and no alias count, whose threshold is > 0 and whose
-bias is 0 (``idle_ok``), provably stays at zero without spiking: it is skipped.
+Differences in form only: the ``n`` events of one source onto one state are one saturating add of
+``n * w`` (they share one sign, so the result is the same), and a neuron with zero state, no
+received events and no alias count, whose threshold is > 0 and whose bias is 0 (``idle_ok``),
+provably stays at zero without spiking: it is skipped. The network arrives as a `KernelTables`
+named tuple, the outputs as `Outputs` (``_ref_params``).
 """
 
 from __future__ import annotations
@@ -49,9 +32,10 @@ def _deliver(
 
 
 @njit(cache=True, nogil=True)
-def _clip(b, raster, n_syn, in_ptr, in_slot, in_w, rec_ptr, rec_slot, rec_w, out_ptr, out_slot, out_w,
-          dash_syn, dash_mem, th, bias, idle_ok, alias_ptr, alias_tgt, dso, dmo, tho, bo, limits, record,
-          spikes_out, r_spk, r_isyn, r_isyn2, r_vmem, r_isyn_out, r_vmem_out):  # fmt: skip
+def _clip(b, raster, tables, record, outs):  # noqa: ANN001
+    (n_syn, in_ptr, in_slot, in_w, rec_ptr, rec_slot, rec_w, out_ptr, out_slot, out_w, dash_syn, dash_mem, th, bias,
+     idle_ok, alias_ptr, alias_tgt, dso, dmo, tho, bo, limits) = tables  # fmt: skip
+    spikes_out, r_spk, r_isyn, r_isyn2, r_vmem, r_isyn_out, r_vmem_out = outs
     lo, hi = limits[LO], limits[HI]
     max_in, cap_h, cap_o = limits[MAX_IN], limits[CAP_H], limits[CAP_O]
     n_t, n_in = raster.shape[1], raster.shape[2]
@@ -118,11 +102,8 @@ def _clip(b, raster, n_syn, in_ptr, in_slot, in_w, rec_ptr, rec_slot, rec_w, out
 
 
 @njit(cache=True, nogil=True)
-def run_batch(start, stop, step, raster, n_syn, in_ptr, in_slot, in_w, rec_ptr, rec_slot, rec_w, out_ptr,
-              out_slot, out_w, dash_syn, dash_mem, th, bias, idle_ok, alias_ptr, alias_tgt, dso, dmo, tho, bo,
-              limits, record, spikes_out, r_spk, r_isyn, r_isyn2, r_vmem, r_isyn_out, r_vmem_out):  # fmt: skip
-    """Run every clip of ``raster`` (B, T, Nin) from reset; fill ``spikes_out`` and, if ``record``, the r_* arrays."""
+def run_batch(start, stop, step, raster, tables, record, outs):  # noqa: ANN001, ANN201
+    """Run every clip of ``raster`` (B, T, Nin) from reset with the network ``tables`` (`KernelTables`);
+    fill ``outs.spikes_out`` and, if ``record``, the recorded states (`Outputs`)."""
     for b in range(start, stop, step):
-        _clip(b, raster, n_syn, in_ptr, in_slot, in_w, rec_ptr, rec_slot, rec_w, out_ptr, out_slot, out_w,
-              dash_syn, dash_mem, th, bias, idle_ok, alias_ptr, alias_tgt, dso, dmo, tho, bo, limits, record,
-              spikes_out, r_spk, r_isyn, r_isyn2, r_vmem, r_isyn_out, r_vmem_out)  # fmt: skip
+        _clip(b, raster, tables, record, outs)

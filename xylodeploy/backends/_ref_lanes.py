@@ -1,5 +1,5 @@
-"""Batch-vectorised variant of the reference kernel: the same arithmetic as ``_ref_kernel`` (read
-its docstring for the equations) with ``LANES`` clips side by side in the last array axis, so that
+"""Batch-vectorised variant of the reference kernel: the arithmetic of `xylodeploy.arith.scalar_model`
+(read its docstring for the equations) with ``LANES`` clips side by side in the last array axis, so that
 LLVM turns every per-neuron update and every fan-out entry into a few int32 AVX2 instructions.
 
 Event delivery stays event-driven per source (a channel or hidden source with no event in any lane
@@ -14,7 +14,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from xylodeploy.backends._ref_kernel import CAP_H, CAP_O, HI, LO, MAX_IN, _fire
+from xylodeploy.arith.primitives import dec_i32, neg_dec_i32, sat, sat_i32
+from xylodeploy.arith.primitives import fire as _fire
+from xylodeploy.backends._ref_kernel import CAP_H, CAP_O, HI, LO, MAX_IN
 
 LANES = 32  # clips per group (read from the array shape); LLVM's int32 AVX2 loop body does 8 x 4
 SPARSE_RATIO = 8  # deliver lane by lane when at most 1/SPARSE_RATIO of the lanes have events
@@ -39,24 +41,21 @@ def _deliver(n, k, ptr, slot, w, src, state, lo, hi) -> None:  # noqa: ANN001
             if m > 0:
                 for e in range(ptr[src], ptr[src + 1]):
                     j = slot[e]
-                    state[j, lane] = min(max(state[j, lane] + m * w[e], lo), hi)
+                    state[j, lane] = sat(state[j, lane] + m * w[e], lo, hi)
         return
     for e in range(ptr[src], ptr[src + 1]):
         j = slot[e]
         we = w[e]
         for lane in range(n_l):
-            x = i32(state[j, lane] + i32(n[k, lane] * we))
-            state[j, lane] = i32(min(i32(max(x, lo)), hi))
+            state[j, lane] = sat_i32(i32(state[j, lane] + i32(n[k, lane] * we)), lo, hi)
 
 
 @njit(cache=True, nogil=True, inline="always")
 def _decay(state, j, d) -> None:  # noqa: ANN001
-    """state[j] -= dec(state[j], d): floor shift, at least 1 for positive values."""
+    """state[j] -= dec(state[j], d) (`xylodeploy.arith.primitives`)."""
     for lane in range(state.shape[1]):
         x = state[j, lane]
-        q = i32(x >> d)
-        q = i32(q + i32((q == 0) & (x > 0)))
-        state[j, lane] = i32(x - q)
+        state[j, lane] = i32(x - dec_i32(x, d))
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -65,22 +64,19 @@ def _integrate(total, vmem, j, d, bias, lo, hi, width) -> int:  # noqa: ANN001
     top = lo
     for lane in range(vmem.shape[1]):
         v = vmem[j, lane]
-        q = i32(v >> d)
-        q = i32(q + i32((q == 0) & (v > 0)))
-        nq = i32(-q)
-        nq = i32(nq - i32(width * i32(nq > hi)))
-        a = i32(min(i32(max(i32(total[lane] + nq), lo)), hi))
-        a = i32(min(i32(max(i32(a + bias), lo)), hi))
-        v = i32(min(i32(max(i32(v + a), lo)), hi))
+        a = sat_i32(i32(total[lane] + neg_dec_i32(v, d, hi, width)), lo, hi)
+        a = sat_i32(i32(a + bias), lo, hi)
+        v = sat_i32(i32(v + a), lo, hi)
         vmem[j, lane] = v
         top = i32(max(top, v))
     return top
 
 
 @njit(cache=True, nogil=True)
-def _group(g, x, n_syn, in_ptr, in_slot, in_w, rec_ptr, rec_slot, rec_w, out_ptr, out_slot, out_w,
-           dash_syn, dash_mem, th, bias, idle_ok, alias_ptr, alias_tgt, dso, dmo, tho, bo, limits, record,
-           spikes_out, r_spk, r_isyn, r_isyn2, r_vmem, r_isyn_out, r_vmem_out):  # fmt: skip
+def _group(g, x, tables, record, outs):  # noqa: ANN001
+    (n_syn, in_ptr, in_slot, in_w, rec_ptr, rec_slot, rec_w, out_ptr, out_slot, out_w, dash_syn, dash_mem, th, bias,
+     idle_ok, alias_ptr, alias_tgt, dso, dmo, tho, bo, limits) = tables  # fmt: skip
+    spikes_out, r_spk, r_isyn, r_isyn2, r_vmem, r_isyn_out, r_vmem_out = outs
     lo, hi = i32(limits[LO]), i32(limits[HI])
     width = i32(limits[HI] - limits[LO] + 1)
     max_in, cap_h, cap_o = i32(limits[MAX_IN]), i32(limits[CAP_H]), i32(limits[CAP_O])
@@ -165,11 +161,8 @@ def _group(g, x, n_syn, in_ptr, in_slot, in_w, rec_ptr, rec_slot, rec_w, out_ptr
 
 
 @njit(cache=True, nogil=True)
-def run_groups(start, stop, step, x, n_syn, in_ptr, in_slot, in_w, rec_ptr, rec_slot, rec_w, out_ptr, out_slot, out_w,
-               dash_syn, dash_mem, th, bias, idle_ok, alias_ptr, alias_tgt, dso, dmo, tho, bo, limits, record,
-               spikes_out, r_spk, r_isyn, r_isyn2, r_vmem, r_isyn_out, r_vmem_out):  # fmt: skip
-    """Run lane groups ``x`` (G, T, Nin, LANES) from reset; outputs are (G, T, N, LANES) arrays."""
+def run_groups(start, stop, step, x, tables, record, outs):  # noqa: ANN001, ANN201
+    """Run lane groups ``x`` (G, T, Nin, LANES) from reset with ``tables`` (`KernelTables`); outputs
+    (`Outputs`) are (G, T, N, LANES) arrays."""
     for g in range(start, stop, step):
-        _group(g, x, n_syn, in_ptr, in_slot, in_w, rec_ptr, rec_slot, rec_w, out_ptr, out_slot, out_w,
-               dash_syn, dash_mem, th, bias, idle_ok, alias_ptr, alias_tgt, dso, dmo, tho, bo, limits, record,
-               spikes_out, r_spk, r_isyn, r_isyn2, r_vmem, r_isyn_out, r_vmem_out)  # fmt: skip
+        _group(g, x, tables, record, outs)

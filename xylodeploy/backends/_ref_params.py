@@ -1,8 +1,8 @@
 """Spec validation and flat, typed parameter tables for the simulation backends.
 
-`check_spec` accepts exactly the values the core's integer arithmetic is defined for
-(xylo-spec.md §1.1, ranges from the spec's `ChipSpec`); structural chip limits (sizes,
-fan-out, projections) are the design-rule checker's business, not the simulator's.
+`check_spec` accepts exactly the values the core's integer arithmetic is defined for (the
+"arith" profile of `xylodeploy.drc.validity`); structural chip limits (sizes, fan-out,
+projections) are the design-rule checker's business, not the simulator's.
 `build_params` turns a checked `XyloSpec` into CSR fan-out lists with effective weights
 ``wrap16(w << shift)`` as consumed by the numba kernel in ``_ref_kernel``.
 """
@@ -10,66 +10,27 @@ fan-out, projections) are the design-rule checker's business, not the simulator'
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
-from xylodeploy.chips import get_chip
+from xylodeploy.arith.primitives import effective_weights
 from xylodeploy.chips.spec import ChipSpec, IntRange
-from xylodeploy.errors import ConfigError
+from xylodeploy.drc import validity
 from xylodeploy.ir.xylospec import XyloSpec
-
-_RANGE_FIELDS: dict[str, str] = {
-    "weights_in": "weight_range",
-    "weights_rec": "weight_range",
-    "weights_out": "weight_range",
-    "dash_mem": "dash_range",
-    "dash_syn": "dash_range",
-    "dash_syn_2": "dash_range",
-    "dash_mem_out": "dash_range",
-    "dash_syn_out": "dash_range",
-    "threshold": "threshold_range",
-    "threshold_out": "threshold_range",
-    # The bias register width is unconfirmed (chip.bias_range is the safe DRC assumption);
-    # the arithmetic itself adds a state-width (int16) value, as xylosim does.
-    "bias": "state_range",
-    "bias_out": "state_range",
-}
-
-
-def _check_range(source: str, name: str, arr: np.ndarray, rng: IntRange) -> None:
-    if arr.size == 0:
-        return
-    lo, hi = int(arr.min()), int(arr.max())
-    if lo < rng.lo or hi > rng.hi:
-        bad = lo if lo < rng.lo else hi
-        raise ConfigError(f"{source}: field '{name}' value {bad} outside {rng} allowed by the chip")
 
 
 def check_spec(spec: XyloSpec, source: str = "spec") -> ChipSpec:
-    """Check every value of ``spec`` against its chip's numeric ranges; return the `ChipSpec`.
+    """The "arith" profile of the one spec-validity check (`xylodeploy.drc.validity`); returns the `ChipSpec`.
 
-    Raises ConfigError (one line naming the field, value and range) otherwise.
+    Raises ConfigError (one line naming the location, field, limit and value) otherwise.
     """
-    if not isinstance(spec, XyloSpec):
-        raise ConfigError(f"{source}: expected a XyloSpec, got {type(spec).__name__}")
-    chip = get_chip(spec.chip)
-    for name, range_name in _RANGE_FIELDS.items():
-        _check_range(source, name, getattr(spec, name), getattr(chip, range_name))
-    for name in ("weight_shift_in", "weight_shift_rec", "weight_shift_out"):
-        if getattr(spec, name) not in chip.weight_shift_range:
-            raise ConfigError(f"{source}: field '{name}' value {getattr(spec, name)} outside {chip.weight_shift_range}")
-    n_h = spec.n_hidden
-    for h, targets in enumerate(spec.aliases):
-        for t in targets:
-            if not 0 <= t < n_h:
-                raise ConfigError(f"{source}: field 'aliases' neuron {h} targets {t}, outside 0..{n_h - 1}")
-    return chip
+    return validity.check(spec, "arith", source)
 
 
 def wrap(values: np.ndarray, rng: IntRange) -> np.ndarray:
     """Two's complement truncation of ``values`` to the width of ``rng``."""
-    width = rng.hi - rng.lo + 1
-    return (np.asarray(values, np.int64) - rng.lo) % width + rng.lo
+    return effective_weights(values, 0, rng.lo, rng.hi)
 
 
 @dataclass(frozen=True)
@@ -144,3 +105,51 @@ def build_params(spec: XyloSpec, chip: ChipSpec) -> KernelParams:
         bias_out=bias_out,
         limits=limits,
     )
+
+
+class KernelTables(NamedTuple):
+    """The arguments of the scalar and lanes kernels that describe the network (one compiled type)."""
+
+    n_syn: int
+    in_ptr: np.ndarray
+    in_slot: np.ndarray
+    in_w: np.ndarray
+    rec_ptr: np.ndarray
+    rec_slot: np.ndarray
+    rec_w: np.ndarray
+    out_ptr: np.ndarray
+    out_slot: np.ndarray
+    out_w: np.ndarray
+    dash_syn: np.ndarray
+    dash_mem: np.ndarray
+    th: np.ndarray
+    bias: np.ndarray
+    idle_ok: np.ndarray
+    alias_ptr: np.ndarray
+    alias_tgt: np.ndarray
+    dso: np.ndarray
+    dmo: np.ndarray
+    tho: np.ndarray
+    bo: np.ndarray
+    limits: np.ndarray
+
+
+class Outputs(NamedTuple):
+    """What the kernels fill: readout spikes always, the recorded states when ``record``."""
+
+    spikes_out: np.ndarray
+    r_spk: np.ndarray
+    r_isyn: np.ndarray
+    r_isyn2: np.ndarray
+    r_vmem: np.ndarray
+    r_isyn_out: np.ndarray
+    r_vmem_out: np.ndarray
+
+
+def kernel_tables(p: KernelParams) -> KernelTables:
+    """`KernelParams` as the kernels' argument tuple."""
+    return KernelTables(
+        p.n_syn, p.inp.ptr, p.inp.slot, p.inp.weight, p.rec.ptr, p.rec.slot, p.rec.weight, p.out.ptr, p.out.slot,
+        p.out.weight, p.dash_syn, p.dash_mem, p.threshold, p.bias, p.idle_ok, p.alias_ptr, p.alias_tgt,
+        p.dash_syn_out, p.dash_mem_out, p.threshold_out, p.bias_out, p.limits,
+    )  # fmt: skip

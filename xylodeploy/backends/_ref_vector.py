@@ -1,5 +1,6 @@
-"""Per-clip reference kernel vectorised over neurons: the exact Xylo core update of ``_ref_kernel``
-(read its docstring for the equations), one clip at a time, with LLVM's SIMD across neurons.
+"""Per-clip reference kernel vectorised over neurons: the exact Xylo core update of
+`xylodeploy.arith.scalar_model` (read its docstring for the equations), one clip at a time, with
+LLVM's SIMD across neurons.
 
 Layout: all state is int32, synapse-major (``isyn[s * Nh + h]``; a one-synapse spec gets an
 all-zero second synapse, which decays 0 -> 0 and never receives an event, so it changes nothing).
@@ -34,11 +35,13 @@ vectorisation); values stay far inside int32 (|n * w| <= 31 * 2**15, |isyn_0 + i
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
-from xylodeploy.backends._ref_kernel import CAP_H, CAP_O, HI, LO, MAX_IN, _fire
+from xylodeploy.arith.primitives import dec, dec_i32, fire, neg_dec, neg_dec_i32, sat, sat_i32
+from xylodeploy.backends._ref_kernel import CAP_H, CAP_O, HI, LO, MAX_IN
 from xylodeploy.backends._ref_params import KernelParams
 
 i32 = np.int32
@@ -57,6 +60,42 @@ class VectorTables:
     dash_syn: np.ndarray  # (2, Nh) int32 (0 for the absent second synapse)
     wmax_in: np.ndarray  # (Nin,) int32: max |effective input weight| of each channel
     wmax_rec: np.ndarray  # (Nh,) int32: max |effective recurrent weight| of each source's fan-out
+
+
+class VectorArgs(NamedTuple):
+    """The network arguments of `run_clips` (one compiled type)."""
+
+    w_in: np.ndarray
+    span: np.ndarray
+    wmax_in: np.ndarray
+    rec_ptr: np.ndarray
+    rec_slot: np.ndarray
+    rec_w: np.ndarray
+    wmax_rec: np.ndarray
+    out_ptr: np.ndarray
+    out_slot: np.ndarray
+    out_w: np.ndarray
+    ds: np.ndarray
+    dm: np.ndarray
+    th: np.ndarray
+    bias: np.ndarray
+    alias_ptr: np.ndarray
+    alias_tgt: np.ndarray
+    dso: np.ndarray
+    dmo: np.ndarray
+    tho: np.ndarray
+    bo: np.ndarray
+    limits: np.ndarray
+    n_syn: int
+
+
+def vector_args(p: KernelParams, v: VectorTables) -> VectorArgs:
+    """The arguments of `run_clips` for ``p`` and its synapse-major tables ``v``."""
+    return VectorArgs(
+        v.w_in, v.span, v.wmax_in, p.rec.ptr, v.rec_slot, p.rec.weight, v.wmax_rec, p.out.ptr, v.out_slot,
+        p.out.weight, v.dash_syn, p.dash_mem, p.threshold, p.bias, p.alias_ptr, p.alias_tgt, p.dash_syn_out,
+        p.dash_mem_out, p.threshold_out, p.bias_out, p.limits, p.n_syn,
+    )  # fmt: skip
 
 
 def build_tables(p: KernelParams) -> VectorTables:
@@ -100,7 +139,7 @@ def _deliver(act, n_act, spk, ptr, slot, w, state, lo, hi, sat) -> None:  # noqa
             for e in range(ptr[act[a]], ptr[act[a] + 1]):
                 u = u64(e)
                 j = slot[u]
-                state[j] = i32(min(max(i32(state[j] + i32(n * w[u])), lo), hi))
+                state[j] = sat_i32(i32(state[j] + i32(n * w[u])), lo, hi)
     else:
         for a in range(n_act):
             n = spk[act[a]]
@@ -115,7 +154,7 @@ def _input(n, row, state, lo, hi, sat) -> None:  # noqa: ANN001
     """state[j] += n * row[j] for all j, saturating if ``sat`` (SIMD; views of equal length)."""
     if sat:
         for j in range(state.shape[0]):
-            state[j] = i32(min(i32(max(i32(state[j] + i32(n * row[j])), lo)), hi))
+            state[j] = sat_i32(i32(state[j] + i32(n * row[j])), lo, hi)
     else:
         for j in range(state.shape[0]):
             state[j] = i32(state[j] + i32(n * row[j]))
@@ -123,9 +162,8 @@ def _input(n, row, state, lo, hi, sat) -> None:  # noqa: ANN001
 
 @njit(cache=True, nogil=True, inline="always")
 def _decay(x, d) -> int:  # noqa: ANN001
-    """x - dec(x, d): floor shift, at least 1 for positive values."""
-    q = i32(x >> i32(d & SHIFT_MASK))
-    return i32(x - i32(q + i32((q == 0) & (x > 0))))
+    """x - dec(x, d) (`xylodeploy.arith.primitives`)."""
+    return i32(x - dec_i32(x, i32(d & SHIFT_MASK)))
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -141,11 +179,10 @@ def _membrane(i0, i1, vmem, ds0, ds1, dm, bias, th, flag, lo, hi, width) -> int:
         i1[h] = x1
         top = max(top, i32(max(abs(x0), abs(x1))))
         v = vmem[h]
-        nq = i32(_decay(v, dm[h]) - v)
-        nq = i32(nq - i32(width * i32(nq > hi)))
-        a = i32(min(i32(max(i32(i32(x0 + x1) + nq), lo)), hi))
-        a = i32(min(i32(max(i32(a + bias[h]), lo)), hi))
-        v = i32(min(i32(max(i32(v + a), lo)), hi))
+        nq = neg_dec_i32(v, i32(dm[h] & SHIFT_MASK), hi, width)
+        a = sat_i32(i32(i32(x0 + x1) + nq), lo, hi)
+        a = sat_i32(i32(a + bias[h]), lo, hi)
+        v = sat_i32(i32(v + a), lo, hi)
         vmem[h] = v
         flag[h] = v >= th[h]
     return top
@@ -169,7 +206,7 @@ def _fire_all(vmem, spk, th, flag, words, alias_ptr, alias_tgt, act, cap, lo, hi
                 continue
             k = spk[h]
             if k < cap and vmem[h] >= th[h]:
-                v, k = _fire(vmem[h], th[h], k, cap, lo, hi)
+                v, k = fire(vmem[h], th[h], k, cap, lo, hi)
                 vmem[h] = v
                 spk[h] = k
             if k > 0:
@@ -194,23 +231,20 @@ def _readout(isyn_o, vmem_o, dso, dmo, tho, bo, out, cap, lo, hi, width) -> None
     """Readout neurons (one synapse, at most ``cap`` spikes), scalar: there are few."""
     for o in range(vmem_o.shape[0]):
         i = isyn_o[o]
-        q = i >> dso[o]
-        i -= q + ((q == 0) and (i > 0))
+        i -= dec(i, dso[o])
         isyn_o[o] = i
         v = vmem_o[o]
-        q = v >> dmo[o]
-        nq = -(q + ((q == 0) and (v > 0)))
-        nq = nq - width if nq > hi else nq
-        a = min(max(min(max(i + nq, lo), hi) + bo[o], lo), hi)
-        v, k = _fire(min(max(v + a, lo), hi), tho[o], 0, cap, lo, hi)
+        a = sat(sat(i + neg_dec(v, dmo[o], lo, hi), lo, hi) + bo[o], lo, hi)
+        v, k = fire(sat(v + a, lo, hi), tho[o], 0, cap, lo, hi)
         vmem_o[o] = v
         out[o] = k
 
 
 @njit(cache=True, nogil=True)
-def _clip(b, x, w_in, span, wmax_in, rec_ptr, rec_slot, rec_w, wmax_rec, out_ptr, out_slot, out_w, ds, dm, th,
-          bias, alias_ptr, alias_tgt, dso, dmo, tho, bo, limits, n_syn, record, spikes_out, r_spk, r_isyn, r_isyn2,
-          r_vmem, r_isyn_out, r_vmem_out):  # fmt: skip
+def _clip(b, x, args, record, outs):  # noqa: ANN001
+    (w_in, span, wmax_in, rec_ptr, rec_slot, rec_w, wmax_rec, out_ptr, out_slot, out_w, ds, dm, th, bias, alias_ptr,
+     alias_tgt, dso, dmo, tho, bo, limits, n_syn) = args  # fmt: skip
+    spikes_out, r_spk, r_isyn, r_isyn2, r_vmem, r_isyn_out, r_vmem_out = outs
     lo, hi = i32(limits[LO]), i32(limits[HI])
     width = i32(limits[HI] - limits[LO] + 1)
     safe = min(limits[HI], -limits[LO])  # |partial sums| <= safe cannot saturate
@@ -261,11 +295,8 @@ def _clip(b, x, w_in, span, wmax_in, rec_ptr, rec_slot, rec_w, wmax_rec, out_ptr
 
 
 @njit(cache=True, nogil=True)
-def run_clips(start, stop, step, x, w_in, span, wmax_in, rec_ptr, rec_slot, rec_w, wmax_rec, out_ptr, out_slot,
-              out_w, ds, dm, th, bias, alias_ptr, alias_tgt, dso, dmo, tho, bo, limits, n_syn, record, spikes_out,
-              r_spk, r_isyn, r_isyn2, r_vmem, r_isyn_out, r_vmem_out):  # fmt: skip
-    """Run clips ``start:stop:step`` of ``x`` (B, T, Nin) from reset; outputs are (B, T, N) arrays."""
+def run_clips(start, stop, step, x, args, record, outs):  # noqa: ANN001, ANN201
+    """Run clips ``start:stop:step`` of ``x`` (B, T, Nin) from reset with ``args`` (`VectorArgs`); outputs
+    (`Outputs`) are (B, T, N) arrays."""
     for b in range(start, stop, step):
-        _clip(b, x, w_in, span, wmax_in, rec_ptr, rec_slot, rec_w, wmax_rec, out_ptr, out_slot, out_w, ds, dm, th,
-              bias, alias_ptr, alias_tgt, dso, dmo, tho, bo, limits, n_syn, record, spikes_out, r_spk, r_isyn,
-              r_isyn2, r_vmem, r_isyn_out, r_vmem_out)  # fmt: skip
+        _clip(b, x, args, record, outs)

@@ -1,50 +1,17 @@
-"""The `Backend` protocol, the `Recording` it returns, and input-raster validation."""
+"""The `Backend` protocol, the `Recording` it returns (from `xylodeploy.ir.recording`), raster validation."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from xylodeploy.counts import integer_counts
 from xylodeploy.errors import ConfigError
+from xylodeploy.ir.recording import STATE_FIELDS, Recording
 from xylodeploy.ir.xylospec import XyloSpec
 
-STATE_FIELDS: tuple[str, ...] = ("spikes", "isyn", "isyn2", "vmem", "isyn_out", "vmem_out")
-
-
-@dataclass(frozen=True)
-class Recording:
-    """What a backend returns for a batch of clips.
-
-    ``spikes_out`` (B, T, Nout) readout spike counts are always present. With ``record=True``
-    the hidden spike counts ``spikes`` (B, T, Nh), synaptic currents ``isyn``/``isyn2``
-    (B, T, Nh), membranes ``vmem`` (B, T, Nh) and the readout's ``isyn_out``/``vmem_out``
-    (B, T, Nout) are recorded after each step's neuron update (xylo-spec.md §1.2 item 13);
-    ``isyn2`` is None on one-synapse specs.
-    """
-
-    spikes_out: np.ndarray
-    spikes: np.ndarray | None = None
-    isyn: np.ndarray | None = None
-    isyn2: np.ndarray | None = None
-    vmem: np.ndarray | None = None
-    isyn_out: np.ndarray | None = None
-    vmem_out: np.ndarray | None = None
-
-    @property
-    def recorded(self) -> bool:
-        return self.vmem is not None
-
-    def fields(self) -> dict[str, np.ndarray]:
-        """Every present array, by name."""
-        names = ("spikes_out", *STATE_FIELDS)
-        return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
-
-    def clip(self, index: int) -> Recording:
-        """The recording of one clip, with a batch axis of 1."""
-        return Recording(**{n: a[index : index + 1] for n, a in self.fields().items()})
+__all__ = ["STATE_FIELDS", "Backend", "Recording", "as_batch"]
 
 
 @runtime_checkable

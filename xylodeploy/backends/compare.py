@@ -7,27 +7,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from xylodeploy.backends.base import STATE_FIELDS, Backend, Recording
+from xylodeploy.ir.recording import Divergence
 from xylodeploy.ir.xylospec import XyloSpec
 
 ORDER: tuple[str, ...] = ("spikes_out", *STATE_FIELDS)
-
-
-@dataclass(frozen=True)
-class Divergence:
-    """The first (clip, step) where the device and the reference differ."""
-
-    clip: int
-    step: int
-    neuron: int
-    quantity: str
-    device: int
-    reference: int
-
-    def __str__(self) -> str:
-        return (
-            f"clip {self.clip}, step {self.step}, neuron {self.neuron}: {self.quantity} "
-            f"device {self.device} != reference {self.reference}"
-        )
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """`ReferenceBackend`: xylodeploy's cycle-accurate Xylo simulator, the executable spec of the chip.
 
-It reproduces xylosim.v2 bit for bit on every recorded quantity (xylo-spec.md §1.2; checked by
+It reproduces xylosim.v2 bit for bit on every recorded quantity (`xylodeploy.arith.scalar_model`; checked by
 tests/sim) and is batched: each clip starts from reset state, and clips run in parallel (numba
 kernels that release the GIL, one Python thread per usable CPU unless ``threads`` says otherwise).
 Three exact kernels: ``vector`` (one clip at a time, SIMD across neurons, unsaturated adds in
@@ -23,8 +23,8 @@ import numpy as np
 
 from xylodeploy.backends._ref_kernel import run_batch
 from xylodeploy.backends._ref_lanes import LANES, run_groups
-from xylodeploy.backends._ref_params import KernelParams, build_params, check_spec
-from xylodeploy.backends._ref_vector import VectorTables, build_tables, run_clips
+from xylodeploy.backends._ref_params import KernelParams, Outputs, build_params, check_spec, kernel_tables
+from xylodeploy.backends._ref_vector import VectorTables, build_tables, run_clips, vector_args
 from xylodeploy.backends.base import Recording, as_batch
 from xylodeploy.errors import ConfigError
 from xylodeploy.ir.xylospec import XyloSpec
@@ -65,6 +65,7 @@ class ReferenceBackend:
         self._spec: XyloSpec | None = None
         self._params: KernelParams | None = None
         self._tables: VectorTables | None = None
+        self._args: dict = {}
 
     @property
     def spec(self) -> XyloSpec | None:
@@ -76,6 +77,8 @@ class ReferenceBackend:
         chip = check_spec(spec, "reference backend")
         self._params = build_params(spec, chip)
         self._tables = build_tables(self._params)
+        self._args = {run_clips: vector_args(self._params, self._tables), run_batch: kernel_tables(self._params)}
+        self._args[run_groups] = self._args[run_batch]
         self._spec = spec
 
     def reset(self) -> None:
@@ -133,20 +136,7 @@ class ReferenceBackend:
 
     def _call_range(self, kernel, start: int, stop: int, step: int, x: np.ndarray, record: bool,  # noqa: ANN001
                     bufs: dict[str, np.ndarray]) -> None:  # fmt: skip
-        p, v = self._params, self._tables
-        outs = (record, *(bufs[n] for n in _NAMES))
-        if kernel is run_clips:
-            kernel(
-                start, stop, step, x, v.w_in, v.span, v.wmax_in, p.rec.ptr, v.rec_slot, p.rec.weight, v.wmax_rec,
-                p.out.ptr, v.out_slot, p.out.weight, v.dash_syn, p.dash_mem, p.threshold, p.bias, p.alias_ptr,
-                p.alias_tgt, p.dash_syn_out, p.dash_mem_out, p.threshold_out, p.bias_out, p.limits, p.n_syn, *outs,
-            )  # fmt: skip
-            return
-        kernel(
-            start, stop, step, x, p.n_syn, p.inp.ptr, p.inp.slot, p.inp.weight, p.rec.ptr, p.rec.slot, p.rec.weight,
-            p.out.ptr, p.out.slot, p.out.weight, p.dash_syn, p.dash_mem, p.threshold, p.bias, p.idle_ok,
-            p.alias_ptr, p.alias_tgt, p.dash_syn_out, p.dash_mem_out, p.threshold_out, p.bias_out, p.limits, *outs,
-        )  # fmt: skip
+        kernel(start, stop, step, x, self._args[kernel], record, Outputs(*(bufs[n] for n in _NAMES)))
 
     def _run_clipwise(self, kernel, x: np.ndarray, record: bool) -> dict[str, np.ndarray]:  # noqa: ANN001
         bufs = self._buffers(x.shape[:2], (), record)

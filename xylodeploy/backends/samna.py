@@ -31,6 +31,7 @@ from xylodeploy.backends import _samna_realtime as rt
 from xylodeploy.backends._samna_config import dialect, namespace, spec_to_config
 from xylodeploy.backends.base import Recording, as_batch
 from xylodeploy.chips import ChipSpec, available_chips, get_chip
+from xylodeploy.drc import validity
 from xylodeploy.errors import ConfigError, DeviceError
 from xylodeploy.ir.xylospec import XyloSpec
 
@@ -189,6 +190,7 @@ class SamnaBackend:
             ok, message = self.ns.validate_configuration(config)
         if not ok:
             raise DeviceError(f"samna rejected the configuration for {self.chip.name}: {message}")
+        validity.check(spec, "chip", "samna backend")  # what samna lets through but the chip may not hold
         self.spec, self._config, self._record = spec, config, None
         with self._guard("applying the configuration"):
             self._configure(record=False)

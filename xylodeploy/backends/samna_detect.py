@@ -1,7 +1,7 @@
 """Tell a real samna from the PyPI downloader stub, without importing it.
 
 The ``samna`` package on PyPI is a stub: importing it runs ``pip install`` against SynSense's
-package index and reloads itself (xylo-spec.md §8). The real samna, distributed by SynSense,
+package index and reloads itself (docs/chip-facts.md, board interface). The real samna, distributed by SynSense,
 ships a compiled extension module. `samna_status` looks only at files (import spec, package
 directory, installed distribution record); `import_real_samna` imports samna only when those
 files show a real build. Nothing else in xylodeploy may import samna.

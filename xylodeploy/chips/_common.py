@@ -1,4 +1,4 @@
-"""Facts shared by the three Xylo SNN cores (xylo-spec.md §1.1)."""
+"""Facts shared by the three Xylo SNN cores (docs/chip-arithmetic.md, ranges)."""
 
 from xylodeploy.chips.spec import IntRange
 
@@ -11,7 +11,7 @@ WEIGHT_RANGE = IntRange.signed(8)
 WEIGHT_SHIFT_RANGE = IntRange.unsigned(3)  # IWBS/RWBS/OWBS: 3-bit register fields
 THRESHOLD_RANGE = IntRange.signed(16)
 # The hardware bias width is not public; xylosim takes int16 but the RAM exporter writes 2 hex
-# digits. We take the safe assumption (xylo-spec.md §1.1): 8-bit signed.
+# digits. We take the safe assumption (docs/chip-arithmetic.md): 8-bit signed.
 BIAS_RANGE = IntRange.signed(8)
 DASH_RANGE = IntRange.unsigned(4)
 STATE_RANGE = IntRange.signed(16)

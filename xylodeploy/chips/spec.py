@@ -1,6 +1,6 @@
 """`ChipSpec`: every hardware limit of one Xylo SNN core, as typed data.
 
-Numbers come from ``shared/xylo-spec.md`` §0 and §1.1. Nothing else in the package may
+Numbers: docs/chip-facts.md (chips) and docs/chip-arithmetic.md (ranges). Nothing else in the package may
 hard-code a chip limit: read it from the ``ChipSpec``.
 """
 

@@ -13,23 +13,19 @@ from xylodeploy.drc import check
 from xylodeploy.errors import ConfigError
 from xylodeploy.ir import XyloSpec, load_spec
 from xylodeploy.rasters import load_raster_npz, save_npz
-from xylodeploy.readout import ReadoutRule
+from xylodeploy.readout import ReadoutRule, silent_clips
 
-SIM_BACKENDS: tuple[str, ...] = ("reference", "xylosim", "null")
+SIM_BACKENDS: tuple[str, ...] = ("reference", "exact", "xylosim", "null")
 MAX_LISTED_CLIPS = 20
 
 
 def predict(rec: Recording, rule: ReadoutRule) -> np.ndarray:
-    """Predicted class per clip by the spec's readout rule (B,).
+    """Predicted class per clip by the spec's readout rule (B,), exactly as ``validate`` predicts.
 
-    Ties go to the lowest index; with a spike readout, a clip with no output spike at all predicts -1
-    (never correct). A Vmem readout needs the recorded ``vmem_out``.
+    Ties go to the lowest index, so a clip with no output spike under a spike readout predicts class 0
+    (`xylodeploy.readout`). A Vmem readout needs the recorded ``vmem_out``.
     """
-    pred = rule.predict(rule.trace_of(rec.spikes_out, rec.vmem_out))
-    if rule.quantity == "spikes":
-        silent = rec.spikes_out.astype(np.int64).sum(axis=(1, 2)) == 0
-        pred = np.where(silent, -1, pred)
-    return pred
+    return rule.predict(rule.trace_of(rec.spikes_out, rec.vmem_out))
 
 
 def _run(spec: XyloSpec, spikes: np.ndarray, backend_name: str, record: bool) -> Recording:
@@ -66,9 +62,9 @@ def summary_lines(rec: Recording, labels: np.ndarray | None, rule: ReadoutRule) 
         lines.append(f"clip {b}: output spikes {counts[b].tolist()}  prediction {pred[b]}{label}")
     if len(counts) > MAX_LISTED_CLIPS:
         lines.append(f"... {len(counts) - MAX_LISTED_CLIPS} more clips (see --output)")
-    silent = int(np.count_nonzero(pred < 0))
-    if silent:
-        lines.append(f"{silent} clip(s) produced no output spike (prediction -1)")
+    silent = int(np.count_nonzero(silent_clips(rec.spikes_out)))
+    if silent and rule.quantity == "spikes":
+        lines.append(f"{silent} clip(s) produced no output spike (predicted class 0, the lowest index on ties)")
     if labels is not None:
         correct = int(np.count_nonzero(pred == labels))
         lines.append(f"accuracy: {correct}/{len(labels)} = {100.0 * correct / len(labels):.2f}%")

@@ -11,8 +11,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from xylodeploy.chips import ChipSpec, IntRange
+from xylodeploy.chips import ChipSpec
 from xylodeploy.drc import locate as loc
+from xylodeploy.drc import validity
 from xylodeploy.drc.violation import Violation
 from xylodeploy.ir.xylospec import XyloSpec
 
@@ -141,62 +142,34 @@ def max_recurrent_slots(spec: XyloSpec, chip: ChipSpec) -> list[Violation]:
     return out
 
 
-def _array_range(rule: str, field: str, arr: np.ndarray, rng: IntRange, spec: XyloSpec, chip: ChipSpec) -> list:
-    bad = (arr < rng.lo) | (arr > rng.hi)
-    count = int(np.count_nonzero(bad))
-    if count == 0:
-        return []
-    excess = np.maximum(rng.lo - arr, arr - rng.hi)
-    worst = np.unravel_index(int(np.argmax(excess)), arr.shape)
-    first = tuple(np.argwhere(bad)[0])
-    value = int(arr[worst])
-    more = f"; {count} values out of range, first: {loc.locate(field, first, spec.n_synapses)}" if count > 1 else ""
-    msg = f"{field} = {value} outside {chip.name} {rule} {rng}{more}"
-    return [Violation(rule, loc.locate(field, worst, spec.n_synapses), field, value, str(rng), msg, count)]
-
-
-def _fields_range(rule: str, fields: tuple[str, ...], rng: IntRange, spec: XyloSpec, chip: ChipSpec) -> list:
-    out = []
-    for field in fields:
-        out += _array_range(rule, field, getattr(spec, field), rng, spec, chip)
-    return out
+def _ranges(kind: str, spec: XyloSpec, chip: ChipSpec) -> list[Violation]:
+    """The chip profile of the one spec-validity check (`xylodeploy.drc.validity`) for one kind of value."""
+    return validity.range_problems(spec, chip, "chip", (kind,))
 
 
 def weight_range(spec: XyloSpec, chip: ChipSpec) -> list[Violation]:
     """Input, recurrent and readout weights within chip.weight_range."""
-    return _fields_range("weight_range", ("weights_in", "weights_rec", "weights_out"), chip.weight_range, spec, chip)
+    return _ranges("weight", spec, chip)
 
 
 def threshold_range(spec: XyloSpec, chip: ChipSpec) -> list[Violation]:
     """Hidden and readout thresholds within chip.threshold_range."""
-    return _fields_range("threshold_range", ("threshold", "threshold_out"), chip.threshold_range, spec, chip)
+    return _ranges("threshold", spec, chip)
 
 
 def bias_range(spec: XyloSpec, chip: ChipSpec) -> list[Violation]:
     """Hidden and readout biases within chip.bias_range."""
-    return _fields_range("bias_range", ("bias", "bias_out"), chip.bias_range, spec, chip)
+    return _ranges("bias", spec, chip)
 
 
 def dash_range(spec: XyloSpec, chip: ChipSpec) -> list[Violation]:
     """All bit-shift decays within chip.dash_range (dash_syn_2 only for two-synapse specs)."""
-    fields = ("dash_mem", "dash_syn", *(("dash_syn_2",) if spec.n_synapses > 1 else ()), "dash_mem_out", "dash_syn_out")
-    return _fields_range("dash_range", fields, chip.dash_range, spec, chip)
-
-
-_SHIFT_WHERE = {"weight_shift_in": "input weights", "weight_shift_rec": "recurrent weights",
-                "weight_shift_out": "readout weights"}  # fmt: skip
+    return _ranges("dash", spec, chip)
 
 
 def weight_shift_range(spec: XyloSpec, chip: ChipSpec) -> list[Violation]:
     """Weight bit shifts within chip.weight_shift_range."""
-    out = []
-    rng = chip.weight_shift_range
-    for field, where in _SHIFT_WHERE.items():
-        value = getattr(spec, field)
-        if not rng.lo <= value <= rng.hi:
-            msg = f"{field} = {value} outside {chip.name} weight_shift_range {rng}"
-            out.append(Violation("weight_shift_range", where, field, value, str(rng), msg))
-    return out
+    return _ranges("weight_shift", spec, chip)
 
 
 def max_alias_targets(spec: XyloSpec, chip: ChipSpec) -> list[Violation]:

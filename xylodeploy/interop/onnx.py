@@ -8,17 +8,15 @@ zeros start a clip). Inputs ``<name>`` pair with outputs ``<name>_next``.
   `xylodeploy.interop._common.simulate_graph`). State per population ``p``: ``p.isyn``
   (B, n*k, index ``j*k + s``), ``p.v`` (B, n), ``p.spk`` (B, n: last step's spikes, drives the
   recurrent weights). Output ``spikes``: readout spikes.
-* `int_step_model(spec)` (int64, standard operators only): the Xylo core of xylo-spec.md §1.2.
-  State ``isyn``, ``isyn2`` (two-synapse specs), ``vmem``, ``spk`` (last step's hidden counts,
-  driving recurrent and readout weights: the chip's one-step hop delay), ``isyn_out``,
-  ``vmem_out``. Effective weights ``int16(w << shift)`` are constants; input counts are clipped
-  to the chip maximum; the bit-shift decay is ``q = (x - Mod(x, 2^d)) / 2^d`` (floor) with
-  ``q = 1`` where ``q == 0 and x > 0``; spike counts are ``clip(v / th, 0, kmax)`` where ``v >= th``,
-  followed by the subtractive reset. Saturation: the chip saturates Isyn to int16 after EVERY
-  event (order dependent); this graph adds all of a step's events first and then saturates once
-  ("sum, then saturate"). The two agree whenever no partial sum leaves the int16 range, in
-  particular on every spec that never saturates; all other saturation points (Isyn + Vmem sum,
-  bias, Vmem) are as on the chip. Specs with aliases or thresholds <= 0 are refused.
+* `int_step_model(spec)` (int64, standard operators only): one step of the Xylo core exactly as
+  `xylodeploy.arith.scalar_model` defines it, for every valid spec (aliases, thresholds <= 0,
+  weight shifts up to 31 included) and every input. State ``isyn``, ``isyn2`` (two-synapse specs),
+  ``vmem``, ``spk`` (last step's hidden counts, driving recurrent and readout weights: the one-step
+  hop delay), ``isyn_out``, ``vmem_out``. Per-event saturation: targets whose incoming weights
+  share one sign are summed in one MatMul (same result in any order); every source with a weight
+  onto a mixed-sign target is added one at a time in the chip's order, so the graph grows with
+  the number of such sources (see `_IntOps.deliver`). Aliased neurons fire one by one in index
+  order. The model's metadata (``xylodeploy.exact``) states on which inputs it is exact: all.
 """
 
 from __future__ import annotations
@@ -29,8 +27,8 @@ from typing import Any
 import numpy as np
 
 from xylodeploy._optional import require
+from xylodeploy.arith.primitives import effective_weights
 from xylodeploy.chips import get_chip
-from xylodeploy.errors import ConfigError
 from xylodeploy.fileio import atomic_write
 from xylodeploy.ir.graph import INPUT, NetworkGraph
 from xylodeploy.ir.xylospec import XyloSpec
@@ -122,44 +120,128 @@ def float_step_model(graph: NetworkGraph) -> Any:
 
 def _eff(w: np.ndarray, shift: int) -> np.ndarray:
     """int16(w << shift) as the chip computes it (wraps for large shifts)."""
-    return ((np.asarray(w, np.int64) << shift) + 32768) % 65536 - 32768
+    return effective_weights(w, shift)
 
 
 class _IntOps:
+    """The integer rules of `xylodeploy.arith.scalar_model` as ONNX nodes on int64 (B, N) tensors."""
+
     def __init__(self, b: _Builder, lo: int, hi: int) -> None:
-        self.b, self.lo, self.hi = b, b.const(lo), b.const(hi)
+        self.b, self.lo, self.hi, self.width = b, b.const(lo), b.const(hi), b.const(hi - lo + 1)
         self.zero, self.one = b.const(0), b.const(1)
 
     def sat(self, t: str) -> str:
         return self.b.op("Clip", t, self.lo, self.hi)
 
+    def wrap(self, t: str) -> str:
+        """Two's-complement wrap into the state range (``t`` at most one width outside)."""
+        b = self.b
+        t = b.op("Where", b.op("Greater", t, self.hi), b.op("Sub", t, self.width), t)
+        return b.op("Where", b.op("Less", t, self.lo), b.op("Add", t, self.width), t)
+
     def decrement(self, x: str, dash: np.ndarray) -> str:
+        """``dec(x, d)``: floor shift ``(x - Mod(x, 2^d)) / 2^d``, 1 where that is 0 and ``x > 0``."""
         b = self.b
         p = b.const(np.left_shift(1, np.asarray(dash, np.int64)))
         q = b.op("Div", b.op("Sub", x, b.op("Mod", x, p, fmod=0)), p)
         tail = b.op("And", b.op("Equal", q, self.zero), b.op("Greater", x, self.zero))
         return b.op("Where", tail, self.one, q)
 
-    def neuron(self, syn: list[str], v: str, dash_mem: np.ndarray, bias: np.ndarray | None, th: np.ndarray, kmax: int):
+    def deliver(self, state: str, sources: list[tuple[str, np.ndarray]]) -> tuple[str, int]:
+        """Saturating event delivery from ``(counts (B, Nsrc), weights (Nsrc, N))`` groups in chip order.
+
+        A target whose incoming weights share one sign saturates the same whatever the order, so the
+        sources that only feed such targets are summed (one MatMul, one saturation). Every source with
+        a weight onto a mixed-sign target is then added one at a time, in the chip's order, saturating
+        after each (``n`` same-sign events of one source equal one saturating add of ``n * w``).
+        Returns the new state and the number of sources delivered one at a time.
+        """
+        b = self.b
+        w_all = np.concatenate([w for _, w in sources])
+        mixed = (w_all > 0).any(axis=0) & (w_all < 0).any(axis=0)
+        acc, seq = state, []
+        for src, w in sources:
+            rows = np.flatnonzero((w[:, mixed] != 0).any(axis=1))
+            plain = w.copy()
+            plain[rows] = 0
+            if plain.any():
+                acc = b.op("Add", acc, b.op("MatMul", src, b.const(plain)))
+            seq += [(src, w[r], r) for r in rows]
+        acc = self.sat(acc)
+        for src, row, r in seq:
+            n = b.op("Gather", src, b.const([r]), axis=1)
+            acc = self.sat(b.op("Add", acc, b.op("Mul", n, b.const(row[None]))))
+        return acc, len(seq)
+
+    def fire(self, v: str, th: np.ndarray, cap: int, k0: str | None = None) -> tuple[str, str]:
+        """Capped subtractive firing from count ``k0`` (0 if None): ``(count, vmem after reset)``.
+
+        Closed form for ``th > 0`` (``k0 + min(v // th, cap - k0)``), the cap for ``th == 0``, the
+        loop unrolled for ``th < 0`` (each spike adds ``|th|`` and the state wraps).
+        """
+        b, th = self.b, np.asarray(th, np.int64)
+        thc, capc = b.const(th), b.const(cap)
+        room = capc if k0 is None else b.op("Sub", capc, k0)
+        n = b.op("Min", b.op("Max", b.op("Div", v, b.const(np.where(th > 0, th, 1))), self.zero), room)
+        if np.any(th == 0):
+            n = b.op("Where", b.const(th == 0, np.bool_), room, n)
+        n = b.op("Where", b.op("GreaterOrEqual", v, thc), n, self.zero)
+        v_after = b.op("Sub", v, b.op("Mul", n, thc))
+        count = n if k0 is None else b.op("Add", k0, n)
+        if np.any(th < 0):
+            neg = b.const(th < 0, np.bool_)
+            vv, kk = v, self.zero if k0 is None else k0
+            for _ in range(cap):
+                go = b.op("And", neg, b.op("And", b.op("GreaterOrEqual", vv, thc), b.op("Less", kk, capc)))
+                vv = b.op("Where", go, self.wrap(b.op("Sub", vv, thc)), vv)
+                kk = b.op("Add", kk, b.op("Cast", go, to=self.b.elem))
+            count, v_after = b.op("Where", neg, kk, count), b.op("Where", neg, vv, v_after)
+        return count, v_after
+
+    def integrate(self, syn: list[str], v: str, dash_mem: np.ndarray, bias: np.ndarray | None) -> str:
+        """``sat(v + sat(sat(S + wrap(-dec(v))) + bias))`` for the decayed synapses ``syn``."""
         b = self.b
         s = syn[0] if len(syn) == 1 else b.op("Add", syn[0], syn[1])
-        a = self.sat(b.op("Sub", s, self.decrement(v, dash_mem)))
+        a = self.sat(b.op("Add", s, self.wrap(b.op("Neg", self.decrement(v, dash_mem)))))
         if bias is not None:
             a = self.sat(b.op("Add", a, b.const(bias)))
-        v = self.sat(b.op("Add", v, a))
-        thc = b.const(th)
-        count = b.op("Clip", b.op("Div", v, thc), self.zero, b.const(kmax))
-        count = b.op("Where", b.op("GreaterOrEqual", v, thc), count, self.zero)
-        return count, b.op("Sub", v, b.op("Mul", count, thc))
+        return self.sat(b.op("Add", v, a))
+
+    def fire_aliased(self, v: str, th: np.ndarray, cap: int, aliases: tuple[tuple[int, ...], ...]) -> tuple[str, str]:
+        """Firing with aliases: every neuron at once, then the neurons in alias relations one by one
+        in ascending order (a target above its source fires from the received count; a target below
+        it just gets the count added, capped)."""
+        b, n_h = self.b, len(aliases)
+        count, v_after = self.fire(v, th, cap)
+        involved = sorted({h for h, ts in enumerate(aliases) if ts} | {g for ts in aliases for g in ts})
+        received: dict[int, str] = {}
+        final: dict[int, str] = {}
+        vmem: dict[int, str] = {}
+        for h in involved:
+            col = b.const([h])
+            if h in received:
+                final[h], vmem[h] = self.fire(b.op("Gather", v, col, axis=1), th[h : h + 1], cap, received[h])
+            else:
+                final[h] = b.op("Gather", count, col, axis=1)
+            for g in aliases[h]:
+                into = received if g > h else final
+                into[g] = b.op("Min", b.op("Add", into.get(g, self.zero), final[h]), b.const(cap))
+        eye = np.eye(n_h, dtype=np.int64)
+        keep = np.ones((1, n_h), np.int64)
+        keep[0, involved] = 0
+        count = b.op("Mul", count, b.const(keep))
+        for h in involved:
+            count = b.op("Add", count, b.op("MatMul", final[h], b.const(eye[h : h + 1])))
+        for h, vh in vmem.items():
+            v_after = b.op(
+                "Add", b.op("Mul", v_after, b.const(1 - eye[h : h + 1])), b.op("MatMul", vh, b.const(eye[h : h + 1]))
+            )
+        return count, v_after
 
 
 def int_step_model(spec: XyloSpec) -> Any:
     """One exact integer step of ``spec`` as an ONNX model (module docstring)."""
     chip = get_chip(spec.chip)
-    if spec.has_aliases:
-        raise ConfigError("ONNX export: specs with aliases are not supported")
-    if np.any(spec.threshold <= 0) or np.any(spec.threshold_out <= 0):
-        raise ConfigError("ONNX export: thresholds must be >= 1 (threshold 0 makes the chip fire every step)")
     b = _Builder(np.int64)
     ops = _IntOps(b, chip.state_range.lo, chip.state_range.hi)
     nh, no, ns = spec.n_hidden, spec.n_outputs, spec.n_synapses
@@ -169,21 +251,21 @@ def int_step_model(spec: XyloSpec) -> Any:
     state |= {n: b.input(n, no) for n in ("isyn_out", "vmem_out")}
     w_in, w_rec = _eff(spec.weights_in, spec.weight_shift_in), _eff(spec.weights_rec, spec.weight_shift_rec)
     dashes = [spec.dash_syn, spec.dash_syn_2]
-    syn = []
+    syn, n_seq = [], 0
     for s, name in enumerate(names):
-        drive = b.op(
-            "Add", b.op("MatMul", x, b.const(w_in[:, :, s])), b.op("MatMul", state["spk"], b.const(w_rec[:, :, s]))
-        )
-        acc = ops.sat(b.op("Add", state[name], drive))
+        acc, k = ops.deliver(state[name], [(x, w_in[:, :, s]), (state["spk"], w_rec[:, :, s])])
         syn.append(b.op("Sub", acc, ops.decrement(acc, dashes[s])))
+        n_seq += k
     bias, bias_out = (spec.bias, spec.bias_out) if spec.has_bias else (None, None)
-    spk, vmem = ops.neuron(syn, state["vmem"], spec.dash_mem, bias, spec.threshold, chip.max_hidden_spikes)
-    w_out = _eff(spec.weights_out, spec.weight_shift_out)
-    acc = ops.sat(b.op("Add", state["isyn_out"], b.op("MatMul", state["spk"], b.const(w_out))))
+    v = ops.integrate(syn, state["vmem"], spec.dash_mem, bias)
+    if spec.has_aliases:
+        spk, vmem = ops.fire_aliased(v, spec.threshold, chip.max_hidden_spikes, spec.aliases)
+    else:
+        spk, vmem = ops.fire(v, spec.threshold, chip.max_hidden_spikes)
+    acc, k = ops.deliver(state["isyn_out"], [(state["spk"], _eff(spec.weights_out, spec.weight_shift_out))])
     isyn_out = b.op("Sub", acc, ops.decrement(acc, spec.dash_syn_out))
-    out, vmem_out = ops.neuron(
-        [isyn_out], state["vmem_out"], spec.dash_mem_out, bias_out, spec.threshold_out, chip.max_output_spikes
-    )
+    v_out = ops.integrate([isyn_out], state["vmem_out"], spec.dash_mem_out, bias_out)
+    out, vmem_out = ops.fire(v_out, spec.threshold_out, chip.max_output_spikes)
     b.output("spikes", out, no)
     for n, s in zip(names, syn, strict=True):
         b.output(f"{n}_next", s, nh)
@@ -191,7 +273,13 @@ def int_step_model(spec: XyloSpec) -> Any:
         ("vmem_next", vmem, nh), ("spk_next", spk, nh), ("isyn_out_next", isyn_out, no), ("vmem_out_next", vmem_out, no)
     ):  # fmt: skip
         b.output(name, value, width)
-    return b.model(f"xylo_{spec.chip}", "xylodeploy integer Xylo step graph; see xylodeploy.interop.onnx")
+    model = b.model(f"xylo_{spec.chip}", "xylodeploy integer Xylo step graph; see xylodeploy.interop.onnx")
+    exact = (
+        "every input: bit-exact with xylodeploy's reference simulator and xylosim on all recorded states "
+        f"(per-event saturation order modelled for {n_seq + k} event sources)"
+    )
+    b.onnx.helper.set_model_props(model, {"xylodeploy.chip": spec.chip, "xylodeploy.exact": exact})
+    return model
 
 
 def export_onnx(obj: NetworkGraph | XyloSpec, path: str | os.PathLike) -> Any:

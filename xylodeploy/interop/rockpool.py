@@ -116,7 +116,7 @@ def _is_container(m: Any) -> bool:
 def rockpool_to_graph(net: Any, *, name: str = "rockpool") -> tuple[Any, Any]:
     """Translate a rockpool ``SynNet`` or Sequential of ``LinearTorch`` + ``LIFTorch`` into a `NetworkGraph`.
 
-    ``LIFTorch`` runs the graph's dynamics in the graph's order (xylo-spec.md §1.4), so parameters copy over
+    ``LIFTorch`` runs the graph's dynamics in the graph's order (docs/chip-arithmetic.md), so parameters copy over
     exactly: ``tau_mem``, ``tau_syn`` (1 or 2 synapses: input column ``2j+s`` drives synapse ``s`` of neuron
     ``j``), ``threshold``, ``bias``, ``max_spikes_per_dt``, ``dt`` and ``w_rec`` (``has_rec``). Read from the
     module parameters only (rockpool.devices is never imported). ``LinearTorch`` biases, neuron noise and
@@ -170,7 +170,7 @@ def rockpool_to_graph(net: Any, *, name: str = "rockpool") -> tuple[Any, Any]:
 
 # --- rockpool's post-training quantisers, reproduced as a rockpool user gets them (issue 4) ----------------
 #
-# Flow of a rockpool user (xylo-spec.md §2-§3, §8): ``spec = mapper(graph, weight_dtype='float', ...)``,
+# Flow of a rockpool user (docs/chip-facts.md, rockpool): ``spec = mapper(graph, weight_dtype='float', ...)``,
 # ``spec.update(channel_quantize(**spec))`` (or ``global_quantize``), ``config_from_specification(**spec)``.
 # `rockpool_float_spec` builds the mapper's float dict from OUR `NetworkGraph`, `rockpool_quantize` calls
 # rockpool's own quantiser on it, and `rockpool_deployed_spec` turns the result into the `XyloSpec` that
@@ -194,7 +194,7 @@ def _restricted_layout(chip: Any) -> bool:
 
 def rockpool_float_spec(graph: Any, chip: Any = "xylo-audio2") -> dict[str, Any]:
     """The float spec dict rockpool's ``mapper(..., weight_dtype='float', threshold_dtype='float',
-    dash_dtype='float')`` builds for ``graph`` (a `NetworkGraph`) on ``chip`` (xylo-spec.md §3.3).
+    dash_dtype='float')`` builds for ``graph`` (a `NetworkGraph`) on ``chip`` (docs/chip-facts.md, rockpool).
 
     Hidden ids: input-fed populations first, readout-feeding last (rockpool's order for a chain of layers).
     ``weights_rec (Nh, Nh[, 2])`` holds every hidden->hidden weight; Xylo Audio 2 uses ``weights_in
@@ -312,7 +312,7 @@ def _int8_wrap(values: Any) -> tuple[Any, int]:
 
 def rockpool_deployed_spec(quantized: dict[str, Any], float_spec: dict[str, Any], chip: Any) -> tuple[Any, dict]:
     """The `XyloSpec` that ``config_from_specification(**spec)`` puts on ``chip`` after
-    ``spec.update(quantized)`` (xylo-spec.md §4.2, §8 items 2, 6, 8), and the defects that applied.
+    ``spec.update(quantized)`` (docs/chip-facts.md, rockpool and board interface), and the defects that applied.
 
     Reproduced faithfully: weights, dashes and shifts are rounded and cast with ``astype("int8")``
     (out-of-range values wrap); thresholds and ``bias_out`` are rounded; hidden biases are DROPPED (the

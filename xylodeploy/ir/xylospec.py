@@ -1,6 +1,6 @@
 """`XyloSpec`: the integer IR, one network configured for one chip.
 
-Field names follow rockpool's mapper specification (xylo-spec.md §3.3). Hidden neuron ``h``
+Field names follow rockpool's mapper specification (docs/chip-facts.md, rockpool). Hidden neuron ``h``
 has ``Nsyn`` synaptic states (1 or 2). Units: weights, thresholds, biases and states are
 integers in chip units (one LSB of Isyn/Vmem); dashes are bit shifts; ``dt`` is in seconds.
 """

@@ -1,6 +1,6 @@
 """`map_to_spec`: QuantizedGraph -> XyloSpec for one chip, and `unmap`, its inverse.
 
-Layout (xylo-spec.md §3.3, without rockpool's defects of §8):
+Layout (docs/chip-facts.md, rockpool, without its mapper's defects):
 
 * hidden ids per population from `allocate` (input-fed first, readout-feeding last);
 * ``weights_in (Nin, Nh, Nsyn)``: input connections; ``weights_rec (Nh, Nh, Nsyn)`` [source,

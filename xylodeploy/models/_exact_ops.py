@@ -1,6 +1,6 @@
 """Integer operations of the Xylo core on integer-valued float64 tensors, with straight-through gradients.
 
-Every function here returns *exactly* the integer the chip computes (xylo-spec.md §1.2) in its
+Every function here returns *exactly* the integer the chip computes (`xylodeploy.arith.scalar_model`) in its
 forward value, stored in a float64 tensor; the backward pass uses a smooth stand-in:
 
 * ``ste(exact, smooth)``: value of ``exact``, gradient of ``smooth``.
@@ -39,13 +39,13 @@ def wrap_int16(x: Tensor) -> Tensor:
 
 
 def shifted_weight(w: Tensor, shift: int) -> Tensor:
-    """Effective weight ``(int16)(w << shift)`` with gradient ``2^shift`` (xylo-spec.md §1.1, P7)."""
+    """Effective weight ``(int16)(w << shift)`` with gradient ``2^shift`` (docs/chip-arithmetic.md, P7)."""
     scaled = w * float(2**shift)
     return ste(wrap_int16(scaled), scaled)
 
 
 def decay(x: Tensor, dash: Tensor) -> Tensor:
-    """Bit-shift decay ``x - decrement(x, d)`` of xylo-spec.md §1.2.
+    """Bit-shift decay ``x - decrement(x, d)`` of `xylodeploy.arith.scalar_model`.
 
     ``decrement(x, d) = x >> d`` (floor), but at least 1 when ``x > 0``. ``dash`` broadcasts
     against ``x``. Gradient: that of the float decay ``x · (1 - 2^-d)``.

@@ -8,9 +8,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from xylodeploy.backends.base import Recording
 from xylodeploy.chips import ChipSpec, IntRange
+from xylodeploy.drc import validity
 from xylodeploy.errors import ConfigError
+from xylodeploy.ir.recording import Recording
 from xylodeploy.ir.xylospec import XyloSpec
 
 TRAINABLE_GROUPS: tuple[str, ...] = ("weights", "threshold", "bias")
@@ -28,46 +29,19 @@ class ValueRanges:
 
 
 def value_ranges(chip: ChipSpec, strict: bool) -> ValueRanges:
-    """Chip ranges (``strict``) or the wider ranges xylosim's types accept (int16 bias, any shift)."""
-    if strict:
-        return ValueRanges(
-            chip.weight_range, chip.threshold_range, chip.bias_range, chip.dash_range, chip.weight_shift_range
-        )
-    return ValueRanges(
-        chip.weight_range, chip.state_range, chip.state_range, chip.dash_range, IntRange(0, np.iinfo(np.int32).max)
-    )
+    """The ranges the model clamps to: the chip profile (``strict``) or the arithmetic profile
+    (int16 biases and thresholds, weight shifts 0..31) of `xylodeploy.drc.validity`."""
+    r = validity.ranges(chip, "chip" if strict else "arith")
+    return ValueRanges(r.weight, r.threshold, r.bias, r.dash, r.weight_shift)
 
 
 def check_spec(spec: XyloSpec, chip: ChipSpec, ranges: ValueRanges, strict: bool) -> None:
-    """Raise ConfigError (one line, naming the field, value and range) if the model cannot run ``spec``."""
-    checks = {
-        "weights_in": ranges.weight,
-        "weights_rec": ranges.weight,
-        "weights_out": ranges.weight,
-        "threshold": ranges.threshold,
-        "threshold_out": ranges.threshold,
-        "bias": ranges.bias,
-        "bias_out": ranges.bias,
-        "dash_mem": ranges.dash,
-        "dash_syn": ranges.dash,
-        "dash_syn_2": ranges.dash,
-        "dash_mem_out": ranges.dash,
-        "dash_syn_out": ranges.dash,
-    }
-    for name, rng in checks.items():
-        arr = getattr(spec, name)
-        if arr.size and (arr.min() < rng.lo or arr.max() > rng.hi):
-            bad = arr.min() if arr.min() < rng.lo else arr.max()
-            raise ConfigError(f"spec field '{name}': value {bad} outside {spec.chip} range {rng}")
-    for name in ("weight_shift_in", "weight_shift_rec", "weight_shift_out"):
-        if getattr(spec, name) not in ranges.shift:
-            raise ConfigError(f"spec field '{name}': value {getattr(spec, name)} outside range {ranges.shift}")
-    if strict and spec.n_synapses > chip.max_synapses:
-        raise ConfigError(f"spec field 'weights_in': {spec.n_synapses} synapses > {chip.name} max {chip.max_synapses}")
-    for h, targets in enumerate(spec.aliases):
-        for a in targets:
-            if not 0 <= a < spec.n_hidden:
-                raise ConfigError(f"spec field 'aliases': neuron {h} aliases to {a}, outside 0..{spec.n_hidden - 1}")
+    """Raise ConfigError (one line, naming location, field, limit and value) if the model cannot run ``spec``:
+    the "chip" profile of `xylodeploy.drc.validity` when ``strict``, else the "arith" profile.
+
+    ``chip`` and ``ranges`` are those of `value_ranges` (kept for callers; the profile defines them).
+    """
+    validity.check(spec, "chip" if strict else "arith", "exact model")
 
 
 def check_trainable(trainable: tuple[str, ...] | list[str] | str) -> tuple[str, ...]:

@@ -1,20 +1,10 @@
 """`XyloExactNet`: the chip's integer arithmetic in torch, with straight-through gradients.
 
-Forward values equal xylosim.v2 bit for bit (xylo-spec.md §1.2). Per step ``t``, with
-``sat(x) = clamp(x, -32768, 32767)``, ``dec(x, d) = x >> d`` (floor; at least 1 if ``x > 0``),
-``k`` the previous step's hidden spike counts and ``x_t`` the input event counts (<= 15)::
-
-    w_eff  = (int16)(round(clamp(w)) << shift)                        # per weight matrix
-    isyn   = sat(isyn + x_t · W_in + k · W_rec)                        # per synapse s
-    isyn   = isyn - dec(isyn, dash_syn)
-    a      = sat(sat(sum_s isyn + wrap16(-dec(vmem, dash_mem))) + bias)   # -(-32768) wraps
-    vmem   = sat(vmem + a)
-    n      = min(floor(vmem / th), 31) if vmem >= th else 0 ;  vmem -= n · th
-    (aliases: spk[target] = min(spk[target] + spk[source], 31), in neuron order)
-    readout: the same with one synapse, input k · W_out and at most 1 spike per step.
+Forward values equal `xylodeploy.arith.scalar_model` (and xylosim.v2) bit for bit on every recorded
+quantity; read its docstring for the equations. Weights are ``round(clamp(w))`` before the shift.
 
 The chip saturates Isyn after *every event* (input channels in order, then recurrent
-sources); this model adds one step's events at once, which agrees unless a partial sum can
+sources); this model adds one step's events at once (one matmul), which agrees unless a partial sum can
 leave int16 while events of the other sign follow. Such steps are detected and, by default
 (``ordered_events=True``), delivered event by event in the chip's order, so the forward value
 stays exact; with ``ordered_events=False`` they are counted in ``ExactOutput.saturation`` and
@@ -318,7 +308,7 @@ class XyloExactNet(nn.Module):
     def _aliases(
         self, v: Tensor, n: Tensor, v_after: Tensor, th: Tensor, cap: Tensor, negative: set[int]
     ) -> tuple[Tensor, Tensor]:
-        """Sequential alias semantics (xylo-spec.md §1.2 item 11) on the neurons involved."""
+        """Sequential alias semantics (docs/chip-arithmetic.md, aliases) on the neurons involved."""
         cols: dict[int, Tensor] = {}
         vcols: dict[int, Tensor] = {}
         incoming: dict[int, Tensor] = {}  # aliased counts from lower-index sources, before the update

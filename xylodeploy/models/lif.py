@@ -58,7 +58,7 @@ class LIFLayer(nn.Module):
         n[t]      = min(floor(u[t] / θ), max_spikes)  if u[t] >= θ  else 0        (surrogate in backward)
         v[t]      = u[t] - n[t] · θ                                              (subtractive reset)
 
-    This is rockpool ``LIFTorch``'s and the Xylo core's order (xylo-spec §1.2 item 1) in float arithmetic.
+    This is rockpool ``LIFTorch``'s and the Xylo core's order (docs/chip-arithmetic.md) in float arithmetic.
     Each call starts from rest (rockpool carries state between calls; we do not).
 
     Attributes (all per neuron, float32 tensors; ``nn.Parameter`` when trainable, buffers otherwise):

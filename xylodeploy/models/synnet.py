@@ -50,12 +50,12 @@ class SynNetRecord:
 
 
 class SynNet(nn.Module):
-    """SynNet with rockpool's parameters and defaults (xylo-spec §3.4), on fast chip-ordered LIF layers.
+    """SynNet with rockpool's parameters and defaults (docs/chip-facts.md, rockpool), on fast chip-ordered LIF layers.
 
     Layer ``i`` is ``I = x_i @ weights[i]`` followed by ``hidden[i]`` (one synapse per neuron); the readout is
     ``weights[-1]`` followed by ``readout``. Initial weights are Kaiming-uniform (bound ``sqrt(6/in)``) times
     ``dt/τ_syn`` of the target neuron. With ``hop_delay`` (default) each hidden layer's spikes reach the next
-    layer / readout one step later, as on Xylo (xylo-spec §1.2 item 9); ``hop_delay=False`` is rockpool's timing.
+    layer / readout one step later, as on Xylo (docs/chip-arithmetic.md); ``hop_delay=False`` is rockpool's timing.
 
     Attributes read by the graph extractor:
         weights: ``nn.ParameterList``; ``weights[i]`` is ``(in, out)``, last entry = readout ``(N_last, n_classes)``.

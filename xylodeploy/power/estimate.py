@@ -1,6 +1,6 @@
 """Cycle model of the Xylo SNN core and the no-hardware clock/real-time ESTIMATE built on it.
 
-The model is SynSense's (xylo-spec.md §7), master-clock cycles per time step ``dt``:
+The model is SynSense's (docs/chip-facts.md, cycle model), master-clock cycles per time step ``dt``:
 
     C_input    = Nin * (p_i * Nien * 3.5 + 1)
     C_hid_isyn = Nhid * (F * 7 * p_h + 3)
@@ -23,7 +23,7 @@ import numpy as np
 from xylodeploy.chips import ChipSpec, get_chip
 from xylodeploy.ir.xylospec import XyloSpec
 
-LABEL = "ESTIMATE (SynSense cycle model, xylo-spec §7; no hardware measured)"
+LABEL = "ESTIMATE (SynSense cycle model, docs/chip-facts.md; no hardware measured)"
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Time constants <-> bit-shift decay parameters ("dashes").
 
 The chip decays a state ``x`` by ``x -= decrement(x, dash)`` (floor shift, at least 1 for
-``x > 0``; xylo-spec.md §1.2), i.e. by the factor ``a = 1 - 2**-dash`` away from the
+``x > 0``; docs/chip-arithmetic.md), i.e. by the factor ``a = 1 - 2**-dash`` away from the
 linear tail. The float model decays by ``exp(-dt/tau)``. The ONE rounding rule used here:
 
 * ``dash_to_tau(d) = -dt / ln(1 - 2**-d)``: the exact time constant of the factor

@@ -32,6 +32,7 @@ from torch.nn import functional
 from xylodeploy.errors import ConfigError
 from xylodeploy.ir.xylospec import XyloSpec
 from xylodeploy.models.exact import ExactOutput, ExactSaturationWarning, XyloExactNet
+from xylodeploy.readout import argmax
 from xylodeploy.train.losses import LOSSES, class_scores
 
 READOUTS: tuple[str, ...] = ("vmem", "spikes")
@@ -108,7 +109,7 @@ def evaluate_exact(
         warnings.simplefilter("ignore", ExactSaturationWarning)
         for x, y in _batches(data, batch_size, False, torch.Generator(), "validation data"):
             out = model(x)
-            pred = readout_logits(out, vmem_scale(model), loss, readout).argmax(1)
+            pred = argmax(readout_logits(out, vmem_scale(model), loss, readout))
             y = _labels(y, dev)
             correct += int((pred == y).sum())
             total += len(y)
@@ -213,7 +214,7 @@ def _train_epoch(
             opt.step()
             model.clip_()
             total_loss += float(batch_loss.detach()) * len(y)
-            correct += int((logits.argmax(1) == y).sum())
+            correct += int((argmax(logits) == y).sum())
             n += len(y)
     if n == 0:
         raise ConfigError("training data: no samples")

@@ -16,21 +16,18 @@ import torch
 from torch.nn import functional
 
 from xylodeploy.errors import ConfigError
+from xylodeploy.readout import POOLING_OF_LOSS, argmax, pool
 
-LOSSES = ("ce_max", "ce_mean", "ce_count")
+LOSSES = tuple(POOLING_OF_LOSS)
 
 
 def class_scores(out: torch.Tensor, loss: str) -> torch.Tensor:
-    """Pool readout traces (B, T, K) over time into class scores (B, K)."""
+    """Pool readout traces (B, T, K) over time into class scores (B, K) (`xylodeploy.readout.pool`)."""
+    if loss not in LOSSES:
+        raise ConfigError(f"unknown loss '{loss}': expected one of {', '.join(LOSSES)}")
     if out.ndim != 3:
         raise ConfigError(f"model output must have shape (B, T, classes), got {tuple(out.shape)}")
-    if loss == "ce_max":
-        return out.max(dim=1).values
-    if loss == "ce_mean":
-        return out.mean(dim=1)
-    if loss == "ce_count":
-        return out.sum(dim=1)
-    raise ConfigError(f"unknown loss '{loss}': expected one of {', '.join(LOSSES)}")
+    return pool(out, POOLING_OF_LOSS[loss])
 
 
 def readout_loss(out: torch.Tensor, target: torch.Tensor, loss: str) -> torch.Tensor:
@@ -39,5 +36,5 @@ def readout_loss(out: torch.Tensor, target: torch.Tensor, loss: str) -> torch.Te
 
 
 def predict(out: torch.Tensor, loss: str) -> torch.Tensor:
-    """Predicted class per sample: argmax of the pooled class scores."""
-    return class_scores(out, loss).argmax(dim=1)
+    """Predicted class per sample: argmax of the pooled class scores (`xylodeploy.readout.argmax`)."""
+    return argmax(class_scores(out, loss))

@@ -1,6 +1,6 @@
 """Tiny shared configs and helpers for the compile / validate / pipeline tests (fast on 2 cores).
 
-Import as ``from fixtures_small import ...`` (tests/conftest.py puts tests/ on ``sys.path``).
+Import as ``from tests.support.fixtures_small import ...``.
 """
 
 from __future__ import annotations

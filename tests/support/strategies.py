@@ -7,7 +7,7 @@ neuron, never itself. A "style" knob mixes sparse and dense weights and an "extr
 with large shifts) that forces int16 saturation. Array contents come from a drawn numpy seed,
 which keeps generation fast (shrinking then reduces sizes and knobs, not single entries).
 
-    from strategies import xylo_specs, rasters, spec_and_raster
+    from tests.support.strategies import xylo_specs, rasters, spec_and_raster
 """
 
 from __future__ import annotations
