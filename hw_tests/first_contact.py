@@ -56,8 +56,10 @@ class Context:
 
 def checklist_spec(chip: str, n_h: int = 24) -> Any:
     """A small network using every parameter (both synapses where the chip has two), seed fixed."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "unit"))
-    from _samna_specs import random_spec
+    root = str(Path(__file__).resolve().parents[1])  # the repo root, for tests.support when run as a script
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    from tests.support.samna_specs import random_spec
 
     return random_spec(chip, seed=15, n_h=n_h)
 

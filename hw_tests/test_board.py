@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _samna_specs import random_spec
 
+from tests.support.samna_specs import random_spec
 from xylodeploy.backends import get_backend
 from xylodeploy.backends._samna_config import config_to_spec, spec_to_config
 from xylodeploy.backends.compare import compare_devices

@@ -3,13 +3,9 @@ step names samna's error on a faulty one, and everything skips cleanly without s
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, for `hw_tests`
-from hw_tests.first_contact import STEPS, main, run_checklist  # noqa: E402
+from hw_tests.first_contact import STEPS, main, run_checklist
 
 
 def _statuses(results):

@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 import pytest
-from _samna_specs import random_spec
+from tests.support.samna_specs import random_spec
 
 from xylodeploy.backends import _samna_io as io
 from xylodeploy.backends import get_backend
