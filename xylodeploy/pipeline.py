@@ -13,8 +13,9 @@ Outputs in the run folder: ``train/`` (checkpoints), ``model.xylo`` (the deploye
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
@@ -57,6 +58,8 @@ class SimulateSection(Section):
     backends: list[Literal["reference", "xylosim"]] = ["reference", "xylosim"]
     xylosim_clips: Annotated[int, Field(ge=0)] = 32
     exact_clips: Annotated[int, Field(ge=0)] = 64
+    workers: Annotated[int, Field(ge=1, le=1024, strict=True)] = 1  # local processes for the reference simulator
+    scheduler: str | None = None  # Dask distributed scheduler address for the reference simulator
 
     @model_validator(mode="after")
     def _some_integer_stage(self) -> SimulateSection:
@@ -136,9 +139,10 @@ def run_pipeline(cfg: PipelineConfig, out_dir: str | Path, log: Callable[[str], 
     dep.spec.save(spec_path)
     s = cfg.simulate
     log(f"[3/4] simulate {len(splits.test)} test clips: float, {', '.join(backends)}, exact torch mode")
-    val = validate(dep.spec, splits.test.spikes, splits.test.labels, model=model, rule=rule,
-                   backends=backends, exact_torch=s.exact_clips > 0,
-                   max_clips={"xylosim": s.xylosim_clips, "exact": s.exact_clips})  # fmt: skip
+    with _sharded_reference(s) as shared:
+        val = validate(dep.spec, splits.test.spikes, splits.test.labels, model=model, rule=rule,
+                       backends=backends, exact_torch=s.exact_clips > 0, device_backends=shared,
+                       max_clips={"xylosim": s.xylosim_clips, "exact": s.exact_clips})  # fmt: skip
     log("[4/4] report")
     from xylodeploy.pipeline_report import deployed_stage, write_report
 
@@ -147,6 +151,18 @@ def run_pipeline(cfg: PipelineConfig, out_dir: str | Path, log: Callable[[str], 
     return PipelineResult(out, spec_path, report_path, float(val.stages["float"].accuracy),
                           float(val.stages[chip_stage].accuracy), val.ok, dep, val,
                           time.perf_counter() - t0)  # fmt: skip
+
+
+@contextlib.contextmanager
+def _sharded_reference(sim: SimulateSection) -> Iterator[dict]:
+    """``{"reference": ShardedBackend}`` when the section asks for workers or a scheduler, else ``{}``."""
+    if sim.workers == 1 and not sim.scheduler:
+        yield {}
+        return
+    from xylodeploy.scale.shard import ShardedBackend
+
+    with ShardedBackend("reference", workers=sim.workers, scheduler=sim.scheduler) as backend:
+        yield {"reference": backend}
 
 
 def _available_backends(sim: SimulateSection, log: Callable[[str], None]) -> tuple[str, ...]:

@@ -118,3 +118,20 @@ def test_bad_plans_are_one_line_errors(kw):
 def test_board_is_never_sharded():
     with pytest.raises(ConfigError, match="board"):
         ShardedBackend("samna", workers=2)
+
+
+def test_validate_cli_with_workers_reports_the_same(tmp_path, spec_and_clips):
+    spec, raster = spec_and_clips
+    spec_path, data = tmp_path / "net.xylo", tmp_path / "clips.npz"
+    spec.save(spec_path)
+    save_raster_npz(data, raster, np.arange(len(raster)) % spec.n_outputs)
+    runner = CliRunner()
+    base = ["validate", str(spec_path), "--data", str(data), "--no-exact", "--device-clips", "3", "--json"]
+    one = runner.invoke(main, base)
+    two = runner.invoke(main, [*base, "--workers", "2"])
+    assert one.exit_code == two.exit_code == 0, one.output + two.output
+    import json
+
+    a, b = json.loads(one.output), json.loads(two.output)
+    assert a["stages"]["reference"]["accuracy"] == b["stages"]["reference"]["accuracy"]
+    assert a["pairs"] == b["pairs"]

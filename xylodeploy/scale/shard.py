@@ -126,7 +126,7 @@ class ShardedBackend:
         if self._spec is None:
             raise ConfigError(f"sharded {self.name} backend: load a spec before running clips")
         x, _ = as_batch(raster, self._spec.n_inputs, "input raster")
-        slices = shard_slices(len(x), self.chunk)
+        slices = shard_slices(len(x), min(self.chunk, max(1, -(-len(x) // self._parallelism()))))
         if self._client is not None:
             futures = {self._client.submit(run_shard, self._spec_future, self.name, x[s], record, pure=False): s
                        for s in slices}  # fmt: skip
@@ -138,6 +138,12 @@ class ShardedBackend:
         else:
             for s in slices:
                 yield s, run_shard(self._spec, self.name, x[s], record)
+
+    def _parallelism(self) -> int:
+        """How many shards can run at once (so that a small batch still uses every worker)."""
+        if self._client is not None:
+            return max(1, sum(self._client.nthreads().values()))
+        return self.workers
 
     def close(self) -> None:
         """Stop the local workers / drop the Dask client (the cluster itself keeps running)."""
