@@ -57,11 +57,11 @@ def test_local_workers_equal_one_process(spec_and_clips):
 def test_dask_cluster_of_two_workers_equals_one_process(spec_and_clips):
     distributed = pytest.importorskip("distributed")
     spec, raster = spec_and_clips
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None) as cluster:  # fmt: skip
-        with ShardedBackend("reference", scheduler=cluster.scheduler_address, chunk=4) as sim:
-            sim.load(spec)
-            _assert_same(sim.run(raster, record=True), _single(spec, raster))
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                       dashboard_address=None)  # fmt: skip
+    with cluster, ShardedBackend("reference", scheduler=cluster.scheduler_address, chunk=4) as sim:
+        sim.load(spec)
+        _assert_same(sim.run(raster, record=True), _single(spec, raster))
 
 
 def test_stream_writer_writes_what_np_load_reads(tmp_path, spec_and_clips):
