@@ -106,8 +106,11 @@ class PipelineResult:
         return 100.0 * (self.deployed_test_acc - self.float_test_acc)
 
 
-def run_pipeline(cfg: PipelineConfig, out_dir: str | Path, log: Callable[[str], None] = print) -> PipelineResult:
-    """Train, compile (+ exact fine-tuning), validate on the test split and write the report."""
+def run_pipeline(cfg: PipelineConfig, out_dir: str | Path, log: Callable[[str], None] = print,
+                 on_epoch: Callable[[dict], None] | None = None) -> PipelineResult:  # fmt: skip
+    """Train, compile (+ exact fine-tuning), validate on the test split and write the report.
+
+    ``on_epoch`` receives each training epoch's history row (see `train`)."""
     from xylodeploy.train.checkpoint import load_model
     from xylodeploy.train.data import load_dataset
     from xylodeploy.train.loop import train
@@ -117,7 +120,9 @@ def run_pipeline(cfg: PipelineConfig, out_dir: str | Path, log: Callable[[str], 
     out.mkdir(parents=True, exist_ok=True)
     splits = load_dataset(cfg)
     log(f"[1/4] train: {len(splits.train)} train / {len(splits.val)} val / {len(splits.test)} test clips")
-    trained = train(cfg, out / "train", data=splits, overwrite=True)  # the run folder belongs to this pipeline
+    trained = train(
+        cfg, out / "train", data=splits, overwrite=True, on_epoch=on_epoch
+    )  # the run folder belongs to this pipeline
     model, _ = load_model(trained.checkpoint)
     model.eval()
     rule = ReadoutRule.from_training(model.output, cfg.train.loss)

@@ -175,6 +175,7 @@ def train(
     data: Splits | None = None,
     model: torch.nn.Module | None = None,
     log: Callable[[str], None] | None = None,
+    on_epoch: Callable[[dict], None] | None = None,
 ) -> TrainResult:
     """Train the model of ``cfg`` on its data; checkpoints go to ``out_dir``.
 
@@ -186,6 +187,8 @@ def train(
         data: pre-built splits (default: ``load_dataset(cfg)``).
         model: a pre-built model with ``init_kwargs`` (default: built from ``cfg.model``).
         log: receives one line per epoch (default: stderr when ``cfg.train.progress``).
+        on_epoch: called with each epoch's history row after its checkpoints are written (a sweep
+            prunes a trial by raising from it).
     """
     from tqdm.auto import tqdm
 
@@ -247,6 +250,8 @@ def train(
             + (f"  ETA {_fmt_time(eta)}" if epoch + 1 < epochs and not stopped else ""))  # fmt: skip
         if stopped:
             log(f"early stop: no validation improvement for {patience} epochs")
+        if on_epoch is not None:
+            on_epoch(dict(row))
     return _finish(out, model, splits, cfg, history, best, stopped, time.perf_counter() - t0, common, dist)
 
 
