@@ -51,6 +51,20 @@ def _init_worker(spec: XyloSpec, backend: str) -> None:
     sim = _make_backend(backend)
     sim.load(spec)
     _WORKER_SPEC["sim"] = sim
+    if backend == "reference":
+        _warm_kernels(spec)
+
+
+def _warm_kernels(spec: XyloSpec) -> None:
+    """Load every compiled reference kernel now (numba cache), not inside the first timed shard."""
+    from xylodeploy.backends.reference import ReferenceBackend
+
+    clip = np.zeros((2, 2, spec.n_inputs), np.int64)
+    for kernel in ("vector", "lanes"):
+        sim = ReferenceBackend(kernel=kernel, threads=1)
+        sim.load(spec)
+        for record in (False, True):
+            sim.run(clip, record=record)
 
 
 def _run_loaded(raster: np.ndarray, record: bool) -> Recording:
