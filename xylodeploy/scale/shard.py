@@ -20,8 +20,11 @@ large outputs to disk instead of holding every array in memory.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import multiprocessing as mp
+import sys
 from collections.abc import Iterator
+from multiprocessing import resource_tracker, shared_memory
 from typing import Any
 
 import numpy as np
@@ -69,6 +72,55 @@ def _warm_kernels(spec: XyloSpec) -> None:
 
 def _run_loaded(raster: np.ndarray, record: bool) -> Recording:
     return _WORKER_SPEC["sim"].run(raster, record=record)
+
+
+def _run_into(raster: np.ndarray, record: bool, start: int, handles: dict) -> None:
+    """Worker side of `ShardedBackend.run`: run a shard and store it at ``start`` in the shared arrays."""
+    rec = _WORKER_SPEC["sim"].run(raster, record=record)
+    for name, arr in rec.fields().items():
+        with _attached(handles[name]) as view:
+            view[start : start + len(arr)] = arr
+
+
+@contextlib.contextmanager
+def _attached(handle: tuple[str, str, tuple]) -> Iterator[np.ndarray]:
+    shm_name, dtype, shape = handle
+    shm = shared_memory.SharedMemory(name=shm_name)
+    if sys.version_info < (3, 13):  # attaching registers the block for removal at worker exit; the parent owns it
+        resource_tracker.unregister(shm._name, "shared_memory")  # noqa: SLF001
+    try:
+        yield np.ndarray(shape, dtype=np.dtype(dtype), buffer=shm.buf)
+    finally:
+        shm.close()
+
+
+class _SharedArrays:
+    """Named shared-memory arrays of the given ``(dtype, shape)``; unlinked on exit."""
+
+    def __init__(self, layout: dict[str, tuple[str, tuple]]) -> None:
+        self.layout = layout
+        self._shm: dict[str, shared_memory.SharedMemory] = {}
+
+    def __enter__(self) -> _SharedArrays:
+        for name, (dtype, shape) in self.layout.items():
+            size = max(1, int(np.prod(shape)) * np.dtype(dtype).itemsize)
+            self._shm[name] = shared_memory.SharedMemory(create=True, size=size)
+        return self
+
+    @property
+    def handles(self) -> dict[str, tuple[str, str, tuple]]:
+        return {n: (self._shm[n].name, *self.layout[n]) for n in self.layout}
+
+    def copies(self) -> dict[str, np.ndarray]:
+        """Private copies of the arrays (the shared blocks go away on exit)."""
+        return {n: np.ndarray(shape, np.dtype(dt), buffer=self._shm[n].buf).copy()
+                for n, (dt, shape) in self.layout.items()}  # fmt: skip
+
+    def __exit__(self, *exc: object) -> None:
+        for shm in self._shm.values():
+            shm.close()
+            shm.unlink()
+        self._shm.clear()
 
 
 def shard_slices(n_clips: int, chunk: int) -> list[slice]:
@@ -132,8 +184,24 @@ class ShardedBackend:
         """Nothing to clear: every shard starts from reset state."""
 
     def run(self, raster: Any, record: bool = False) -> Recording:
-        """All clips of ``raster`` (B, T, Nin), sharded, joined in clip order."""
-        return concat_recordings([rec for _, rec in sorted(self.iter_shards(raster, record), key=_start)])
+        """All clips of ``raster`` (B, T, Nin), sharded, joined in clip order.
+
+        Local workers write their shards straight into shared-memory output arrays (no pickled
+        recordings through pipes); Dask workers return their shards' arrays.
+        """
+        if self._pool is None or self._spec is None:
+            return concat_recordings([rec for _, rec in sorted(self.iter_shards(raster, record), key=_start)])
+        x, _ = as_batch(raster, self._spec.n_inputs, "input raster")
+        probe = _make_backend(self.name)
+        probe.load(self._spec)
+        layout = {k: (a.dtype.str, (len(x), x.shape[1], *a.shape[2:]))
+                  for k, a in probe.run(x[:1, :1], record=record).fields().items()}  # fmt: skip
+        with _SharedArrays(layout) as out:
+            slices = shard_slices(len(x), min(self.chunk, max(1, -(-len(x) // self.workers))))
+            futures = [self._pool.submit(_run_into, x[s], record, s.start, out.handles) for s in slices]
+            for fut in cf.as_completed(futures):
+                fut.result()
+            return Recording(**out.copies())
 
     def iter_shards(self, raster: Any, record: bool = False) -> Iterator[tuple[slice, Recording]]:
         """Yield ``(clip range, recording)`` per shard as shards finish (any order)."""
