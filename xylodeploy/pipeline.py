@@ -13,8 +13,9 @@ Outputs in the run folder: ``train/`` (checkpoints), ``model.xylo`` (the deploye
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
@@ -57,6 +58,8 @@ class SimulateSection(Section):
     backends: list[Literal["reference", "xylosim"]] = ["reference", "xylosim"]
     xylosim_clips: Annotated[int, Field(ge=0)] = 32
     exact_clips: Annotated[int, Field(ge=0)] = 64
+    workers: Annotated[int, Field(ge=1, le=1024, strict=True)] = 1  # local processes for the reference simulator
+    scheduler: str | None = None  # Dask distributed scheduler address for the reference simulator
 
     @model_validator(mode="after")
     def _some_integer_stage(self) -> SimulateSection:
@@ -103,8 +106,11 @@ class PipelineResult:
         return 100.0 * (self.deployed_test_acc - self.float_test_acc)
 
 
-def run_pipeline(cfg: PipelineConfig, out_dir: str | Path, log: Callable[[str], None] = print) -> PipelineResult:
-    """Train, compile (+ exact fine-tuning), validate on the test split and write the report."""
+def run_pipeline(cfg: PipelineConfig, out_dir: str | Path, log: Callable[[str], None] = print,
+                 on_epoch: Callable[[dict], None] | None = None) -> PipelineResult:  # fmt: skip
+    """Train, compile (+ exact fine-tuning), validate on the test split and write the report.
+
+    ``on_epoch`` receives each training epoch's history row (see `train`)."""
     from xylodeploy.train.checkpoint import load_model
     from xylodeploy.train.data import load_dataset
     from xylodeploy.train.loop import train
@@ -114,7 +120,9 @@ def run_pipeline(cfg: PipelineConfig, out_dir: str | Path, log: Callable[[str], 
     out.mkdir(parents=True, exist_ok=True)
     splits = load_dataset(cfg)
     log(f"[1/4] train: {len(splits.train)} train / {len(splits.val)} val / {len(splits.test)} test clips")
-    trained = train(cfg, out / "train", data=splits, overwrite=True)  # the run folder belongs to this pipeline
+    trained = train(
+        cfg, out / "train", data=splits, overwrite=True, on_epoch=on_epoch
+    )  # the run folder belongs to this pipeline
     model, _ = load_model(trained.checkpoint)
     model.eval()
     rule = ReadoutRule.from_training(model.output, cfg.train.loss)
@@ -136,9 +144,10 @@ def run_pipeline(cfg: PipelineConfig, out_dir: str | Path, log: Callable[[str], 
     dep.spec.save(spec_path)
     s = cfg.simulate
     log(f"[3/4] simulate {len(splits.test)} test clips: float, {', '.join(backends)}, exact torch mode")
-    val = validate(dep.spec, splits.test.spikes, splits.test.labels, model=model, rule=rule,
-                   backends=backends, exact_torch=s.exact_clips > 0,
-                   max_clips={"xylosim": s.xylosim_clips, "exact": s.exact_clips})  # fmt: skip
+    with _sharded_reference(s) as shared:
+        val = validate(dep.spec, splits.test.spikes, splits.test.labels, model=model, rule=rule,
+                       backends=backends, exact_torch=s.exact_clips > 0, device_backends=shared,
+                       max_clips={"xylosim": s.xylosim_clips, "exact": s.exact_clips})  # fmt: skip
     log("[4/4] report")
     from xylodeploy.pipeline_report import deployed_stage, write_report
 
@@ -147,6 +156,18 @@ def run_pipeline(cfg: PipelineConfig, out_dir: str | Path, log: Callable[[str], 
     return PipelineResult(out, spec_path, report_path, float(val.stages["float"].accuracy),
                           float(val.stages[chip_stage].accuracy), val.ok, dep, val,
                           time.perf_counter() - t0)  # fmt: skip
+
+
+@contextlib.contextmanager
+def _sharded_reference(sim: SimulateSection) -> Iterator[dict]:
+    """``{"reference": ShardedBackend}`` when the section asks for workers or a scheduler, else ``{}``."""
+    if sim.workers == 1 and not sim.scheduler:
+        yield {}
+        return
+    from xylodeploy.scale.shard import ShardedBackend
+
+    with ShardedBackend("reference", workers=sim.workers, scheduler=sim.scheduler) as backend:
+        yield {"reference": backend}
 
 
 def _available_backends(sim: SimulateSection, log: Callable[[str], None]) -> tuple[str, ...]:

@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "doctor": "doctor_cmd",
     "import": "import_cmd",
     "export": "export_cmd",
+    "sweep": "sweep_cmd",
 }
 
 

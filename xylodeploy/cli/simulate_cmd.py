@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import click
@@ -14,6 +15,8 @@ from xylodeploy.errors import ConfigError
 from xylodeploy.ir import XyloSpec, load_spec
 from xylodeploy.rasters import load_raster_npz, save_npz
 from xylodeploy.readout import ReadoutRule, silent_clips
+from xylodeploy.scale.shard import DEFAULT_CHUNK, ShardedBackend, check_plan, concat_recordings
+from xylodeploy.scale.stream import NpzStreamWriter
 
 SIM_BACKENDS: tuple[str, ...] = ("reference", "exact", "xylosim", "null")
 MAX_LISTED_CLIPS = 20
@@ -34,6 +37,35 @@ def _run(spec: XyloSpec, spikes: np.ndarray, backend_name: str, record: bool) ->
     backend = get_backend(backend_name)
     backend.load(spec)
     return backend.run(spikes, record=record)
+
+
+def _run_sharded(
+    spec: XyloSpec,
+    spikes: np.ndarray,
+    labels: np.ndarray | None,
+    backend_name: str,
+    record: bool,
+    rule: ReadoutRule,
+    output_path: str | None,
+    sim: ShardedBackend,
+) -> Recording:
+    """Run shards on workers; stream every shard to ``output_path``; keep only the readout for the summary."""
+    if backend_name not in SIM_BACKENDS:
+        raise ConfigError(f"--backend: unknown simulator '{backend_name}', expected one of {', '.join(SIM_BACKENDS)}")
+    kept: list[tuple[slice, Recording]] = []
+    with sim, contextlib.ExitStack() as stack:
+        writer = stack.enter_context(NpzStreamWriter(output_path, len(spikes))) if output_path else None
+        sim.load(spec)
+        for clips, rec in sim.iter_shards(spikes, record or rule.needs_state):
+            kept.append((clips, Recording(spikes_out=rec.spikes_out, vmem_out=rec.vmem_out)))
+            if writer is not None:
+                fields = rec.fields() if record else {"spikes_out": rec.spikes_out}
+                writer.write(clips, {**fields, "prediction": predict(rec, rule)})
+                if labels is not None:
+                    writer.write(clips, {"labels": labels[clips]})
+    if output_path:
+        click.echo(f"wrote {output_path} (streamed in {len(kept)} shards)")
+    return concat_recordings([r for _, r in sorted(kept, key=lambda item: item[0].start)])
 
 
 def _check_labels(labels: np.ndarray | None, n_outputs: int, path: str) -> None:
@@ -92,8 +124,30 @@ def summary_lines(rec: Recording, labels: np.ndarray | None, rule: ReadoutRule) 
 @click.option(
     "--output", "-o", "output_path", metavar="OUT.npz", help="Write spikes_out, prediction (and states with --record)."
 )
-def command(spec_path: str, input_path: str | None, backend_name: str, record: bool, output_path: str | None) -> None:
+@click.option(
+    "--workers",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Local worker processes that share the clips (one core each); results are identical.",
+)
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    default=None,
+    help="Dask distributed scheduler (e.g. tcp://host:8786) whose workers run the clips.",
+)
+@click.option(
+    "--chunk-clips",
+    type=int,
+    default=DEFAULT_CHUNK,
+    show_default=True,
+    help="Clips per shard (with --workers/--scheduler; --output is streamed to disk shard by shard).",
+)
+def command(spec_path: str, input_path: str | None, backend_name: str, record: bool, output_path: str | None,
+            workers: int, scheduler: str | None, chunk_clips: int) -> None:  # fmt: skip
     """Simulate SPEC (a .xylo file) on the rasters of --input and print a summary."""  # noqa: D401
+    check_plan(workers, scheduler, chunk_clips)
     if not input_path:
         raise ConfigError("--input RASTER.npz is required")
     if output_path and Path(output_path).is_dir():
@@ -104,7 +158,20 @@ def command(spec_path: str, input_path: str | None, backend_name: str, record: b
     for line in _warnings(spec, spikes):
         click.echo(f"warning: {line}", err=True)
     rule = ReadoutRule.from_spec(spec)
-    rec = _run(spec, spikes, backend_name, record or rule.needs_state)
+    if workers > 1 or scheduler:
+        rec = _run_sharded(
+            spec,
+            spikes,
+            labels,
+            backend_name,
+            record,
+            rule,
+            output_path,
+            ShardedBackend(backend_name, workers=workers, scheduler=scheduler, chunk=chunk_clips),
+        )
+        output_path = None  # streamed already
+    else:
+        rec = _run(spec, spikes, backend_name, record or rule.needs_state)
     n_b, n_t = rec.spikes_out.shape[:2]
     click.echo(f"simulated {n_b} clip(s) x {n_t} steps on the {backend_name} backend ({spec_path}, {spec.chip})")
     click.echo(f"prediction: argmax of the readout {rule.quantity} pooled by {rule.pooling} over time")

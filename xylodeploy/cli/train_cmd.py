@@ -18,10 +18,29 @@ import click
 @click.option("--force", is_flag=True, help="Start afresh even if OUT already holds a run (overwrites it).")
 @click.option("--seed", type=int, default=None, help="Override the run seed.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars or per-epoch lines.")
+@click.option(
+    "--nproc",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Data-parallel processes on this machine (runs torchrun; same global batch, same result).",
+)
 def command(
-    config: Path, out_dir: Path | None, epochs: int | None, resume: bool, force: bool, seed: int | None, quiet: bool
+    config: Path,
+    out_dir: Path | None,
+    epochs: int | None,
+    resume: bool,
+    force: bool,
+    seed: int | None,
+    quiet: bool,
+    nproc: int,
 ) -> None:
-    """Train the model described by CONFIG (YAML) and write best.pt / last.pt checkpoints."""
+    """Train the model described by CONFIG (YAML) and write best.pt / last.pt checkpoints.
+
+    Data-parallel: ``--nproc N``, or ``torchrun --nproc-per-node N -m xylodeploy train CONFIG`` (also across
+    machines with torchrun's --nnodes / --rdzv-endpoint); rank 0 writes the checkpoints."""
+    if nproc > 1:
+        raise SystemExit(_launch(nproc, config, out_dir, epochs, resume, force, seed, quiet))
     from xylodeploy.pipeline import load_pipeline_config
     from xylodeploy.train.loop import train
 
@@ -32,13 +51,32 @@ def command(
         cfg.seed = seed
     if quiet:
         cfg.train.progress = False
+    from xylodeploy.train.distributed import is_main_process
+
+    echo = click.echo if is_main_process() else (lambda *a, **k: None)
     out = out_dir or Path("runs") / config.stem
-    click.echo(f"training {cfg.model.name} on {cfg.data.kind} data -> {out}" + (" (resuming)" if resume else ""))
+    echo(f"training {cfg.model.name} on {cfg.data.kind} data -> {out}" + (" (resuming)" if resume else ""))
     result = train(cfg, out, resume=resume, overwrite=force, log=None if not quiet else (lambda s: None))
-    click.echo(
+    echo(
         f"done in {result.seconds:.1f}s, {result.epochs_run} epochs"
         + (" (early stop)" if result.stopped_early else "")
         + f": best val acc {result.best_val_acc:.1%} (epoch {result.best_epoch + 1}), "
         f"test acc {result.test_acc:.1%}"
     )
-    click.echo(f"checkpoint: {result.checkpoint}")
+    echo(f"checkpoint: {result.checkpoint}")
+
+
+def _launch(nproc: int, config: Path, out_dir: Path | None, epochs: int | None, resume: bool, force: bool,
+            seed: int | None, quiet: bool) -> int:  # fmt: skip
+    """Run this command again under torchrun on ``nproc`` local processes; return its exit code."""
+    import subprocess
+
+    from xylodeploy.train.distributed import launch_command
+
+    args = ["train", str(config)]
+    for flag, value in (("--out", out_dir), ("--epochs", epochs), ("--seed", seed)):
+        if value is not None:
+            args += [flag, str(value)]
+    args += [flag for flag, on in (("--resume", resume), ("--force", force), ("--quiet", quiet)) if on]
+    click.echo(f"launching {nproc} data-parallel processes (torchrun)")
+    return subprocess.run(launch_command(nproc, args), check=False).returncode

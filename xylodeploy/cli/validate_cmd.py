@@ -29,8 +29,21 @@ import click
               help="Clips run on the (slow) device.")  # fmt: skip
 @click.option("--no-exact", is_flag=True, help="Skip the exact torch mode stage.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option(
+    "--workers",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Local processes that share the reference simulator's clips (identical results).",
+)
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    default=None,
+    help="Dask distributed scheduler whose workers run the reference simulator's clips.",
+)
 def command(spec_path: Path, checkpoint: Path | None, data: Path | None, device: str, max_clips: int | None,
-            device_clips: int, no_exact: bool, as_json: bool) -> None:  # fmt: skip
+            device_clips: int, no_exact: bool, as_json: bool, workers: int, scheduler: str | None) -> None:  # fmt: skip
     """Run SPEC's clips through float model, exact torch mode, reference and DEVICE and compare them.
 
     Exits 1 when two integer stages are not bit-exact."""
@@ -48,6 +61,10 @@ def command(spec_path: Path, checkpoint: Path | None, data: Path | None, device:
     if max_clips:
         x, y = x[:max_clips], None if y is None else y[:max_clips]
     devices = {}
+    if workers > 1 or scheduler:
+        from xylodeploy.scale.shard import ShardedBackend
+
+        devices["reference"] = ShardedBackend("reference", workers=workers, scheduler=scheduler)
     if device == "board":
         from xylodeploy.backends.samna import SamnaBackend
 

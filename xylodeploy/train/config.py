@@ -261,16 +261,21 @@ def _resolve_paths(section: BaseModel, base: Path) -> None:
             setattr(section, name, base / value)
 
 
-def load_config(path: str | os.PathLike, cls: type[RunConfig] = RunConfig) -> RunConfig:
-    """Read and validate a YAML run config."""
-    p = existing_file(path, "config file")
+def read_yaml(path: str | os.PathLike, what: str = "config file") -> Any:
+    """The plain data of a YAML file (safe loader); one-line `ConfigError` naming the line on bad YAML."""
+    p = existing_file(path, what)
     try:
-        raw = yaml.safe_load(p.read_text())
+        return yaml.safe_load(p.read_text())
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         where = getattr(exc, "problem_mark", None)
         line = f" at line {where.line + 1}" if where is not None else ""
         raise ConfigError(f"{p}: invalid YAML{line} ({getattr(exc, 'problem', None) or exc})") from None
-    return config_from_dict(raw, str(p), cls, base_dir=p.parent)
+
+
+def load_config(path: str | os.PathLike, cls: type[RunConfig] = RunConfig) -> RunConfig:
+    """Read and validate a YAML run config."""
+    p = Path(path)
+    return config_from_dict(read_yaml(p), str(p), cls, base_dir=p.parent)
 
 
 def save_config(cfg: RunConfig, path: str | os.PathLike) -> Path:

@@ -26,6 +26,7 @@ from xylodeploy.fileio import atomic_write
 from xylodeploy.train.checkpoint import load_checkpoint, load_state, model_class_name, save_checkpoint
 from xylodeploy.train.config import RunConfig, save_config
 from xylodeploy.train.dataset import RasterDataset, Splits
+from xylodeploy.train.distributed import DistContext
 from xylodeploy.train.losses import predict, readout_loss
 
 LAST, BEST = "last.pt", "best.pt"
@@ -69,17 +70,23 @@ def build_model(cfg: RunConfig, n_channels: int, n_classes: int) -> torch.nn.Mod
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, ds: RasterDataset, loss: str, batch_size: int = 128) -> tuple[float, float]:
-    """Mean loss and accuracy of ``model`` on ``ds`` (eval mode)."""
+def evaluate(
+    model: torch.nn.Module, ds: RasterDataset, loss: str, batch_size: int = 128, dist: DistContext | None = None
+) -> tuple[float, float]:
+    """Mean loss and accuracy of ``model`` on ``ds`` (eval mode); ranks share the batches and sum."""
+    dist = dist or DistContext()
     was_training = model.training
     model.eval()
     total, correct, n = 0.0, 0, 0
-    for x, y in ds.batches(batch_size):
+    for i, (x, y) in enumerate(ds.batches(batch_size)):
+        if i % dist.world != dist.rank:
+            continue
         out = model(x)
         total += float(readout_loss(out, y, loss)) * len(y)
         correct += int((predict(out, loss) == y).sum())
         n += len(y)
     model.train(was_training)
+    total, correct, n = dist.sum(total, correct, n)
     return (total / n, correct / n) if n else (math.nan, math.nan)
 
 
@@ -110,23 +117,27 @@ def lr_at(cfg: RunConfig, epoch: int, epochs: int) -> float:
     return lo + (lr - lo) * 0.5 * (1 + math.cos(math.pi * epoch / (epochs - 1)))
 
 
-def _train_epoch(model, splits: Splits, cfg: RunConfig, opt, epoch: int, bar) -> tuple[float, float]:
+def _train_epoch(model, splits: Splits, cfg: RunConfig, opt, epoch: int, bar, dist: DistContext) -> tuple[float, float]:
+    """One epoch; with several ranks each takes its part of every global batch (`DistContext.local_part`)."""
     model.train()
     rng = np.random.default_rng([cfg.seed, epoch, 1])
     total, correct, n = 0.0, 0, 0
-    for x, y in splits.train.batches(cfg.train.batch_size, rng):
+    for x_all, y_all in splits.train.batches(cfg.train.batch_size, rng):
+        x, y, factor = dist.local_part(x_all, y_all)
         out = model(x)
-        loss = readout_loss(out, y, cfg.train.loss)
+        mean_loss = readout_loss(out, y, cfg.train.loss)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        (mean_loss * factor).backward()
         if cfg.train.grad_clip:
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip)
         opt.step()
-        total += float(loss.detach()) * len(y)
-        correct += int((predict(out.detach(), cfg.train.loss) == y).sum())
-        n += len(y)
+        if factor:
+            total += float(mean_loss.detach()) * len(y)
+            correct += int((predict(out.detach(), cfg.train.loss) == y).sum())
+            n += len(y)
         bar.update(1)
-        bar.set_postfix(loss=f"{total / n:.3f}", acc=f"{correct / n:.1%}")
+        bar.set_postfix(loss=f"{total / max(n, 1):.3f}", acc=f"{correct / max(n, 1):.1%}")
+    total, correct, n = dist.sum(total, correct, n)
     return total / n, correct / n
 
 
@@ -164,6 +175,7 @@ def train(
     data: Splits | None = None,
     model: torch.nn.Module | None = None,
     log: Callable[[str], None] | None = None,
+    on_epoch: Callable[[dict], None] | None = None,
 ) -> TrainResult:
     """Train the model of ``cfg`` on its data; checkpoints go to ``out_dir``.
 
@@ -175,15 +187,20 @@ def train(
         data: pre-built splits (default: ``load_dataset(cfg)``).
         model: a pre-built model with ``init_kwargs`` (default: built from ``cfg.model``).
         log: receives one line per epoch (default: stderr when ``cfg.train.progress``).
+        on_epoch: called with each epoch's history row after its checkpoints are written (a sweep
+            prunes a trial by raising from it).
     """
     from tqdm.auto import tqdm
 
     from xylodeploy.train.data import load_dataset
 
     out = Path(out_dir)
+    dist = DistContext.from_env()
     if not resume and not overwrite and (out / LAST).exists():
         raise ConfigError(f"{out}: already holds a training run ({LAST}); resume it or choose another output folder")
     log = log or ((lambda s: tqdm.write(s, file=sys.stderr)) if cfg.train.progress else (lambda s: None))
+    if not dist.is_main:
+        log = lambda s: None  # noqa: E731 - rank 0 alone logs
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     seed_everything(cfg.seed)
@@ -192,10 +209,12 @@ def train(
     _check_data(splits, model)
     epochs = cfg.train.epochs
     opt = torch.optim.Adam(model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
+    net = dist.wrap(model)  # DDP when several ranks: averages gradients in backward
     start, history, best = 0, [], {"val_acc": -1.0, "epoch": -1}
     if resume:
         start, history, best = _resume_state(out / LAST, model, opt)
-    save_config(cfg, out / "config.yaml")
+    if dist.is_main:
+        save_config(cfg, out / "config.yaml")
     info, cfg_dict = splits.info(), cfg.model_dump(mode="json")
     common = {"dataset": info, "config": cfg_dict}
     stopped = bool(best.get("stopped_early", False))
@@ -210,37 +229,45 @@ def train(
         te = time.perf_counter()
         with tqdm(total=n_batches, desc=f"epoch {epoch + 1}/{epochs}", leave=False, disable=not cfg.train.progress,
                   file=sys.stderr, unit="batch") as bar:  # fmt: skip
-            tr_loss, tr_acc = _train_epoch(model, splits, cfg, opt, epoch, bar)
-        val_loss, val_acc = evaluate(model, splits.val, cfg.train.loss)
+            tr_loss, tr_acc = _train_epoch(net, splits, cfg, opt, epoch, bar, dist)
+        val_loss, val_acc = evaluate(model, splits.val, cfg.train.loss, dist=dist)
         row = {"epoch": epoch, "train_loss": tr_loss, "train_acc": tr_acc, "val_loss": val_loss, "val_acc": val_acc,
                "lr": opt.param_groups[0]["lr"], "seconds": time.perf_counter() - te}  # fmt: skip
         history.append(row)
         if val_acc > best["val_acc"]:
             best = {"val_acc": val_acc, "val_loss": val_loss, "epoch": epoch}
-            save_checkpoint(out / BEST, model, **common, metrics=dict(row), epoch=epoch, history=history, best=best)
+            if dist.is_main:
+                save_checkpoint(out / BEST, model, **common, metrics=dict(row), epoch=epoch, history=history, best=best)
         patience = cfg.train.patience
         stopped = bool(patience and epoch - best["epoch"] >= patience and epoch + 1 < epochs)
         best["stopped_early"] = stopped
-        save_checkpoint(out / LAST, model, **common, metrics=dict(row), epoch=epoch, history=history, best=best,
-                        optimizer=opt.state_dict())  # fmt: skip
+        if dist.is_main:
+            save_checkpoint(out / LAST, model, **common, metrics=dict(row), epoch=epoch, history=history, best=best,
+                            optimizer=opt.state_dict())  # fmt: skip
         eta = (epochs - epoch - 1) * (time.perf_counter() - t0) / (epoch + 1 - start)
         log(f"epoch {epoch + 1}/{epochs}  loss {tr_loss:.3f}  train {tr_acc:.1%}  val {val_acc:.1%}  "
             f"(best {best['val_acc']:.1%} @ {best['epoch'] + 1})  {_fmt_time(row['seconds'])}"
             + (f"  ETA {_fmt_time(eta)}" if epoch + 1 < epochs and not stopped else ""))  # fmt: skip
         if stopped:
             log(f"early stop: no validation improvement for {patience} epochs")
-    return _finish(out, model, splits, cfg, history, best, stopped, time.perf_counter() - t0, common)
+        if on_epoch is not None:
+            on_epoch(dict(row))
+    return _finish(out, model, splits, cfg, history, best, stopped, time.perf_counter() - t0, common, dist)
 
 
-def _finish(out: Path, model, splits: Splits, cfg: RunConfig, history, best, stopped, seconds, common) -> TrainResult:
-    """Reload the best weights, score the test set, record it in best.pt and metrics.json."""
+def _finish(out: Path, model, splits: Splits, cfg: RunConfig, history, best, stopped, seconds, common,
+            dist: DistContext) -> TrainResult:  # fmt: skip
+    """Reload the best weights, score the test set, record it in best.pt and metrics.json (rank 0 writes)."""
+    dist.barrier()  # rank 0 has written best.pt
     if not (out / BEST).is_file():
         raise ConfigError(f"{out / BEST}: no best checkpoint was written (no epoch was trained)")
     ckpt = load_checkpoint(out / BEST)
     load_state(model, ckpt.state_dict, str(ckpt.path))
-    test_loss, test_acc = evaluate(model, splits.test, cfg.train.loss)
+    test_loss, test_acc = evaluate(model, splits.test, cfg.train.loss, dist=dist)
     metrics = {**ckpt.metrics, "test_loss": test_loss, "test_acc": test_acc}
-    save_checkpoint(out / BEST, model, **common, metrics=metrics, epoch=ckpt.epoch, history=history, best=best)
+    dist.barrier()  # every rank has read best.pt before rank 0 rewrites it
+    if dist.is_main:
+        save_checkpoint(out / BEST, model, **common, metrics=metrics, epoch=ckpt.epoch, history=history, best=best)
     result = TrainResult(
         best_val_acc=float(best["val_acc"]),
         best_epoch=int(best["epoch"]),
@@ -254,6 +281,8 @@ def _finish(out: Path, model, splits: Splits, cfg: RunConfig, history, best, sto
         stopped_early=stopped,
         history=history,
     )
-    with atomic_write(out / "metrics.json", "w") as fh:
-        json.dump({**result.summary(), "history": history}, fh, indent=2)
+    if dist.is_main:
+        with atomic_write(out / "metrics.json", "w") as fh:
+            json.dump({**result.summary(), "history": history}, fh, indent=2)
+    dist.barrier()
     return result
