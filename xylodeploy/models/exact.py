@@ -36,7 +36,9 @@ import torch
 from torch import Tensor, nn
 
 from xylodeploy.chips import get_chip
+from xylodeploy.errors import ConfigError
 from xylodeploy.ir.xylospec import XyloSpec
+from xylodeploy.models._exact_fused import Static, kernel_output
 from xylodeploy.models._exact_ops import clamp_ste, decay, fire, round_ste, shifted_weight, ste, wrap_int16
 from xylodeploy.models._exact_params import (
     ExactOutput,
@@ -76,6 +78,9 @@ class XyloExactNet(nn.Module):
         ordered_events: at steps where per-event saturation is possible, deliver that step's events
             one source at a time in the chip's order, so the forward stays exact (gradients still
             straight-through the summed input). With False such steps are only counted/warned.
+        engine: ``"kernel"``: the fused compiled kernel (`_exact_fused`, CPU; exact event order, same
+            gradients), ``"torch"``: the per-step torch loop (any device, the reference implementation),
+            ``"auto"`` (default): the kernel for CPU tensors with ``ordered_events``, else torch.
     """
 
     def __init__(
@@ -88,6 +93,7 @@ class XyloExactNet(nn.Module):
         window: float = 0.5,
         check_saturation: bool = True,
         ordered_events: bool = True,
+        engine: str = "auto",
     ) -> None:
         super().__init__()
         self.spec = spec
@@ -99,6 +105,10 @@ class XyloExactNet(nn.Module):
         self.window = float(window)
         self.check_saturation = check_saturation
         self.ordered_events = ordered_events
+        if engine not in ("auto", "kernel", "torch"):
+            raise ConfigError(f"XyloExactNet: engine '{engine}', expected auto, kernel or torch")
+        self.engine = engine
+        self._static = Static.from_spec(spec, self.window)
         self.shifts = (spec.weight_shift_in, spec.weight_shift_rec, spec.weight_shift_out)
         self.aliases = tuple(spec.aliases)
         self._alias_order = sorted(
@@ -198,6 +208,9 @@ class XyloExactNet(nn.Module):
         x, single = as_event_tensor(x, self.spec.n_inputs, dev)
         x = torch.clamp(x, max=float(self.chip.max_input_events))
         q = self.effective()
+        if self._use_kernel(x):
+            out = kernel_output(x, q, self._static, record, self.check_saturation)
+            return self._squeeze(out) if single else out
         lo, hi = float(self.chip.state_range.lo), float(self.chip.state_range.hi)
         negative = set(torch.nonzero(q.th.detach() < 0).flatten().tolist())  # rare: iterated spike loop
         general_out = bool((q.th_out < 0).any())
@@ -268,6 +281,11 @@ class XyloExactNet(nn.Module):
                 rec["isyn"].append(isyn)
                 rec["vmem"].append(vmem)
         return self._pack(rec, flags, record, single, (B, n_h, n_syn, n_out), x)
+
+    def _use_kernel(self, x: Tensor) -> bool:
+        if self.engine == "kernel" and x.device.type != "cpu":
+            raise ConfigError(f"XyloExactNet: the kernel engine needs CPU tensors, got device {x.device}")
+        return self.engine == "kernel" or (self.engine == "auto" and x.device.type == "cpu" and self.ordered_events)
 
     @torch.no_grad()
     def _ordered_events(
@@ -376,11 +394,15 @@ class XyloExactNet(nn.Module):
             isyn = stack("isyn", n_h * n_syn).reshape(B, -1, n_h, n_syn)
             out.spikes, out.vmem, out.isyn = stack("spikes", n_h), stack("vmem", n_h), isyn[..., 0]
             out.isyn2 = isyn[..., 1] if n_syn > 1 else None
-        if single:
-            for name in ("spikes_out", "vmem_out", "isyn_out", "spikes", "isyn", "isyn2", "vmem", "saturation"):
-                val = getattr(out, name)
-                if val is not None:
-                    setattr(out, name, val[0])
+        return self._squeeze(out) if single else out
+
+    @staticmethod
+    def _squeeze(out: ExactOutput) -> ExactOutput:
+        """Drop the batch axis of a single clip's output."""
+        for name in ("spikes_out", "vmem_out", "isyn_out", "spikes", "isyn", "isyn2", "vmem", "saturation"):
+            val = getattr(out, name)
+            if val is not None:
+                setattr(out, name, val[0])
         return out
 
     @staticmethod
