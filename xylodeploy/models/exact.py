@@ -108,7 +108,6 @@ class XyloExactNet(nn.Module):
         if engine not in ("auto", "kernel", "torch"):
             raise ConfigError(f"XyloExactNet: engine '{engine}', expected auto, kernel or torch")
         self.engine = engine
-        self._static = Static.from_spec(spec, self.window)
         self.shifts = (spec.weight_shift_in, spec.weight_shift_rec, spec.weight_shift_out)
         self.aliases = tuple(spec.aliases)
         self._alias_order = sorted(
@@ -130,6 +129,8 @@ class XyloExactNet(nn.Module):
             w = getattr(spec, name)
             mask = (w != 0) if freeze_zeros else np.ones_like(w, dtype=bool)
             self.register_buffer(f"mask_{name}", torch.tensor(mask, dtype=torch.float64))
+        masks = tuple(getattr(self, f"mask_{n}").numpy() for n in ("weights_in", "weights_rec", "weights_out"))
+        self._static = Static.from_spec(spec, self.window, masks)
         n_syn = spec.n_synapses
         dash_syn = np.stack([spec.dash_syn, spec.dash_syn_2], -1)[:, :n_syn].reshape(-1)
         for name, value in (
