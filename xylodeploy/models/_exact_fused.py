@@ -120,9 +120,15 @@ def _forward(st: Static, x: np.ndarray, w_in: np.ndarray, w_hr: np.ndarray, th: 
         np.empty(alias, np.int8),
         np.empty(alias, np.int8),
     )
-    exact_forward(x, max_in, *_csr(w_in), *_csr(w_hr), st.n_syn, st.dsyn, st.dmem, th, bias, st.alias_ptr,
+    exact_forward(x, max_in, *_fanout(w_in), *_fanout(w_hr), st.n_syn, st.dsyn, st.dmem, th, bias, st.alias_ptr,
                   st.alias_tgt, lo, hi, cap_h, cap_o, *out)  # fmt: skip
     return out
+
+
+def _fanout(w: np.ndarray, dtype: type = np.int64) -> tuple:
+    """A (sources, targets) matrix for the kernels: (dense?, dense matrix, CSR ptr, slot, weight) in ``dtype``."""
+    ptr, slot, weight = _csr(w)
+    return _dense(slot.size, w.size), np.ascontiguousarray(w, dtype), ptr, slot, weight.astype(dtype)
 
 
 def _dense(nnz: int, size: int) -> bool:
@@ -172,12 +178,9 @@ class _FusedExact(torch.autograd.Function):
         nnz = st.grad_in.flat.size + st.grad_hr.flat.size
         _, _, max_in, cap_h, cap_o = st.limits
         gi, gh = st.grad_in, st.grad_hr
-        tr_ptr, tr_src, tr_w = _csr(np.ascontiguousarray(w_hr.T))
-        wt = np.ascontiguousarray(w_hr.T, dtype=np.float64)
-        exact_backward(x, max_in, spk, vpre, own, capm, *g, _dense(tr_src.size, wt.size), wt, tr_ptr, tr_src, tr_w.astype(np.float64),
-                       _dense(nnz, g_in[0].size + g_hr[0].size), gi.ptr, gi.slot, gh.ptr, gh.slot, st.n_syn,
-                       alpha, beta, th, 1.0 / np.maximum(th, 1.0), st.alias_ptr, st.alias_tgt, cap_h, cap_o,
-                       1.0 / st.window,
+        exact_backward(x, max_in, spk, vpre, own, capm, *g, *_fanout(np.ascontiguousarray(w_hr.T), np.float64),
+                       _dense(nnz, g_in[0].size + g_hr[0].size), gi.ptr, gi.slot, gh.ptr, gh.slot, st.n_syn, alpha,
+                       beta, th, 1.0 / np.maximum(th, 1.0), st.alias_ptr, st.alias_tgt, cap_h, cap_o, 1.0 / st.window,
                        g_in, g_hr, g_th, g_bias)  # fmt: skip
         sums = (torch.from_numpy(a.sum(0)) for a in (g_in, g_hr, g_th, g_bias))
         return None, *sums, None, None
@@ -190,7 +193,8 @@ def fused_exact(x: Tensor, w_in: Tensor, w_hr: Tensor, th: Tensor, bias: Tensor,
     ``w_in`` (Nin, Nh*S) and ``w_hr`` (Nh, Nh*S + Nout): effective (shifted) weights; ``th``, ``bias``:
     (Nh + Nout,) hidden then readout. Returns float64 readout ``(spikes, vmem, isyn)`` (B, T, Nout) and,
     with ``record``, hidden ``(spikes, vmem, isyn)`` (B, T, Nh), (B, T, Nh), (B, T, Nh*S); vmem after
-    reset, isyn after decay. Weight gradients only on ``st.grad_in`` / ``st.grad_hr`` (zero elsewhere).
+    reset, isyn after decay. Weight gradients are exact on ``st.grad_in`` / ``st.grad_hr``; entries
+    outside those patterns may be zero or not (callers mask them, as `XyloExactNet` does).
     """
     xs = torch.clamp(x.detach(), max=float(st.limits[2])).to(torch.uint8).contiguous().numpy()
     return _FusedExact.apply(xs, w_in, w_hr, th, bias, st, record)

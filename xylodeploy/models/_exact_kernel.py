@@ -35,15 +35,18 @@ import numpy as np
 from xylodeploy.arith.primitives import dec, fire, neg_dec, sat
 
 _NB = {"cache": True, "parallel": True, "nogil": True, "error_model": "numpy"}
-_FAST = {"reassoc", "contract", "nsz", "arcp"}  # backward only: float sums may reassociate
 
 
 @numba.njit(**_NB)
-def exact_forward(x, max_in, in_ptr, in_slot, in_w, hr_ptr, hr_slot, hr_w, n_syn, dsyn, dmem, th, bias,
-                  alias_ptr, alias_tgt, lo, hi, cap_h, cap_o,
+def exact_forward(x, max_in, dense_in, w_in, in_ptr, in_slot, in_w, dense_hr, w_hr, hr_ptr, hr_slot, hr_w, n_syn,
+                  dsyn, dmem, th, bias, alias_ptr, alias_tgt, lo, hi, cap_h, cap_o,
                   r_spk, r_vmem, r_isyn, r_vpre, r_own, r_cap):  # fmt: skip  # pragma: no cover - compiled
     """Fill r_spk (int8), r_vmem/r_vpre (int16) (B, T, Nh+Nout), r_isyn (int16, (B, T, Nh·S+Nout)) and,
-    with aliases, r_own/r_cap (int8, (B, T, Nh)): own spike counts and the cap they fired under."""
+    with aliases, r_own/r_cap (int8, (B, T, Nh)): own spike counts and the cap they fired under.
+
+    Weights: ``dense_*`` selects the dense rows ``w_*`` (SIMD over all targets) or the CSR lists of
+    non-zero entries (``*_ptr``, ``*_slot``, ``*_w``); both deliver the same saturating adds.
+    """
     n_b, n_t, n_in = x.shape
     n_all = dmem.shape[0]
     n_st = dsyn.shape[0]
@@ -58,13 +61,19 @@ def exact_forward(x, max_in, in_ptr, in_slot, in_w, hr_ptr, hr_slot, hr_w, n_syn
         for t in range(n_t):
             for c in range(n_in):
                 n = min(np.int64(x[b, t, c]), max_in)
-                if n > 0:
+                if n > 0 and dense_in:  # zero weights leave an in-range state unchanged
+                    for j in range(n_hs):
+                        acc[j] = sat(acc[j] + n * w_in[c, j], lo, hi)
+                elif n > 0:
                     for e in range(in_ptr[c], in_ptr[c + 1]):
                         j = in_slot[e]
                         acc[j] = sat(acc[j] + n * in_w[e], lo, hi)
             for i in range(n_h):
                 n = prev[i]
-                if n > 0:
+                if n > 0 and dense_hr:
+                    for j in range(n_st):
+                        acc[j] = sat(acc[j] + n * w_hr[i, j], lo, hi)
+                elif n > 0:
                     for e in range(hr_ptr[i], hr_ptr[i + 1]):
                         j = hr_slot[e]
                         acc[j] = sat(acc[j] + n * hr_w[e], lo, hi)
@@ -130,7 +139,7 @@ def _live(b, t, n_h, n_all, n_st, la_next, lv, gs_h, gs_o, gv_h, gv_o, gi_h, gi_
     return False
 
 
-@numba.njit(**_NB, fastmath=_FAST)
+@numba.njit(**_NB)
 def exact_backward(x, max_in, spk, vpre, own, capm, gs_h, gs_o, gv_h, gv_o, gi_h, gi_o, dense, wt, tr_ptr, tr_src, tr_w,
                    dense_g, in_gptr, in_gslot, hr_gptr, hr_gslot, n_syn, alpha, beta, th, inv_th, alias_ptr, alias_tgt,
                    cap_h, cap_o, inv_window, g_in, g_hr, g_th, g_bias):  # fmt: skip  # pragma: no cover - compiled
@@ -150,7 +159,7 @@ def exact_backward(x, max_in, spk, vpre, own, capm, gs_h, gs_o, gv_h, gv_o, gi_h
     aliases = own.shape[0] > 0
     n_ch = g_th.shape[0]
     for ch in numba.prange(n_ch):
-        for b in range(ch, n_b, n_ch):  # noqa: E111
+        for b in range(ch, n_b, n_ch):
             la_next = np.zeros(n_st, np.float64)
             la = np.zeros(n_st, np.float64)
             lv = np.zeros(n_all, np.float64)
