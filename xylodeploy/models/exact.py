@@ -13,12 +13,13 @@ Forward values equal xylosim.v2 bit for bit (xylo-spec.md §1.2). Per step ``t``
     (aliases: spk[target] = min(spk[target] + spk[source], 31), in neuron order)
     readout: the same with one synapse, input k · W_out and at most 1 spike per step.
 
-The chip saturates Isyn after *every event* (input channels in order, then recurrent
-sources); this model adds one step's events at once, which agrees unless a partial sum can
-leave int16 while events of the other sign follow. Such steps are detected and, by default
-(``ordered_events=True``), delivered event by event in the chip's order, so the forward value
-stays exact; with ``ordered_events=False`` they are counted in ``ExactOutput.saturation`` and
-reported with an `ExactSaturationWarning` instead.
+Engines: on CPU (``engine="auto"``) the fused compiled kernel (`_exact_fused`, docs/chip-arithmetic.md)
+delivers every event in the chip's order (Isyn saturates after each one) and runs the hand-written
+adjoint of this model, with the same gradients as the torch loop below. The torch loop (any device,
+``engine="torch"``, the reference implementation) adds one step's events at once and, where a partial
+sum could leave int16 before events of the other sign (``ordered_events=True``), redelivers that step
+event by event; with ``ordered_events=False`` such steps are only counted in ``ExactOutput.saturation``
+and warned about (`ExactSaturationWarning`).
 
 Gradients: straight-through for round/clamp/saturation/wrap, float-decay gradient for the
 bit-shift decay, periodic-exponential surrogate for the spike count (see `_exact_ops`). All
@@ -38,7 +39,7 @@ from torch import Tensor, nn
 from xylodeploy.chips import get_chip
 from xylodeploy.errors import ConfigError
 from xylodeploy.ir.xylospec import XyloSpec
-from xylodeploy.models._exact_fused import Static, kernel_output
+from xylodeploy.models._exact_fused import Static, kernel_output, simulate_exact
 from xylodeploy.models._exact_ops import clamp_ste, decay, fire, round_ste, shifted_weight, ste, wrap_int16
 from xylodeploy.models._exact_params import (
     ExactOutput,
@@ -48,7 +49,7 @@ from xylodeploy.models._exact_params import (
     value_ranges,
 )
 
-__all__ = ["ExactOutput", "ExactSaturationWarning", "XyloExactNet"]
+__all__ = ["ExactOutput", "ExactSaturationWarning", "XyloExactNet", "simulate_exact"]
 
 
 class ExactSaturationWarning(UserWarning):
@@ -78,9 +79,8 @@ class XyloExactNet(nn.Module):
         ordered_events: at steps where per-event saturation is possible, deliver that step's events
             one source at a time in the chip's order, so the forward stays exact (gradients still
             straight-through the summed input). With False such steps are only counted/warned.
-        engine: ``"kernel"``: the fused compiled kernel (`_exact_fused`, CPU; exact event order, same
-            gradients), ``"torch"``: the per-step torch loop (any device, the reference implementation),
-            ``"auto"`` (default): the kernel for CPU tensors with ``ordered_events``, else torch.
+        engine: ``"kernel"`` (fused, CPU), ``"torch"`` (per-step loop, any device) or ``"auto"``
+            (default): the kernel for CPU tensors with ``ordered_events``, else torch.
     """
 
     def __init__(
@@ -211,7 +211,7 @@ class XyloExactNet(nn.Module):
         q = self.effective()
         if self._use_kernel(x):
             out = kernel_output(x, q, self._static, record, self.check_saturation)
-            return self._squeeze(out) if single else out
+            return out.first() if single else out
         lo, hi = float(self.chip.state_range.lo), float(self.chip.state_range.hi)
         negative = set(torch.nonzero(q.th.detach() < 0).flatten().tolist())  # rare: iterated spike loop
         general_out = bool((q.th_out < 0).any())
@@ -395,16 +395,7 @@ class XyloExactNet(nn.Module):
             isyn = stack("isyn", n_h * n_syn).reshape(B, -1, n_h, n_syn)
             out.spikes, out.vmem, out.isyn = stack("spikes", n_h), stack("vmem", n_h), isyn[..., 0]
             out.isyn2 = isyn[..., 1] if n_syn > 1 else None
-        return self._squeeze(out) if single else out
-
-    @staticmethod
-    def _squeeze(out: ExactOutput) -> ExactOutput:
-        """Drop the batch axis of a single clip's output."""
-        for name in ("spikes_out", "vmem_out", "isyn_out", "spikes", "isyn", "isyn2", "vmem", "saturation"):
-            val = getattr(out, name)
-            if val is not None:
-                setattr(out, name, val[0])
-        return out
+        return out.first() if single else out
 
     @staticmethod
     def _warn(flags: Tensor, n_h: int, n_syn: int) -> None:
