@@ -24,7 +24,11 @@ and ``λ`` the adjoints, for ``t = T-1 .. 0``::
     λacc_j[t] = β_j · (ḡ_isyn_j[t] + λacc_j[t+1] + λv_h(j)[t])
     ∂W_in[c, j] += x_c[t] · λacc_j[t] ;   ∂W_hr[i, j] += k_i[t-1] · λacc_j[t]
 
-Both kernels run clips in parallel (numba ``prange``) and touch only active sources' rows.
+Alias sums are identity-gradient adds, undone in reverse neuron order; a self-alias (rejected by
+the design rules) is exact in the forward, but its gradient may differ from the torch loop's.
+Both kernels run clips in parallel (numba ``prange``) and touch only active sources' rows (dense
+SIMD rows or CSR lists, whichever the weight density favours); backward skips steps whose adjoints
+are all zero (e.g. after the last maximum of a max-pooled loss).
 """
 
 from __future__ import annotations
