@@ -1,13 +1,16 @@
 """Cost of one exact fine-tuning step relative to one float training step, and the kernel's exactness.
 
-One training step = zero grads, forward, ce_max cross-entropy, backward, of the same network on the same
-batch: the float `SynNet` (3×24 hidden, taus [2, 4, 8], readout through Vmem) vs its compiled `XyloExactNet`
-(the fused kernel on CPU). Input: dense audio-like event counts (~1 event per step and channel, bursts up
-to 15). Runs are interleaved in one process and the median is reported, so the ratio is comparable under
-load even when absolute speeds are not. ``bit_exact``: the exact model's recording (every quantity) equals
-the reference backend's on that batch. Prints one JSON line last.
+One training step = zero grads, forward, cross-entropy of the max- (default) or mean-pooled readout,
+backward, of the same network on the same batch: the float `SynNet` (3×24 hidden, taus [2, 4, 8],
+readout through Vmem) vs its compiled `XyloExactNet` (the fused kernel on CPU). Input: dense audio-like
+event counts (~1 event per step and channel, bursts up to 15). Runs are interleaved in one process and
+the median is reported, so the ratio is comparable under load even when absolute speeds are not
+(``ratio_cpu_time``: the same from process CPU time, steadier on a busy machine). ``bit_exact``: the
+exact model's recording (every quantity) equals the reference backend's on that batch. Prints one JSON
+line last.
 
-    python scripts/bench_finetune.py [--batch 32] [--steps 1000] [--repeats 5] [--threads 2] [--torch-engine]
+    python scripts/bench_finetune.py [--batch 32] [--steps 1000] [--repeats 5] [--threads 2]
+                                     [--loss ce_max|ce_mean] [--torch-engine]
 """
 
 from __future__ import annotations
@@ -70,6 +73,7 @@ def main() -> None:
     ap.add_argument("--classes", type=int, default=8)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2, help="torch and numba threads")
+    ap.add_argument("--loss", default="ce_max", choices=["ce_max", "ce_mean"], help="readout pooling of the loss")
     ap.add_argument("--torch-engine", action="store_true", help="time the per-step torch loop instead of the kernel")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -89,11 +93,11 @@ def main() -> None:
 
     def float_step() -> None:
         model.zero_grad(set_to_none=True)
-        functional.cross_entropy(class_scores(model(x), "ce_max"), y).backward()
+        functional.cross_entropy(class_scores(model(x), args.loss), y).backward()
 
     def exact_step() -> None:
         exact.zero_grad(set_to_none=True)
-        functional.cross_entropy(readout_logits(exact(xe), scale, "ce_max", "vmem"), y).backward()
+        functional.cross_entropy(readout_logits(exact(xe), scale, args.loss, "vmem"), y).backward()
 
     steps = {"float": float_step, "exact": exact_step}
     times: dict[str, list[float]] = {k: [] for k in steps}
@@ -119,6 +123,7 @@ def main() -> None:
         "steps": args.steps,
         "repeats": args.repeats,
         "engine": exact.engine if args.torch_engine else "kernel",
+        "loss": args.loss,
         "threads": args.threads,
         "input_events_per_step_channel": round(float(x_np.mean()), 3),
         "input_max": int(x_np.max()),
