@@ -73,6 +73,14 @@ class ExactOutput:
     isyn2: Tensor | None = None
     vmem: Tensor | None = None
 
+    def first(self) -> ExactOutput:
+        """Drop the batch axis in place (the single clip of a 2-D input); returns ``self``."""
+        for name in ("spikes_out", "vmem_out", "isyn_out", "spikes", "isyn", "isyn2", "vmem", "saturation"):
+            val = getattr(self, name)
+            if val is not None:
+                setattr(self, name, val[0])
+        return self
+
     def to_recording(self) -> Recording:
         """The same quantities as a backend `Recording` of int64 numpy arrays."""
 

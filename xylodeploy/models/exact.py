@@ -3,12 +3,13 @@
 Forward values equal `xylodeploy.arith.scalar_model` (and xylosim.v2) bit for bit on every recorded
 quantity; read its docstring for the equations. Weights are ``round(clamp(w))`` before the shift.
 
-The chip saturates Isyn after *every event* (input channels in order, then recurrent
-sources); this model adds one step's events at once (one matmul), which agrees unless a partial sum can
-leave int16 while events of the other sign follow. Such steps are detected and, by default
-(``ordered_events=True``), delivered event by event in the chip's order, so the forward value
-stays exact; with ``ordered_events=False`` they are counted in ``ExactOutput.saturation`` and
-reported with an `ExactSaturationWarning` instead.
+Engines: on CPU (``engine="auto"``) the fused compiled kernel (`_exact_fused`, docs/chip-arithmetic.md)
+delivers every event in the chip's order (Isyn saturates after each one) and runs the hand-written
+adjoint of this model, with the same gradients as the torch loop below. The torch loop (any device,
+``engine="torch"``, the reference implementation) adds one step's events at once and, where a partial
+sum could leave int16 before events of the other sign (``ordered_events=True``), redelivers that step
+event by event; with ``ordered_events=False`` such steps are only counted in ``ExactOutput.saturation``
+and warned about (`ExactSaturationWarning`).
 
 Gradients: straight-through for round/clamp/saturation/wrap, float-decay gradient for the
 bit-shift decay, periodic-exponential surrogate for the spike count (see `_exact_ops`). All
@@ -26,7 +27,9 @@ import torch
 from torch import Tensor, nn
 
 from xylodeploy.chips import get_chip
+from xylodeploy.errors import ConfigError
 from xylodeploy.ir.xylospec import XyloSpec
+from xylodeploy.models._exact_fused import Static, kernel_output, simulate_exact
 from xylodeploy.models._exact_ops import clamp_ste, decay, fire, round_ste, shifted_weight, ste, wrap_int16
 from xylodeploy.models._exact_params import (
     ExactOutput,
@@ -36,7 +39,7 @@ from xylodeploy.models._exact_params import (
     value_ranges,
 )
 
-__all__ = ["ExactOutput", "ExactSaturationWarning", "XyloExactNet"]
+__all__ = ["ExactOutput", "ExactSaturationWarning", "XyloExactNet", "simulate_exact"]
 
 
 class ExactSaturationWarning(UserWarning):
@@ -66,6 +69,8 @@ class XyloExactNet(nn.Module):
         ordered_events: at steps where per-event saturation is possible, deliver that step's events
             one source at a time in the chip's order, so the forward stays exact (gradients still
             straight-through the summed input). With False such steps are only counted/warned.
+        engine: ``"kernel"`` (fused, CPU), ``"torch"`` (per-step loop, any device) or ``"auto"``
+            (default): the kernel for CPU tensors with ``ordered_events``, else torch.
     """
 
     def __init__(
@@ -78,6 +83,7 @@ class XyloExactNet(nn.Module):
         window: float = 0.5,
         check_saturation: bool = True,
         ordered_events: bool = True,
+        engine: str = "auto",
     ) -> None:
         super().__init__()
         self.spec = spec
@@ -89,6 +95,9 @@ class XyloExactNet(nn.Module):
         self.window = float(window)
         self.check_saturation = check_saturation
         self.ordered_events = ordered_events
+        if engine not in ("auto", "kernel", "torch"):
+            raise ConfigError(f"XyloExactNet: engine '{engine}', expected auto, kernel or torch")
+        self.engine = engine
         self.shifts = (spec.weight_shift_in, spec.weight_shift_rec, spec.weight_shift_out)
         self.aliases = tuple(spec.aliases)
         self._alias_order = sorted(
@@ -110,6 +119,8 @@ class XyloExactNet(nn.Module):
             w = getattr(spec, name)
             mask = (w != 0) if freeze_zeros else np.ones_like(w, dtype=bool)
             self.register_buffer(f"mask_{name}", torch.tensor(mask, dtype=torch.float64))
+        masks = tuple(getattr(self, f"mask_{n}").numpy() for n in ("weights_in", "weights_rec", "weights_out"))
+        self._static = Static.from_spec(spec, self.window, masks)
         n_syn = spec.n_synapses
         dash_syn = np.stack([spec.dash_syn, spec.dash_syn_2], -1)[:, :n_syn].reshape(-1)
         for name, value in (
@@ -188,6 +199,9 @@ class XyloExactNet(nn.Module):
         x, single = as_event_tensor(x, self.spec.n_inputs, dev)
         x = torch.clamp(x, max=float(self.chip.max_input_events))
         q = self.effective()
+        if self._use_kernel(x):
+            out = kernel_output(x, q, self._static, record, self.check_saturation)
+            return out.first() if single else out
         lo, hi = float(self.chip.state_range.lo), float(self.chip.state_range.hi)
         negative = set(torch.nonzero(q.th.detach() < 0).flatten().tolist())  # rare: iterated spike loop
         general_out = bool((q.th_out < 0).any())
@@ -258,6 +272,11 @@ class XyloExactNet(nn.Module):
                 rec["isyn"].append(isyn)
                 rec["vmem"].append(vmem)
         return self._pack(rec, flags, record, single, (B, n_h, n_syn, n_out), x)
+
+    def _use_kernel(self, x: Tensor) -> bool:
+        if self.engine == "kernel" and x.device.type != "cpu":
+            raise ConfigError(f"XyloExactNet: the kernel engine needs CPU tensors, got device {x.device}")
+        return self.engine == "kernel" or (self.engine == "auto" and x.device.type == "cpu" and self.ordered_events)
 
     @torch.no_grad()
     def _ordered_events(
@@ -366,12 +385,7 @@ class XyloExactNet(nn.Module):
             isyn = stack("isyn", n_h * n_syn).reshape(B, -1, n_h, n_syn)
             out.spikes, out.vmem, out.isyn = stack("spikes", n_h), stack("vmem", n_h), isyn[..., 0]
             out.isyn2 = isyn[..., 1] if n_syn > 1 else None
-        if single:
-            for name in ("spikes_out", "vmem_out", "isyn_out", "spikes", "isyn", "isyn2", "vmem", "saturation"):
-                val = getattr(out, name)
-                if val is not None:
-                    setattr(out, name, val[0])
-        return out
+        return out.first() if single else out
 
     @staticmethod
     def _warn(flags: Tensor, n_h: int, n_syn: int) -> None:
