@@ -71,10 +71,19 @@ def _backend(name: str) -> Run:
     return run
 
 
-def _exact(spec: XyloSpec, raster: np.ndarray) -> Recording:
-    from xylodeploy.models.exact import XyloExactNet
+def _exact(engine: str) -> Run:
+    def run(spec: XyloSpec, raster: np.ndarray) -> Recording:
+        from xylodeploy.models.exact import XyloExactNet
 
-    return XyloExactNet(spec, strict=False)(raster, record=True).to_recording()
+        return XyloExactNet(spec, strict=False, engine=engine)(raster, record=True).to_recording()
+
+    return run
+
+
+def _fused(spec: XyloSpec, raster: np.ndarray) -> Recording:
+    from xylodeploy.models.exact import simulate_exact
+
+    return simulate_exact(spec, raster)
 
 
 def _onnx(spec: XyloSpec, raster: np.ndarray) -> Recording:
@@ -101,7 +110,9 @@ def _samna(spec: XyloSpec, raster: np.ndarray) -> Recording:
 register("scalar", _reference("scalar"))
 register("vector", _reference("vector"))
 register("lanes", _reference("lanes"))
-register("exact", _exact, needs="torch")
+register("exact-torch", _exact("torch"), needs="torch")
+register("exact-fused", _exact("kernel"), needs="torch")
+register("fused-forward", _fused, needs="torch")
 register("onnx", _onnx, needs="onnxruntime")
 register("samna-stand-in", _samna, profile="chip")
 register("xylosim", _backend("xylosim"), needs="xylosim")

@@ -21,9 +21,10 @@ ALLOWED: dict[str, set[str]] = {
     "extract": {"errors", "ir", "models"},
     "train": {"chips", "counts", "errors", "fileio", "ir", "models", "rasters", "readout", "(root)"},
     "rasters": {"counts", "errors", "fileio"},
-    "interop": {"backends", "chips", "errors", "fileio", "ir", "mapping", "models", "quantize", "_optional"},
+    "interop": {"arith", "backends", "chips", "errors", "fileio", "ir", "mapping", "models", "quantize", "_optional"},
     "power": {"backends", "chips", "fileio", "ir", "errors"},
     "validate": {"backends", "errors", "ir", "readout"},
+    "scale": {"_optional", "backends", "chips", "errors", "fileio", "ir", "pipeline", "power", "readout", "train"},
 }  # fmt: skip
 
 

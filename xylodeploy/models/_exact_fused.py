@@ -20,10 +20,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from xylodeploy.backends._ref_params import wrap
-from xylodeploy.backends.base import Recording, as_batch
+from xylodeploy.arith.primitives import effective_weights
 from xylodeploy.chips import get_chip
 from xylodeploy.errors import ConfigError
+from xylodeploy.ir.recording import Recording
 from xylodeploy.ir.xylospec import XyloSpec
 from xylodeploy.models._exact_kernel import exact_backward, exact_forward
 from xylodeploy.models._exact_params import ExactOutput
@@ -207,12 +207,16 @@ def simulate_exact(spec: XyloSpec, raster: np.ndarray) -> Recording:
     and int16 states, (B, T, N) arrays (``isyn2`` None for one synapse).
     """
     st = Static.from_spec(spec)
-    arr, _ = as_batch(raster, spec.n_inputs, "exact kernel input raster")
+    arr = np.asarray(raster)
+    arr = arr[None] if arr.ndim == 2 else arr
+    if arr.ndim != 3 or arr.shape[2] != spec.n_inputs or arr.dtype.kind not in "iu" or (arr.size and arr.min() < 0):
+        raise ConfigError(f"exact kernel input raster: expected (B, T, {spec.n_inputs}) non-negative integer "
+                          f"event counts, got {arr.dtype} {arr.shape}")  # fmt: skip
     x = np.minimum(arr, st.limits[2]).astype(np.uint8)
     rng = get_chip(spec.chip).state_range
-    w_in = wrap(np.asarray(spec.weights_in, np.int64) << spec.weight_shift_in, rng).reshape(spec.n_inputs, -1)
-    w_rec = wrap(np.asarray(spec.weights_rec, np.int64) << spec.weight_shift_rec, rng).reshape(spec.n_hidden, -1)
-    w_out = wrap(np.asarray(spec.weights_out, np.int64) << spec.weight_shift_out, rng)
+    w_in = effective_weights(spec.weights_in, spec.weight_shift_in, rng.lo, rng.hi).reshape(spec.n_inputs, -1)
+    w_rec = effective_weights(spec.weights_rec, spec.weight_shift_rec, rng.lo, rng.hi).reshape(spec.n_hidden, -1)
+    w_out = effective_weights(spec.weights_out, spec.weight_shift_out, rng.lo, rng.hi)
     th = np.concatenate([spec.threshold, spec.threshold_out]).astype(np.int64)
     bias = np.concatenate([spec.bias, spec.bias_out]).astype(np.int64)
     n_h, n_s = spec.n_hidden, spec.n_synapses
