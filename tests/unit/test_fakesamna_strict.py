@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tests.support.samna_specs import random_spec
 
+from tests.support.samna_specs import random_spec
 from xylodeploy.backends._samna_config import spec_to_config
 from xylodeploy.backends.samna import SamnaBackend
 

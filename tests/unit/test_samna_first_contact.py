@@ -11,8 +11,8 @@ import time
 
 import numpy as np
 import pytest
-from tests.support.samna_specs import random_spec
 
+from tests.support.samna_specs import random_spec
 from xylodeploy.backends import _samna_io as io
 from xylodeploy.backends import get_backend
 from xylodeploy.backends._samna_config import dialect
