@@ -70,8 +70,43 @@ def test_import_with_example_input_checks_float_graph_against_chip(tmp_path):
     r = _run("import", f"{tmp_path / 'm.py'}:make", "--from", "snntorch", "--chip", "xylo-audio2", "-o", out,
              "--example-input", str(tmp_path / "ex.npz"))  # fmt: skip
     assert r.exit_code == 0, r.output
-    assert "example input: 4 clip(s)" in r.output and "float graph vs chip: spike-count error" in r.output
+    assert "agreement float graph vs chip (reference simulator) on 4 example clip(s)" in r.output
+    assert "readout (spikes): spike-count error" in r.output
     np.savez(tmp_path / "bad.npz", spikes=rng.poisson(1.5, (4, 40, 5)))
     r = CliRunner().invoke(main, ["import", f"{tmp_path / 'm.py'}:make", "--from", "snntorch", "-o",
                                   str(tmp_path / "g.npz"), "--example-input", str(tmp_path / "bad.npz")])  # fmt: skip
     assert r.exit_code != 0 and "Traceback" not in r.output and "5 inputs" in r.output
+
+
+SYNAPTIC = """
+import torch, snntorch as snn
+from torch import nn
+def make():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(8, 24), snn.Synaptic(alpha=0.9, beta=0.85, reset_delay=False),
+                         nn.Linear(24, 4), snn.Synaptic(alpha=0.9, beta=0.85, reset_delay=False))
+"""
+
+
+def test_chip_import_without_examples_generates_clips_and_names_rounded_time_constants(tmp_path):
+    pytest.importorskip("snntorch")
+    (tmp_path / "m.py").write_text(SYNAPTIC)
+    r = _run("import", f"{tmp_path / 'm.py'}:make", "--from", "snntorch", "--chip", "xylo-audio2", "-o",
+             str(tmp_path / "s.xylo"))  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "generated clip(s)" in r.output and "Bernoulli input rate" in r.output
+    assert "WARNING: layer '1' loses" in r.output
+    assert "tau_mem and tau_syn round together: decays 0.85 and 0.9 per step both become dash 3 = 0.875" in r.output
+
+
+def test_inspect_warns_about_a_dead_readout_without_failing(tmp_path):
+    from xylodeploy.ir import load_spec
+
+    (tmp_path / "m.py").write_text(MODEL)
+    out = tmp_path / "s.xylo"
+    assert _run("import", f"{tmp_path / 'm.py'}:make", "--from", "snntorch", "--chip", "xylo-audio2", "-o",
+                str(out)).exit_code == 0  # fmt: skip
+    spec = load_spec(out)
+    spec.replace(weights_out=spec.weights_out * 0).save(tmp_path / "dead.xylo")
+    r = _run("inspect", str(tmp_path / "dead.xylo"))
+    assert r.exit_code == 0 and "design-rule WARNING: dead_readout" in r.output

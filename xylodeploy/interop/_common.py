@@ -50,6 +50,7 @@ class ImportReport:
 
     source: str
     notes: list[ImportNote] = field(default_factory=list)
+    readout: str = "spikes"  # "vmem": the model is read out through its readout membrane
 
     @property
     def exact(self) -> bool:
