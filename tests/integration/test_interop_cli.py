@@ -110,3 +110,34 @@ def test_inspect_warns_about_a_dead_readout_without_failing(tmp_path):
     spec.replace(weights_out=spec.weights_out * 0).save(tmp_path / "dead.xylo")
     r = _run("inspect", str(tmp_path / "dead.xylo"))
     assert r.exit_code == 0 and "design-rule WARNING: dead_readout" in r.output
+
+
+def test_nir_cli_reads_rockpool_export_and_bad_files_are_one_line_errors(tmp_path):
+    pytest.importorskip("rockpool")
+    pytest.importorskip("nirtorch")
+    import warnings
+
+    import nir
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import torch
+        from rockpool.nn.combinators import Sequential
+        from rockpool.nn.modules import LIFTorch, LinearTorch
+        from rockpool.nn.modules.torch.nir import to_nir
+
+        torch.manual_seed(0)
+        nir.write(tmp_path / "rp.nir", to_nir(Sequential(LinearTorch((8, 12)), LIFTorch(12), LinearTorch((12, 3)),
+                                                         LIFTorch(3))))  # fmt: skip
+    r = CliRunner().invoke(main, ["import", str(tmp_path / "rp.nir"), "--from", "nir", "--chip", "xylo-audio2",
+                                  "-o", str(tmp_path / "s.xylo")])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert (
+        "producer: rockpool" in r.output and "discretization: exact" in r.output and "dt: 0.001 s derived" in r.output
+    )
+    (tmp_path / "bad.nir").write_bytes(b"garbage")
+    r = CliRunner().invoke(main, ["import", str(tmp_path / "bad.nir"), "--from", "nir", "-o", str(tmp_path / "g.npz")])
+    assert r.exit_code == 2 and "not a readable NIR file" in r.output and "Traceback" not in r.output
+    r = CliRunner().invoke(main, ["import", str(tmp_path / "rp.nir"), "--from", "snntorch", "--discretization",
+                                  "exact", "-o", str(tmp_path / "g.npz")])  # fmt: skip
+    assert r.exit_code == 2 and "--discretization applies to --from nir only" in r.output

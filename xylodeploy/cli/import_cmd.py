@@ -50,12 +50,14 @@ def load_torch_model(ref: str, extra: str) -> Any:
         raise ConfigError(f"{p}: not a torch.save'd model ({type(exc).__name__}: {exc})") from None
 
 
-def import_model(ref: str, source: str, dt: float | None, n_inputs: int | None) -> tuple[Any, Any]:
+def import_model(
+    ref: str, source: str, dt: float | None, n_inputs: int | None, discretization: str | None = None
+) -> tuple[Any, Any]:
     """``(graph, report)`` for MODEL ``ref`` from framework ``source``."""
     if source == "nir":
         from xylodeploy.interop.nir import from_nir
 
-        return from_nir(existing_file(ref, "NIR file"), dt=dt)
+        return from_nir(existing_file(ref, "NIR file"), dt=dt, discretization=discretization)
     model = load_torch_model(ref, source)
     if hasattr(model, "eval"):
         model.eval()
@@ -78,7 +80,18 @@ def import_model(ref: str, source: str, dt: float | None, n_inputs: int | None) 
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False), required=True, help="graph (.npz) or, with --chip, .xylo"
 )
-@click.option("--dt", type=float, default=None, help="time step [s] (snntorch/spikingjelly: default 1e-3; nir: file's)")
+@click.option(
+    "--dt",
+    type=float,
+    default=None,
+    help="time step [s] (snntorch/spikingjelly: default 1e-3; nir: the file's, required when it has none)",
+)
+@click.option(
+    "--discretization",
+    type=click.Choice(("euler", "exact")),
+    default=None,
+    help="nir: forward-Euler or exact-exponential reading of the file (default: as its producer writes it)",
+)
 @click.option("--n-inputs", type=int, default=None, help="input channels (default: the first linear layer's inputs)")
 @click.option("--chip", type=click.Choice(available_chips()), default=None, help="quantize and map for this chip")
 @click.option("--method", type=click.Choice(("channel", "global")), default="channel", help="quantisation method")
@@ -97,6 +110,7 @@ def command(
     chip: str | None,
     method: str,
     example_input: str | None,
+    discretization: str | None,
 ) -> None:
     """Import MODEL (FILE.py:NAME, a torch.save'd module, or a NIR file) into xylodeploy."""
     from xylodeploy.interop._common import save_graph
@@ -105,7 +119,9 @@ def command(
     example = load_raster_npz(example_input, n_inputs)[0] if example_input else None
     if example is not None and n_inputs is None:
         n_inputs = int(example.shape[2])
-    graph, report = import_model(model, source, dt, n_inputs)
+    if discretization is not None and source != "nir":
+        raise ConfigError(f"--discretization applies to --from nir only (got --from {source})")
+    graph, report = import_model(model, source, dt, n_inputs, discretization)
     click.echo(str(report))
     if chip is None:
         save_graph(graph, output, report)
