@@ -107,6 +107,8 @@ def test_chip_spike_counts_agree_with_snntorch(reset_delay):
         (lambda: snn.Leaky(beta=0.9, init_hidden=True, learn_graded_spikes_factor=True), "graded spikes"),
         (lambda: nn.ReLU(), "ReLU"),
         (lambda: snn.SLSTM(4, 4, init_hidden=True), "LSTM"),
+        (lambda: snn.Alpha(alpha=0.9, beta=0.8, init_hidden=True), "reset acts on the two currents"),
+        (lambda: snn.BatchNormTT1d(4, 10), "BatchNormTT1d"),
     ],
 )
 def test_refusals_name_the_layer_and_reason(layer, match):
@@ -125,3 +127,14 @@ def test_refuses_convolution_and_trailing_linear():
     tail = nn.Sequential(nn.Linear(4, 4), snn.Leaky(beta=0.5, init_hidden=True), nn.Linear(4, 2))
     with pytest.raises(ConfigError, match="ends with a linear layer"):
         from_snntorch(tail)
+
+
+def test_recurrent_readout_and_batchnorm_without_linear_are_refused():
+    rec = nn.Sequential(nn.Linear(4, 4), snn.Leaky(beta=0.5, init_hidden=True), nn.Linear(4, 2),
+                        snn.RLeaky(beta=0.5, linear_features=2, init_hidden=True))  # fmt: skip
+    with pytest.raises(ConfigError, match="layer '3': Xylo readout neurons have no recurrent weights"):
+        from_snntorch(rec)
+    bn = nn.Sequential(nn.Linear(4, 4), snn.Leaky(beta=0.5, init_hidden=True), nn.BatchNorm1d(4), nn.Linear(4, 2),
+                       snn.Leaky(beta=0.5, init_hidden=True))  # fmt: skip
+    with pytest.raises(ConfigError, match="layer '2' \\(BatchNorm1d\\): batch norm must directly follow a Linear"):
+        from_snntorch(bn.eval())

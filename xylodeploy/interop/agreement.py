@@ -13,8 +13,9 @@ readout with no activity on every clip makes the check inconclusive, which is sa
 
 `diagnose` names, per layer, the static causes a chip loses accuracy to: time constants that round to
 the same dash (snnTorch ``Synaptic`` alpha 0.9 and beta 0.85 both become 1 - 2**-3 = 0.875), time
-constants whose decay moves by more than 2 %, thresholds that do not fit the chip's range, and
-connections whose weights all quantise to zero (dead readout).
+constants whose decay moves by more than 2 %, thresholds that do not fit the chip's range, hidden
+layers that spike at most once per step in the source but up to 31 times on the chip, and connections
+whose weights all quantise to zero (dead readout).
 """
 
 from __future__ import annotations
@@ -104,6 +105,11 @@ def diagnose(graph: NetworkGraph, qgraph: Any) -> dict[str, list[str]]:
                     f"threshold out of range: {p.threshold[k]:.4g} needs {want[k]:.4g} chip units, the chip "
                     f"holds {int(q.threshold[k])} (range {chip.threshold_range}; {int(off.sum())} neuron(s))"
                 )
+        if p.name != graph.readout and p.max_spikes < chip.max_hidden_spikes:
+            found.append(
+                f"max {p.max_spikes} spike(s) per step in the source model, but the chip's hidden neurons fire up "
+                f"to {chip.max_hidden_spikes} per step (floor(v / threshold)) when v exceeds 2 thresholds"
+            )
         if found:
             causes[p.name] = found
     for c in qgraph.connections:
