@@ -88,12 +88,6 @@ def _copy_broadcast(dst: torch.Tensor, src: torch.Tensor) -> None:
 # --- rockpool -> NetworkGraph (issue 6) --------------------------------------------------------------------
 
 
-def _np(t: Any) -> Any:
-    import numpy as np
-
-    return np.asarray(t.detach().cpu().double().numpy() if hasattr(t, "detach") else t, dtype=np.float64)
-
-
 def _rockpool_leaves(net: Any) -> list[tuple[str, Any]]:
     """(path, module) of a rockpool SynNet / (Torch)Sequential, in order; containers flattened."""
     inner = getattr(net, "seq", None)
@@ -113,74 +107,6 @@ def _is_container(m: Any) -> bool:
     return type(m).__name__ in ("TorchSequential", "Sequential", "SynNet", "ModSequential")
 
 
-_DROPOUT = ("TimeStepDropout", "UnitDropout", "Dropout", "DropoutTorch")
-
-
-def _bias_through_synapse(bias: Any, tau_syn: Any, dt: float, n: int, k: int) -> Any:
-    """Neuron bias of a constant ``LinearTorch`` bias ``b`` entering synapse ``s`` (column ``k j + s``).
-
-    Rockpool adds it to ``isyn`` every step, ``isyn = beta (isyn + b)``: in steady state the membrane
-    receives ``beta b / (1 - beta)`` per step, summed over the neuron's synapses (first steps differ).
-    """
-    import numpy as np
-
-    beta = np.exp(-dt / np.asarray(tau_syn, dtype=np.float64))
-    return (bias.reshape(n, k) * beta / (1.0 - beta)).sum(axis=1)
-
-
-def _lif_torch(chain: Any, m: Any, path: str, bias_in: Any) -> None:
-    """One ``LIFTorch`` (parameters copied; see `rockpool_to_graph`)."""
-    import numpy as np
-
-    from xylodeploy.errors import ConfigError
-
-    n, k, report = int(m.size_out), int(m.n_synapses), chain.report
-    if not np.isclose(float(m.dt), chain.dt):
-        raise ConfigError(f"layer '{path}' (LIFTorch): dt = {float(m.dt)} differs from {chain.dt}")
-    w = chain.weight
-    if w is None or w.shape[1] != n * k:
-        raise ConfigError(f"layer '{path}' (LIFTorch): needs a LinearTorch with {n * k} outputs before it")
-    noise = float(getattr(m, "noise_std", 0.0) or 0.0)
-    if noise > 0:
-        report.note(path, f"noise_std = {noise:g} dropped: the chip is deterministic (noise-free float model)", False)
-    chain.weight = w.reshape(w.shape[0], n, k)
-    has_rec = getattr(m, "_has_rec", hasattr(m, "w_rec")) and np.any(_np(m.w_rec))
-    rec = _np(m.w_rec).reshape(n, n, k) if has_rec else None
-    ts = _np(m.tau_syn)
-    tau_syn = np.broadcast_to(ts.reshape(-1, k) if ts.size > 1 else ts, (n, k))
-    bias = np.broadcast_to(_np(m.bias).reshape(-1), (n,)).copy()
-    if bias_in is not None:
-        bias += _bias_through_synapse(bias_in, tau_syn, chain.dt, n, k)
-        report.note(path, "LinearTorch bias b -> neuron bias beta b / (1 - beta) (steady state; early steps differ)",
-                    exact=False)  # fmt: skip
-    chain.neurons(
-        path, recurrent=rec, tau_mem=np.broadcast_to(_np(m.tau_mem).reshape(-1), (n,)), tau_syn=tau_syn,
-        threshold=np.broadcast_to(_np(m.threshold).reshape(-1), (n,)), bias=bias, n_synapses=k,
-        max_spikes=int(min(float(_np(m.max_spikes_per_dt).max()), 2**31 - 1)),
-    )  # fmt: skip
-    report.note(path, f"LIFTorch ({k} synapse(s){', recurrent' if rec is not None else ''}) copied as is")
-
-
-def _exp_syn(chain: Any, m: Any, path: str, bias_in: Any) -> None:
-    """``ExpSynTorch`` readout ``isyn = beta (isyn + x)`` -> a membrane readout with ``v = isyn`` exactly:
-    synapse ``tau``, no membrane memory (``tau_mem = 1e-6 dt``), a threshold it never reaches."""
-    import numpy as np
-
-    n = int(m.size_out)
-    if chain.weight is None or chain.weight.shape[1] != n:
-        from xylodeploy.errors import ConfigError
-
-        raise ConfigError(f"layer '{path}' (ExpSynTorch): needs a LinearTorch with {n} outputs before it")
-    tau = np.broadcast_to(_np(m.tau).reshape(-1), (n,))
-    bias = np.zeros(n) if bias_in is None else _bias_through_synapse(bias_in, tau[:, None], chain.dt, n, 1)
-    drive = np.abs(chain.weight).sum(axis=0).max() + np.abs(bias).max()
-    chain.neurons(path, tau_mem=chain.dt * 1e-6, tau_syn=tau[:, None], threshold=np.full(n, 2e4 * max(drive, 1.0)),
-                  bias=bias, max_spikes=1)  # fmt: skip
-    chain.report.note(path, "ExpSynTorch readout -> membrane readout (v = isyn, read vmem_out)")
-    if float(getattr(m, "noise_std", 0.0) or 0.0) > 0:
-        chain.report.note(path, "noise_std dropped: the chip is deterministic", exact=False)
-
-
 def rockpool_to_graph(net: Any, *, name: str = "rockpool") -> tuple[Any, Any]:
     """Translate a rockpool ``SynNet`` or Sequential of ``LinearTorch`` + ``LIFTorch`` into a `NetworkGraph`.
 
@@ -197,6 +123,7 @@ def rockpool_to_graph(net: Any, *, name: str = "rockpool") -> tuple[Any, Any]:
 
     from xylodeploy.errors import ConfigError
     from xylodeploy.interop._common import Chain, ImportReport
+    from xylodeploy.interop.rockpool_layers import DROPOUT, exp_syn, lif_torch, to_numpy
 
     _rockpool_synnet_module()  # the optional-dependency check (names the 'rockpool' extra)
     leaves = _rockpool_leaves(net)
@@ -211,15 +138,15 @@ def rockpool_to_graph(net: Any, *, name: str = "rockpool") -> tuple[Any, Any]:
         kind = type(m).__name__
         if kind == "LinearTorch":
             bias = getattr(m, "bias", None)
-            pending_bias = _np(bias).reshape(-1) if bias is not None and np.any(_np(bias)) else None
-            chain.linear(_np(m.weight), None, path)
+            pending_bias = to_numpy(bias).reshape(-1) if bias is not None and np.any(to_numpy(bias)) else None
+            chain.linear(to_numpy(m.weight), None, path)
         elif kind == "LIFTorch":
-            _lif_torch(chain, m, path, pending_bias)
+            lif_torch(chain, m, path, pending_bias)
             pending_bias = None
         elif kind == "ExpSynTorch":
-            _exp_syn(chain, m, path, pending_bias)
+            exp_syn(chain, m, path, pending_bias)
             pending_bias = None
-        elif kind in _DROPOUT:
+        elif kind in DROPOUT:
             report.note(path, f"{kind}: dropout is off at inference -> skipped")
         else:
             raise ConfigError(
