@@ -61,6 +61,7 @@ def _snn_cases() -> dict[str, Callable[[], object]]:
     kw = {"init_hidden": True, "reset_delay": False}
 
     def bn():
+        torch.manual_seed(1)
         m = torch.nn.BatchNorm1d(20)
         with torch.no_grad():
             m.running_mean.uniform_(-0.3, 0.3)
