@@ -76,3 +76,11 @@ def test_membrane_readout_is_scaled_on_the_clips_and_compared_on_its_membrane():
     spec, _, res = _run(g, mode="vmem")
     assert np.any(spec.weights_out) and res.informative == 4
     assert res.readout_error < 0.3 and res.same_class >= 0.75
+
+
+def test_threshold_below_one_chip_unit_is_named():
+    g = _graph(0.5, 0.875)
+    h = g.populations[0].replace(threshold=np.r_[np.full(15, 1.0), 1e-4])  # needs 0.3 chip units: holds 1
+    g = NetworkGraph(g.n_inputs, (h, g.populations[1]), g.connections, "o")
+    _, causes, _ = _run(g)
+    assert any(c.startswith("threshold out of range: 0.0001 needs") and "1 neuron(s)" in c for c in causes["h"])
