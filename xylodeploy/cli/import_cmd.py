@@ -3,8 +3,11 @@
 MODEL is, for torch-based sources (snntorch, spikingjelly, rockpool), either ``file.py:name``
 (``name`` is a module object or a zero-argument factory returning one; the file is executed) or a
 file saved with ``torch.save(model)`` (a full pickled module: unpickling runs code, load only files
-you trust). For ``nir`` it is a NIR file. The output is a `NetworkGraph` file (``.npz``); with
-``--chip`` it is quantized and mapped instead and written as a ``.xylo`` spec.
+you trust). For ``nir`` it is a NIR file (``--dt`` / ``--discretization`` as in
+`xylodeploy.interop.nir_conventions`). The output is a `NetworkGraph` file (``.npz``); with ``--chip`` it is
+quantized and mapped instead and written as a ``.xylo`` spec, and the float graph is compared with the chip
+on the example clips (or generated ones) layer by layer, with a loud warning naming the layer and the cause
+where the chip loses more than 10 % (`xylodeploy.interop.agreement`).
 """
 
 from __future__ import annotations

@@ -241,7 +241,7 @@ def from_snntorch(
 
     Args:
         model: ``nn.Sequential`` (or a module applying its children in order) of ``nn.Linear``
-            and ``snntorch.Leaky`` / ``snntorch.Synaptic``.
+            [``nn.BatchNorm1d``] and ``Leaky`` / ``Synaptic`` / ``RLeaky`` / ``RSynaptic`` / ``Lapicque``.
         n_inputs: input channels (default: ``in_features`` of the first ``nn.Linear``).
         dt: time step [s] the model is meant to run at.
         name: name of the graph.
