@@ -120,7 +120,9 @@ def resolve(g: Any, dt: float | None = None, discretization: str | None = None) 
         )
     if disc not in DISCRETIZATIONS:
         raise ConfigError(f"NIR discretization '{disc}': expected one of {', '.join(DISCRETIZATIONS)}")
-    if dt is None and meta.get("dt") is not None:
+    if dt is not None and meta.get("dt") is not None:
+        msgs.append(f"dt: {dt:g} s as given (the file says {float(np.asarray(meta['dt']).reshape(-1)[0]):g} s)")
+    elif dt is None and meta.get("dt") is not None:
         dt = float(np.asarray(meta["dt"]).reshape(-1)[0])
     elif dt is None:
         dt = dt_from_r(g, disc)
