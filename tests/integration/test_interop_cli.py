@@ -141,3 +141,30 @@ def test_nir_cli_reads_rockpool_export_and_bad_files_are_one_line_errors(tmp_pat
     r = CliRunner().invoke(main, ["import", str(tmp_path / "rp.nir"), "--from", "snntorch", "--discretization",
                                   "exact", "-o", str(tmp_path / "g.npz")])  # fmt: skip
     assert r.exit_code == 2 and "--discretization applies to --from nir only" in r.output
+
+
+VMEM = """
+import warnings
+import torch
+from xylodeploy.interop.rockpool import build_rockpool_synnet
+
+def make():
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return build_rockpool_synnet(n_channels=8, n_classes=3, size_hidden_layers=[16],
+                                     time_constants_per_layer=[2], output="vmem")
+"""
+
+
+def test_rockpool_vmem_readout_is_calibrated_not_a_dead_readout(tmp_path):
+    pytest.importorskip("rockpool")
+    from xylodeploy.ir import load_spec
+
+    (tmp_path / "m.py").write_text(VMEM)
+    out = tmp_path / "s.xylo"
+    r = _run("import", f"{tmp_path / 'm.py'}:make", "--from", "rockpool", "--chip", "xylo-audio2", "-o", str(out))
+    assert r.exit_code == 0, r.output
+    assert "is read through its membrane: scaled on the 8 generated clip(s)" in r.output
+    assert "readout (vmem): membrane error" in r.output and "dead_readout" not in r.output
+    assert load_spec(out).weights_out.any()
