@@ -146,10 +146,13 @@ class Agreement:
         for name, err in self.layer_error.items():
             head.append(f"  layer '{name}': spike-count error {err:.3f}")
         what = "membrane error" if self.readout_mode == "vmem" else "spike-count error"
-        head.append(
-            f"  readout ({self.readout_mode}): {what} {self.readout_error:.3f}, same winning readout on "
-            f"{100 * self.same_class:.0f} % of {self.informative} informative clip(s)"
-        )
+        if self.informative == 0:
+            head.append(f"  readout ({self.readout_mode}): silent in the float graph on every clip (not judged)")
+        else:
+            head.append(
+                f"  readout ({self.readout_mode}): {what} {self.readout_error:.3f}, same winning readout on "
+                f"{100 * self.same_class:.0f} % of {self.informative} informative clip(s)"
+            )
         return head
 
 
