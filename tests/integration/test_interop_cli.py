@@ -70,8 +70,101 @@ def test_import_with_example_input_checks_float_graph_against_chip(tmp_path):
     r = _run("import", f"{tmp_path / 'm.py'}:make", "--from", "snntorch", "--chip", "xylo-audio2", "-o", out,
              "--example-input", str(tmp_path / "ex.npz"))  # fmt: skip
     assert r.exit_code == 0, r.output
-    assert "example input: 4 clip(s)" in r.output and "float graph vs chip: spike-count error" in r.output
+    assert "agreement float graph vs chip (reference simulator) on 4 example clip(s)" in r.output
+    assert "readout (spikes): spike-count error" in r.output
     np.savez(tmp_path / "bad.npz", spikes=rng.poisson(1.5, (4, 40, 5)))
     r = CliRunner().invoke(main, ["import", f"{tmp_path / 'm.py'}:make", "--from", "snntorch", "-o",
                                   str(tmp_path / "g.npz"), "--example-input", str(tmp_path / "bad.npz")])  # fmt: skip
     assert r.exit_code != 0 and "Traceback" not in r.output and "5 inputs" in r.output
+
+
+SYNAPTIC = """
+import torch, snntorch as snn
+from torch import nn
+def make():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(8, 24), snn.Synaptic(alpha=0.9, beta=0.85, reset_delay=False),
+                         nn.Linear(24, 4), snn.Synaptic(alpha=0.9, beta=0.85, reset_delay=False))
+"""
+
+
+def test_chip_import_without_examples_generates_clips_and_names_rounded_time_constants(tmp_path):
+    pytest.importorskip("snntorch")
+    (tmp_path / "m.py").write_text(SYNAPTIC)
+    r = _run("import", f"{tmp_path / 'm.py'}:make", "--from", "snntorch", "--chip", "xylo-audio2", "-o",
+             str(tmp_path / "s.xylo"))  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "generated clip(s)" in r.output and "Bernoulli input rate" in r.output
+    assert "WARNING: layer '1' loses" in r.output
+    assert "tau_mem and tau_syn round together: decays 0.85 and 0.9 per step both become dash 3 = 0.875" in r.output
+
+
+def test_inspect_warns_about_a_dead_readout_without_failing(tmp_path):
+    from xylodeploy.ir import load_spec
+
+    (tmp_path / "m.py").write_text(MODEL)
+    out = tmp_path / "s.xylo"
+    assert _run("import", f"{tmp_path / 'm.py'}:make", "--from", "snntorch", "--chip", "xylo-audio2", "-o",
+                str(out)).exit_code == 0  # fmt: skip
+    spec = load_spec(out)
+    spec.replace(weights_out=spec.weights_out * 0).save(tmp_path / "dead.xylo")
+    r = _run("inspect", str(tmp_path / "dead.xylo"))
+    assert r.exit_code == 0 and "design-rule WARNING: dead_readout" in r.output
+
+
+def test_nir_cli_reads_rockpool_export_and_bad_files_are_one_line_errors(tmp_path):
+    pytest.importorskip("rockpool")
+    pytest.importorskip("nirtorch")
+    import warnings
+
+    import nir
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import torch
+        from rockpool.nn.combinators import Sequential
+        from rockpool.nn.modules import LIFTorch, LinearTorch
+        from rockpool.nn.modules.torch.nir import to_nir
+
+        torch.manual_seed(0)
+        nir.write(tmp_path / "rp.nir", to_nir(Sequential(LinearTorch((8, 12)), LIFTorch(12), LinearTorch((12, 3)),
+                                                         LIFTorch(3))))  # fmt: skip
+    r = CliRunner().invoke(main, ["import", str(tmp_path / "rp.nir"), "--from", "nir", "--chip", "xylo-audio2",
+                                  "-o", str(tmp_path / "s.xylo")])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert (
+        "producer: rockpool" in r.output and "discretization: exact" in r.output and "dt: 0.001 s derived" in r.output
+    )
+    (tmp_path / "bad.nir").write_bytes(b"garbage")
+    r = CliRunner().invoke(main, ["import", str(tmp_path / "bad.nir"), "--from", "nir", "-o", str(tmp_path / "g.npz")])
+    assert r.exit_code == 2 and "not a readable NIR file" in r.output and "Traceback" not in r.output
+    r = CliRunner().invoke(main, ["import", str(tmp_path / "rp.nir"), "--from", "snntorch", "--discretization",
+                                  "exact", "-o", str(tmp_path / "g.npz")])  # fmt: skip
+    assert r.exit_code == 2 and "--discretization applies to --from nir only" in r.output
+
+
+VMEM = """
+import warnings
+import torch
+from xylodeploy.interop.rockpool import build_rockpool_synnet
+
+def make():
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return build_rockpool_synnet(n_channels=8, n_classes=3, size_hidden_layers=[16],
+                                     time_constants_per_layer=[2], output="vmem")
+"""
+
+
+def test_rockpool_vmem_readout_is_calibrated_not_a_dead_readout(tmp_path):
+    pytest.importorskip("rockpool")
+    from xylodeploy.ir import load_spec
+
+    (tmp_path / "m.py").write_text(VMEM)
+    out = tmp_path / "s.xylo"
+    r = _run("import", f"{tmp_path / 'm.py'}:make", "--from", "rockpool", "--chip", "xylo-audio2", "-o", str(out))
+    assert r.exit_code == 0, r.output
+    assert "is read through its membrane: scaled on the 8 generated clip(s)" in r.output
+    assert "readout (vmem): membrane error" in r.output and "dead_readout" not in r.output
+    assert load_spec(out).weights_out.any()

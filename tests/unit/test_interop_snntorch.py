@@ -107,6 +107,8 @@ def test_chip_spike_counts_agree_with_snntorch(reset_delay):
         (lambda: snn.Leaky(beta=0.9, init_hidden=True, learn_graded_spikes_factor=True), "graded spikes"),
         (lambda: nn.ReLU(), "ReLU"),
         (lambda: snn.SLSTM(4, 4, init_hidden=True), "LSTM"),
+        (lambda: snn.Alpha(alpha=0.9, beta=0.8, init_hidden=True), "reset acts on the two currents"),
+        (lambda: snn.BatchNormTT1d(4, 10), "BatchNormTT1d"),
     ],
 )
 def test_refusals_name_the_layer_and_reason(layer, match):
@@ -125,3 +127,35 @@ def test_refuses_convolution_and_trailing_linear():
     tail = nn.Sequential(nn.Linear(4, 4), snn.Leaky(beta=0.5, init_hidden=True), nn.Linear(4, 2))
     with pytest.raises(ConfigError, match="ends with a linear layer"):
         from_snntorch(tail)
+
+
+def test_recurrent_readout_and_batchnorm_without_linear_are_refused():
+    rec = nn.Sequential(nn.Linear(4, 4), snn.Leaky(beta=0.5, init_hidden=True), nn.Linear(4, 2),
+                        snn.RLeaky(beta=0.5, linear_features=2, init_hidden=True))  # fmt: skip
+    with pytest.raises(ConfigError, match="layer '3': Xylo readout neurons have no recurrent weights"):
+        from_snntorch(rec)
+    bn = nn.Sequential(nn.Linear(4, 4), snn.Leaky(beta=0.5, init_hidden=True), nn.BatchNorm1d(4), nn.Linear(4, 2),
+                       snn.Leaky(beta=0.5, init_hidden=True))  # fmt: skip
+    with pytest.raises(ConfigError, match="layer '2' \\(BatchNorm1d\\): batch norm must directly follow a Linear"):
+        from_snntorch(bn.eval())
+
+
+def test_batchnorm_is_folded_into_the_preceding_linear_exactly():
+    torch.manual_seed(0)
+    lin, bn = nn.Linear(6, 5), nn.BatchNorm1d(5)
+    with torch.no_grad():
+        bn.running_mean.uniform_(-1, 1)
+        bn.running_var.uniform_(0.5, 2)
+        bn.weight.uniform_(0.5, 1.5)
+        bn.bias.uniform_(-0.5, 0.5)
+    model = nn.Sequential(lin, bn, snn.Leaky(beta=0.9, init_hidden=True), nn.Linear(5, 2),
+                          snn.Leaky(beta=0.9, init_hidden=True)).eval()  # fmt: skip
+    graph, report = from_snntorch(model)
+    x = torch.randn(3, 6)
+    with torch.no_grad():
+        y = bn(lin(x)).numpy()  # torch's own inference-time Linear + BatchNorm1d
+    hidden = graph.populations[0]
+    w = graph.incoming(hidden.name)[0].weight[:, :, 0]
+    factor = 1.0  # Leaky's fastest-synapse weight factor (1 - b_s) / b_s with b_s = 1/2
+    np.testing.assert_allclose(x.double().numpy() @ w / factor + hidden.bias, y, rtol=1e-5, atol=1e-6)
+    assert any("folded into '0'" in n.message for n in report.notes)

@@ -80,8 +80,8 @@ def test_delay_and_voting_become_relays_and_a_counting_readout():
 @pytest.mark.parametrize(
     ("mod", "match"),
     [
-        (lambda: neuron.LIFNode(tau=2.0), "layer '1' \\(LIFNode\\): hard reset"),
-        (lambda: neuron.IFNode(v_reset=None), "layer '1' \\(IFNode\\): only LIFNode"),
+        (lambda: neuron.LIFNode(tau=2.0, v_reset=-0.5), "layer '1' \\(LIFNode\\): hard reset to v_reset=-0.5"),
+        (lambda: neuron.IzhikevichNode(), "layer '1' \\(IzhikevichNode\\): only LIFNode, ParametricLIFNode"),
         (lambda: layer.Conv1d(1, 1, 3), "layer '1' \\(Conv1d\\): no Xylo equivalent"),
     ],
 )
@@ -89,3 +89,10 @@ def test_refusals_name_the_layer(mod, match):
     m = torch.nn.Sequential(layer.Linear(4, 4), mod(), layer.Linear(4, 2), neuron.LIFNode(tau=2.0, v_reset=None))
     with pytest.raises(ConfigError, match=match):
         from_spikingjelly(m)
+
+
+def test_hard_reset_to_zero_is_an_explicit_approximation():
+    m = torch.nn.Sequential(layer.Linear(4, 4), neuron.LIFNode(tau=2.0), layer.Linear(4, 2), neuron.IFNode())
+    _, report = from_spikingjelly(m)
+    hard = [n for n in report.notes if "hard reset to 0" in n.message]
+    assert [n.layer for n in hard] == ["1", "3"] and not any(n.exact for n in hard)

@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from xylodeploy.chips import ChipSpec, get_chip
-from xylodeploy.drc import ResourceRow, Violation, check, resource_summary
+from xylodeploy.drc import ResourceRow, Violation, advisories, check, resource_summary
 from xylodeploy.ir import XyloSpec, load_spec
 
 
@@ -35,8 +35,11 @@ def _title(path: str, spec: XyloSpec, chip: ChipSpec) -> str:
     return f"{path} on {chip.title} ({chip.name}, {chip.part_number}): {sizes}"
 
 
-def report_json(path: str, spec: XyloSpec, chip: ChipSpec, rows: list[ResourceRow], vs: list[Violation]) -> str:
-    """The machine-readable report printed by ``--json``."""
+def report_json(
+    path: str, spec: XyloSpec, chip: ChipSpec, rows: list[ResourceRow], vs: list[Violation],
+    warns: list[Violation] | None = None,
+) -> str:  # fmt: skip
+    """The machine-readable report printed by ``--json`` (``warnings``: design-rule warnings)."""
     doc = {
         "spec": path,
         "spec_chip": spec.chip,
@@ -44,6 +47,7 @@ def report_json(path: str, spec: XyloSpec, chip: ChipSpec, rows: list[ResourceRo
         "ok": not vs,
         "resources": [r.to_dict() for r in rows],
         "violations": [v.to_dict() for v in vs],
+        "warnings": [v.to_dict() for v in warns or []],
     }
     return json.dumps(doc, indent=2)
 
@@ -56,14 +60,15 @@ def report_json(path: str, spec: XyloSpec, chip: ChipSpec, rows: list[ResourceRo
 def command(ctx: click.Context, spec_path: str, chip: str | None, as_json: bool) -> None:
     """Show what SPEC (a .xylo file) uses of its chip and every design-rule violation.
 
-    Exit code 0 when the spec fits the chip, 1 when any design rule is violated.
+    Exit code 0 when the spec fits the chip, 1 when any design rule is violated. Design-rule warnings
+    (e.g. a dead readout: all weights_out zero) are listed but do not change the exit code.
     """
     spec = load_spec(spec_path)
     target = get_chip(chip or spec.chip)
     rows = resource_summary(spec, target)
-    violations = check(spec, target)
+    violations, warns = check(spec, target), advisories(spec, target)
     if as_json:
-        click.echo(report_json(spec_path, spec, target, rows, violations))
+        click.echo(report_json(spec_path, spec, target, rows, violations, warns))
     else:
         console = Console(highlight=False, soft_wrap=True)
         console.print(resource_table(rows, _title(spec_path, spec, target)))
@@ -73,4 +78,6 @@ def command(ctx: click.Context, spec_path: str, chip: str | None, as_json: bool)
                 console.print(Text(f"  {v}"))
         else:
             console.print(Text(f"no design-rule violations: the spec fits {target.name}", style="green"))
+        for v in warns:
+            console.print(Text(f"design-rule WARNING: {v}", style="bold yellow"))
     ctx.exit(1 if violations else 0)

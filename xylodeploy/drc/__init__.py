@@ -3,11 +3,13 @@
 >>> violations = check(spec)            # [] when the spec fits its chip
 >>> assert_valid(spec)                  # raises DesignRuleError(violations)
 >>> rows = resource_summary(spec, get_chip(spec.chip))
+>>> advisories(spec)                    # design-rule warnings (e.g. a dead readout); never an error
 """
 
 from __future__ import annotations
 
 from xylodeploy.chips import ChipSpec, get_chip
+from xylodeploy.drc.advice import DesignRuleWarning, advisories
 from xylodeploy.drc.resources import ResourceRow, resource_summary
 from xylodeploy.drc.rules import RULES, Rule
 from xylodeploy.drc.violation import Violation
@@ -28,4 +30,7 @@ def assert_valid(spec: XyloSpec, chip: ChipSpec | str | None = None) -> None:
         raise DesignRuleError(violations)
 
 
-__all__ = ["RULES", "Rule", "ResourceRow", "Violation", "assert_valid", "check", "resource_summary"]
+__all__ = [
+    "RULES", "DesignRuleWarning", "Rule", "ResourceRow", "Violation", "advisories", "assert_valid", "check",
+    "resource_summary",
+]  # fmt: skip

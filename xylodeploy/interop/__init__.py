@@ -11,6 +11,13 @@ approximation. Each framework is imported lazily, only inside its own module::
 
 `save_graph` / `load_graph` store a `NetworkGraph` (``.npz`` + JSON metadata, schema version 1);
 `graph_to_spec` quantizes and maps one for a chip; `simulate_graph` runs its float dynamics.
+`xylodeploy.interop.agreement` compares an imported graph with its chip spec layer by layer and names the
+causes of any loss (what ``xylodeploy import --chip`` prints)::
+
+    mode = agreement.readout_mode_of(graph, report)   # "vmem" for membrane readouts
+    spec, qgraph = agreement.quantize_for_chip(graph, "xylo-audio2", "channel", clips, mode)
+    result = agreement.compare(graph, spec, clips, readout_mode=mode, scale=agreement.readout_scale(qgraph),
+                               causes=agreement.diagnose(graph, qgraph))
 """
 
 from xylodeploy.interop._common import ImportNote, ImportReport, graph_to_spec, load_graph, save_graph, simulate_graph

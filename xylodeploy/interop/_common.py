@@ -50,6 +50,7 @@ class ImportReport:
 
     source: str
     notes: list[ImportNote] = field(default_factory=list)
+    readout: str = "spikes"  # "vmem": the model is read out through its readout membrane
 
     @property
     def exact(self) -> bool:
@@ -226,7 +227,30 @@ class Chain:
             )
         if len(self.pops) < 2:
             raise ConfigError(f"model '{last_path}': Xylo needs at least one hidden and one readout layer")
+        last = self.pops[-1].name
+        if any(c.source == c.target == last for c in self.conns):
+            raise ConfigError(
+                f"layer '{last}': Xylo readout neurons have no recurrent weights (end with a non-recurrent layer)"
+            )
         return NetworkGraph(self.n_inputs, tuple(self.pops), tuple(self.conns), self.pops[-1].name, name)
+
+
+def fold_batchnorm(chain: Chain, mod: Any, path: str) -> None:
+    """Fold an inference-time ``BatchNorm1d`` into the pending Linear: ``W' = s W``, ``b' = s (b - mu) + beta``
+    with ``s = gamma / sqrt(var + eps)`` (running statistics; exact)."""
+    if chain.weight is None or chain.weight.ndim != 2:
+        raise ConfigError(f"layer '{path}' ({type(mod).__name__}): batch norm must directly follow a Linear layer")
+    if not getattr(mod, "track_running_stats", False) or mod.running_mean is None:
+        raise ConfigError(f"layer '{path}' ({type(mod).__name__}): needs running statistics to fold at inference")
+    mu, var = (t.detach().cpu().double().numpy() for t in (mod.running_mean, mod.running_var))
+    gamma = mod.weight.detach().cpu().double().numpy() if mod.weight is not None else np.ones_like(mu)
+    shift = mod.bias.detach().cpu().double().numpy() if mod.bias is not None else np.zeros_like(mu)
+    if mu.shape[0] != chain.weight.shape[1]:
+        raise ConfigError(f"layer '{path}': {mu.shape[0]} features after a Linear with {chain.weight.shape[1]}")
+    s = gamma / np.sqrt(var + float(mod.eps))
+    chain.weight = chain.weight * s[None, :]
+    chain.bias = s * ((0.0 if chain.bias is None else chain.bias) - mu) + shift
+    chain.report.note(path, f"folded into '{chain.path}' (running statistics: W' = s W, b' = s (b - mean) + beta)")
 
 
 def simulate_graph(graph: NetworkGraph, raster: Any, *, hop_delay: bool = False) -> dict[str, np.ndarray]:
@@ -343,7 +367,8 @@ def graph_to_spec(graph: NetworkGraph, chip: str, method: str = "channel") -> An
 
 
 __all__ = [
-    "Chain", "ImportNote", "ImportReport", "UNBOUNDED_SPIKES", "fast_synapse", "graph_to_spec", "load_graph",
+    "Chain", "ImportNote", "ImportReport", "UNBOUNDED_SPIKES", "fast_synapse", "fold_batchnorm", "graph_to_spec",
+    "load_graph",
     "save_graph",
     "simulate_graph", "tau_from_decay",
 ]  # fmt: skip

@@ -1,27 +1,31 @@
 """NIR <-> `NetworkGraph`: read and write NIR graphs (nir.read / nir.write, HDF5).
 
-NIR nodes are continuous-time; like snnTorch's and Norse's NIR exporters we discretise them with
-forward Euler at step ``dt`` (``a = 1 - dt/tau``)::
+NIR nodes are continuous-time. How a file is discretised (forward Euler or exact exponential) and at
+which ``dt`` is decided by `xylodeploy.interop.nir_conventions.resolve` (user choice, file metadata,
+the recognised producer; no silent default ``dt``). With decay ``a`` and gains per that module::
 
-    CubaLIF: syn[t] = a_s syn[t-1] + (dt/tau_syn) w_in I[t]
-             v[t]   = a_m v[t-1] + (dt/tau_mem) (v_leak + r syn[t])
-    LIF:     v[t]   = a_m v[t-1] + (dt/tau) (v_leak + r I[t]);   IF: v[t] = v[t-1] + r I[t]
-    LI:      as LIF without spikes
+    euler:  syn[t] = a_s syn[t-1] + (dt/tau_syn) w_in I[t];   v[t] = a_m v[t-1] + (dt/tau_mem) (v_leak + r syn[t])
+    exact:  syn[t] = a_s (syn[t-1] + w_in I[t]);              v[t] = a_m v[t-1] + c (r syn[t] + v_leak) / r
+            (c = r dt / (tau_mem a_m));   LI:  v[t] = a (v[t-1] + c I[t])
+    LIF / IF: as CubaLIF without the synapse (IF: a_m = 1, gain r dt);  LI / CubaLI: no spikes
 
-Mapping to the graph (``isyn = b_s (isyn + I')``): ``b_s = a_s``, ``alpha = a_m``, incoming
-weights times ``k_m k_s / a_s`` with ``k_s = w_in dt/tau_syn``, ``k_m = r dt/tau_mem`` (then
-``isyn == k_m syn`` exactly), ``bias = v_leak dt/tau_mem``. Exact, except (each reported): LIF/IF
-have no synapse (fastest chip synapse instead), IF has no leak (tau_mem = 1e9 dt), LI has no
-spikes (readout with an unreachable threshold: read its Vmem), NIR resets to ``v_reset`` while
-the graph subtracts the threshold (exact for files written by `to_nir`, which record it), an
-``Affine`` bias through a synapse becomes its steady-state neuron bias. ``Delay`` nodes become relay
-populations (uniform whole-step delays only). Supported layout: Input -> [Delay] -> Linear/Affine
--> neuron, any number of weight nodes into a neuron (summed), recurrent weights allowed.
+Mapping to the graph (``isyn = b_s (isyn + I')``): ``b_s = a_s``, ``alpha = a_m``, incoming weights
+times the synapse and membrane gains (divided by ``a_s`` under Euler, which adds after the decay), so
+that ``isyn`` equals the gain times ``syn`` exactly; ``bias`` = the constant term. Exact, except (each
+reported): LIF/IF have no synapse (fastest chip synapse instead), IF has no leak (tau_mem = 1e9 dt), LI
+and CubaLI have no spikes (membrane readout with an unreachable threshold; an exact LI is the graph's
+synapse with a memoryless membrane, exactly), NIR resets to ``v_reset`` while the graph subtracts the
+threshold (exact for files written by `to_nir`, which record it), an ``Affine`` bias through a synapse
+becomes its steady-state neuron bias. ``Delay`` nodes become relay populations (uniform whole-step
+delays only); ``Flatten`` passes through. Supported layout: Input -> [Delay|Flatten] -> Linear/Affine ->
+neuron, any number of weight nodes into a neuron (summed), recurrent weights allowed. Every node with no
+Xylo equivalent is listed at once, by name and type.
 
 `to_nir` writes one ``CubaLIF`` per population (r = tau_mem/dt, w_in = tau_syn/dt so that
 ``k_m = k_s = 1``) and one ``Linear`` per connection (weights times ``b_s``), with ``dt``,
-``max_spikes`` and ``reset = "subtract"`` in the metadata; `from_nir(to_nir(g))` equals ``g``
-within float rounding. Two-synapse populations cannot be written (NIR CubaLIF has one synapse).
+``discretization = "euler"``, ``producer = "xylodeploy"``, ``max_spikes`` and ``reset = "subtract"`` in
+the metadata; `from_nir(to_nir(g))` equals ``g`` within float rounding. Two-synapse populations cannot
+be written (NIR CubaLIF has one synapse).
 """
 
 from __future__ import annotations
@@ -36,7 +40,8 @@ from xylodeploy.errors import ConfigError
 from xylodeploy.interop._common import Chain, ImportReport, fast_synapse, tau_from_decay
 from xylodeploy.ir.graph import INPUT, Connection, LIFPopulation, NetworkGraph
 
-_NEURONS = ("CubaLIF", "LIF", "IF", "LI")
+_NEURONS = ("CubaLIF", "LIF", "IF", "LI", "CubaLI")
+_KNOWN = (*_NEURONS, "Input", "Output", "Delay", "Flatten", "Linear", "Affine")
 _TAG = "xylodeploy"
 
 
@@ -51,46 +56,75 @@ def _arr(x: Any, n: int, where: str) -> np.ndarray:
     return np.broadcast_to(a, (n,)).astype(np.float64)
 
 
-def _decay(tau: np.ndarray, dt: float, where: str) -> np.ndarray:
+def _decay(tau: np.ndarray, dt: float, where: str, exact: bool = False) -> np.ndarray:
+    if exact:
+        return np.exp(-dt / tau)
     a = 1.0 - dt / tau
     if np.any(a < 0):
         raise ConfigError(f"{where}: tau < dt ({tau.min():.3g} < {dt:.3g} s) is unstable under Euler at this dt")
     return a
 
 
-def _neuron(name: str, node: Any, n: int, dt: float, rep: ImportReport) -> tuple[dict, np.ndarray]:
-    """Population parameters and the per-neuron input scale of one NIR neuron node."""
-    kind, meta = type(node).__name__, dict(getattr(node, "metadata", {}) or {}).get(_TAG, {})
-    w = f"node '{name}' ({kind})"
-    tau_m = _arr(getattr(node, "tau_mem", getattr(node, "tau", np.inf)), n, f"{w} tau")
-    a_m = np.ones(n) if kind == "IF" else _decay(tau_m, dt, w)
-    k_m = _arr(node.r, n, f"{w} r") * (np.ones(n) if kind == "IF" else dt / tau_m)
-    bias = np.zeros(n) if kind == "IF" else _arr(node.v_leak, n, f"{w} v_leak") * dt / tau_m
+def _tau_mem(a_m: np.ndarray, dt: float, where: str, name: str, rep: ImportReport) -> np.ndarray:
+    """Graph tau_mem of a per-step decay; no leak -> 1e9 dt (reported), no memory -> 1e-6 dt."""
     if np.any(a_m >= 1):
         rep.note(name, "no leak -> tau_mem = 1e9 dt", exact=False)
     tau_mem = np.where(a_m >= 1, 1e9 * dt, np.where(a_m <= 0, 1e-6 * dt, 0.0))
     mid = (a_m > 0) & (a_m < 1)
-    tau_mem[mid] = tau_from_decay(a_m[mid], dt, f"{w} tau_mem")
-    if kind == "CubaLIF":
+    tau_mem[mid] = tau_from_decay(a_m[mid], dt, f"{where} tau_mem")
+    return tau_mem
+
+
+def _membrane(kind: str, node: Any, n: int, dt: float, exact: bool, w: str) -> tuple[np.ndarray, ...]:
+    """``(a_m, gain on the input, bias)`` of the membrane (module docstring)."""
+    tau_m = _arr(getattr(node, "tau_mem", getattr(node, "tau", np.inf)), n, f"{w} tau")
+    r = _arr(node.r, n, f"{w} r")
+    if kind == "IF":  # dv/dt = r I: v += dt r I under either discretisation
+        return np.ones(n), r * dt, np.zeros(n)
+    v_leak = _arr(node.v_leak, n, f"{w} v_leak")
+    a_m = _decay(tau_m, dt, w, exact)
+    if exact:
+        return a_m, r * dt / (tau_m * a_m), v_leak * dt / (tau_m * a_m)
+    return a_m, r * dt / tau_m, v_leak * dt / tau_m
+
+
+def _neuron(name: str, node: Any, n: int, conv: Any, rep: ImportReport) -> tuple[dict, np.ndarray]:
+    """Population parameters and the per-neuron input scale of one NIR neuron node."""
+    kind, meta = type(node).__name__, dict(getattr(node, "metadata", {}) or {}).get(_TAG, {})
+    w, dt, exact = f"node '{name}' ({kind})", conv.dt, conv.discretization == "exact"
+    a_m, k_m, bias = _membrane(kind, node, n, dt, exact, w)
+    if kind in ("CubaLIF", "CubaLI"):
         tau_s = _arr(node.tau_syn, n, f"{w} tau_syn")
-        a_s, k_s = _decay(tau_s, dt, w), _arr(node.w_in, n, f"{w} w_in") * dt / tau_s
+        a_s, w_in = _decay(tau_s, dt, w, exact), _arr(node.w_in, n, f"{w} w_in")
         if np.any(a_s <= 0):
             raise ConfigError(f"{w}: tau_syn == dt leaves no synaptic memory; not representable")
-        tau_syn, scale = tau_from_decay(a_s, dt, f"{w} tau_syn"), k_m * k_s / a_s
+        tau_syn = tau_from_decay(a_s, dt, f"{w} tau_syn")
+        scale = k_m * w_in if exact else k_m * w_in * dt / tau_s / a_s
+    elif kind == "LI" and exact:  # v = a (v + c I): the graph's synapse, a memoryless membrane
+        tau_syn, scale = tau_from_decay(a_m, dt, f"{w} tau"), k_m
+        bias, a_m = bias * a_m / (1.0 - a_m), np.zeros(n)
+        if np.any(bias):
+            rep.note(name, "v_leak of an exact LI -> its steady state as a constant offset", exact=False)
     else:
         tau_syn, factor = fast_synapse(dt)
         scale = k_m * factor
         rep.note(name, f"{kind} has no synaptic state -> fastest chip synapse (dash 1)", exact=False)
-    if kind == "LI":
+    tau_mem = _tau_mem(a_m, dt, w, name, rep)
+    if kind in ("LI", "CubaLI"):
         params = {"threshold": 1.0, "max_spikes": 1}  # threshold fixed later from the weights
-        rep.note(name, "LI has no spikes -> readout with an unreachable threshold (read vmem_out)", exact=False)
+        rep.note(name, f"{kind} has no spikes -> membrane readout (unreachable threshold; read vmem_out)")
+        rep.readout = "vmem"
     else:
+        default_max = 2**16 if conv.producer == "rockpool" else 1  # rockpool's LIFTorch: 65536 per step
         params = {
             "threshold": _arr(node.v_threshold, n, f"{w} v_threshold"),
-            "max_spikes": int(meta.get("max_spikes", 1)),
+            "max_spikes": int(meta.get("max_spikes", default_max)),
         }
         if meta.get("reset") != "subtract":
-            rep.note(name, "NIR resets v to v_reset; the graph subtracts the threshold", exact=False)
+            if conv.producer == "rockpool":
+                rep.note(name, "rockpool's LIFTorch resets by subtraction, as the graph does")
+            else:
+                rep.note(name, "NIR resets v to v_reset; the graph subtracts the threshold", exact=False)
     return {"tau_mem": tau_mem, "tau_syn": tau_syn, "bias": bias, **params}, scale
 
 
@@ -105,15 +139,56 @@ def _sources(graph: Any, name: str) -> list[str]:
     return [s for s, t in graph.edges if t == name]
 
 
-def from_nir(source: Any, *, dt: float | None = None, name: str = "nir") -> tuple[NetworkGraph, ImportReport]:
+def read_nir(path: str | os.PathLike, rep: ImportReport | None = None) -> Any:
+    """``nir.read(path)``; a file failing NIR's type inference (e.g. rockpool's own exports) is read again
+    without it (reported); any other failure is one `ConfigError` line naming the file."""
+    nir = _nir()
+    try:
+        return nir.read(path)
+    except ValueError as exc:
+        if "type" not in str(exc).lower():
+            raise ConfigError(f"{path}: not a readable NIR file ({exc})") from None
+        first = str(exc).splitlines()[0]
+    except Exception as exc:  # noqa: BLE001 - h5py/nir raise many types on a bad file
+        raise ConfigError(f"{path}: not a readable NIR file ({type(exc).__name__}: {exc})") from None
+    try:
+        g = nir.read(path, type_check=False)
+    except Exception as exc:  # noqa: BLE001
+        raise ConfigError(f"{path}: not a readable NIR file ({type(exc).__name__}: {exc})") from None
+    if rep is not None:
+        rep.note(str(path), f"NIR type inference failed ({first}); read without type checking")
+    return g
+
+
+def _unsupported(g: Any) -> None:
+    """One ConfigError listing every node with no Xylo equivalent, by its own name and type."""
+    bad = [(k, type(v).__name__) for k, v in g.nodes.items() if type(v).__name__ not in _KNOWN]
+    if bad:
+        listed = ", ".join(f"'{k}' ({kind})" for k, kind in bad)
+        raise ConfigError(
+            f"NIR graph: {len(bad)} node(s) have no Xylo equivalent: {listed} (Xylo runs dense Linear/Affine "
+            f"weights into {'/'.join(_NEURONS)} neurons, with Delay and Flatten)"
+        )
+
+
+def from_nir(
+    source: Any, *, dt: float | None = None, discretization: str | None = None, name: str = "nir"
+) -> tuple[NetworkGraph, ImportReport]:
     """Translate a NIR graph (a ``nir.NIRGraph`` or a file path) into a `NetworkGraph`.
 
-    ``dt`` defaults to the graph's ``metadata["dt"]`` (written by `to_nir`), else 1 ms.
+    ``dt`` and ``discretization`` ("euler" | "exact") override what the file says (see
+    `xylodeploy.interop.nir_conventions.resolve`, which raises when no ``dt`` can be found).
     """
+    from xylodeploy.interop.nir_conventions import resolve
+
     nir = _nir()
-    g = nir.read(source) if isinstance(source, (str, os.PathLike)) else source
-    dt = float(dt if dt is not None else (g.metadata or {}).get("dt", 1e-3))
     rep = ImportReport("nir")
+    g = read_nir(source, rep) if isinstance(source, (str, os.PathLike)) else source
+    _unsupported(g)
+    conv = resolve(g, dt, discretization)
+    for msg in conv.messages:
+        rep.note("file", msg)
+    dt = conv.dt
     inputs = [k for k, v in g.nodes.items() if isinstance(v, nir.Input)]
     if len(inputs) != 1:
         raise ConfigError(f"NIR graph: {len(inputs)} Input nodes, expected exactly one")
@@ -122,25 +197,13 @@ def from_nir(source: Any, *, dt: float | None = None, name: str = "nir") -> tupl
     alias: dict[str, str] = {inputs[0]: INPUT}
     sizes: dict[str, int] = {INPUT: n_in}
     neurons = [k for k, v in g.nodes.items() if type(v).__name__ in _NEURONS]
-    weights: dict[str, list[tuple[str, np.ndarray, np.ndarray | None]]] = {k: [] for k in neurons}
-    for k, v in g.nodes.items():
-        kind = type(v).__name__
-        if kind in ("Linear", "Affine"):
-            srcs, tgts = _sources(g, k), [t for s, t in g.edges if s == k]
-            if len(srcs) != 1 or not tgts or any(t not in weights for t in tgts):
-                raise ConfigError(f"NIR node '{k}' ({kind}): needs one source and neuron targets only")
-            w = np.asarray(v.weight, dtype=np.float64)
-            b = np.asarray(v.bias, dtype=np.float64).reshape(-1) if kind == "Affine" else None
-            for t in tgts:
-                weights[t].append((srcs[0], w.T, b))
-        elif kind not in (*_NEURONS, "Input", "Output", "Delay"):
-            raise ConfigError(f"NIR node '{k}' ({kind}): no Xylo equivalent")
+    weights = _weight_nodes(g, neurons)
     pops, scales = [], {}
     for k in neurons:
         n = _size(g.nodes[k]) or (weights[k][0][1].shape[1] if weights[k] else 0)
         if n == 0:
             raise ConfigError(f"NIR node '{k}': cannot tell its size (no weights into it)")
-        params, scales[k] = _neuron(k, g.nodes[k], n, dt, rep)
+        params, scales[k] = _neuron(k, g.nodes[k], n, conv, rep)
         bias_in = [b for _, _, b in weights[k] if b is not None and np.any(b)]
         if bias_in:
             extra = sum(bias_in) * scales[k] * np.exp(-dt / np.asarray(params["tau_syn"]).reshape(-1))
@@ -159,11 +222,30 @@ def from_nir(source: Any, *, dt: float | None = None, name: str = "nir") -> tupl
     return NetworkGraph(n_in, tuple(pops), tuple(chain.conns + conns), readout, name), rep
 
 
+def _weight_nodes(g: Any, neurons: list[str]) -> dict[str, list[tuple[str, np.ndarray, np.ndarray | None]]]:
+    """Per neuron node: ``(source, weight (n_in, n_out), bias or None)`` of every Linear/Affine into it."""
+    weights: dict[str, list[tuple[str, np.ndarray, np.ndarray | None]]] = {k: [] for k in neurons}
+    for k, v in g.nodes.items():
+        kind = type(v).__name__
+        if kind in ("Linear", "Affine"):
+            srcs, tgts = _sources(g, k), [t for s, t in g.edges if s == k]
+            if len(srcs) != 1 or not tgts or any(t not in weights for t in tgts):
+                raise ConfigError(f"NIR node '{k}' ({kind}): needs one source and neuron targets only")
+            w = np.asarray(v.weight, dtype=np.float64)
+            b = np.asarray(v.bias, dtype=np.float64).reshape(-1) if kind == "Affine" else None
+            for t in tgts:
+                weights[t].append((srcs[0], w.T, b))
+    return weights
+
+
 def _resolve(g: Any, src: str, alias: dict, chain: Chain, sizes: dict, dt: float, rep: ImportReport) -> str:
     """Graph source name for NIR node ``src`` (Delay nodes become relay populations)."""
     if src in alias:
         return alias[src]
     node = g.nodes[src]
+    if type(node).__name__ == "Flatten" and len(_sources(g, src)) == 1:
+        alias[src] = _resolve(g, _sources(g, src)[0], alias, chain, sizes, dt, rep)
+        return alias[src]
     if type(node).__name__ != "Delay":
         raise ConfigError(f"NIR node '{src}' ({type(node).__name__}): cannot feed a weight node")
     up = _sources(g, src)
@@ -188,12 +270,12 @@ def _readout(g: Any, neurons: list[str]) -> str:
 
 
 def _fix_li(pops: list[LIFPopulation], conns: list[Connection], g: Any, readout: str) -> list[LIFPopulation]:
-    """LI readouts get a threshold 4x their largest one-step input (never reached in practice)."""
+    """LI / CubaLI readouts get a threshold 1e4x their largest one-step input (never reached)."""
     out = []
     for p in pops:
-        if type(g.nodes.get(p.name)).__name__ == "LI":
+        if type(g.nodes.get(p.name)).__name__ in ("LI", "CubaLI"):
             drive = sum(np.abs(c.weight).sum(axis=(0, 2)) for c in conns if c.target == p.name)
-            p = p.replace(threshold=4.0 * np.maximum(np.max(drive), 1e-12))
+            p = p.replace(threshold=1e4 * np.maximum(np.max(drive) + np.max(np.abs(p.bias)), 1e-12))
         out.append(p)
     return out
 
@@ -221,7 +303,8 @@ def to_nir(graph: NetworkGraph, path: str | os.PathLike | None = None) -> Any:
         edges += [("input" if c.source == INPUT else c.source, wname), (wname, c.target)]
     nodes["output"] = nir.Output(output_type={"output": np.array([graph.n_outputs])})
     edges.append((graph.readout, "output"))
-    ng = nir.NIRGraph(nodes=nodes, edges=edges, metadata={"dt": dt, "name": graph.name})
+    meta = {"dt": dt, "name": graph.name, "discretization": "euler", "producer": "xylodeploy"}
+    ng = nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta)
     if path is not None:
         from xylodeploy.fileio import atomic_write
 
@@ -230,4 +313,4 @@ def to_nir(graph: NetworkGraph, path: str | os.PathLike | None = None) -> Any:
     return ng
 
 
-__all__ = ["from_nir", "to_nir"]
+__all__ = ["from_nir", "read_nir", "to_nir"]

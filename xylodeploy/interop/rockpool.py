@@ -88,12 +88,6 @@ def _copy_broadcast(dst: torch.Tensor, src: torch.Tensor) -> None:
 # --- rockpool -> NetworkGraph (issue 6) --------------------------------------------------------------------
 
 
-def _np(t: Any) -> Any:
-    import numpy as np
-
-    return np.asarray(t.detach().cpu().double().numpy() if hasattr(t, "detach") else t, dtype=np.float64)
-
-
 def _rockpool_leaves(net: Any) -> list[tuple[str, Any]]:
     """(path, module) of a rockpool SynNet / (Torch)Sequential, in order; containers flattened."""
     inner = getattr(net, "seq", None)
@@ -119,52 +113,47 @@ def rockpool_to_graph(net: Any, *, name: str = "rockpool") -> tuple[Any, Any]:
     ``LIFTorch`` runs the graph's dynamics in the graph's order (docs/chip-arithmetic.md), so parameters copy over
     exactly: ``tau_mem``, ``tau_syn`` (1 or 2 synapses: input column ``2j+s`` drives synapse ``s`` of neuron
     ``j``), ``threshold``, ``bias``, ``max_spikes_per_dt``, ``dt`` and ``w_rec`` (``has_rec``). Read from the
-    module parameters only (rockpool.devices is never imported). ``LinearTorch`` biases, neuron noise and
-    other module types are refused with the module path and the reason. Returns ``(graph, report)``.
+    module parameters only (rockpool.devices is never imported). A ``LinearTorch`` bias becomes the neuron bias
+    of its steady state (approximate), ``noise_std`` is dropped (reported), dropout is skipped (off at
+    inference), an ``ExpSynTorch`` readout becomes a membrane readout (exact); ``output="vmem"`` marks the
+    report's readout as ``"vmem"``. Other module types are refused with the module path and the reason.
+    Returns ``(graph, report)``.
     """
     import numpy as np
 
     from xylodeploy.errors import ConfigError
     from xylodeploy.interop._common import Chain, ImportReport
+    from xylodeploy.interop.rockpool_layers import DROPOUT, exp_syn, lif_torch, to_numpy
 
     _rockpool_synnet_module()  # the optional-dependency check (names the 'rockpool' extra)
     leaves = _rockpool_leaves(net)
-    lifs = [m for _, m in leaves if type(m).__name__ == "LIFTorch"]
+    lifs = [m for _, m in leaves if type(m).__name__ in ("LIFTorch", "ExpSynTorch")]
     if not lifs:
         raise ConfigError(f"rockpool model '{type(net).__name__}': no LIFTorch layer found")
     report = ImportReport("rockpool")
     first = next((m for _, m in leaves if type(m).__name__ == "LinearTorch"), None)
     chain = Chain(int(first.size_in) if first is not None else 0, float(lifs[0].dt), report)
+    pending_bias = None
     for path, m in leaves:
         kind = type(m).__name__
         if kind == "LinearTorch":
             bias = getattr(m, "bias", None)
-            if bias is not None and np.any(_np(bias)):
-                raise ConfigError(f"layer '{path}' (LinearTorch): nonzero bias has no Xylo equivalent (has_bias=False)")
-            chain.linear(_np(m.weight), None, path)
+            pending_bias = to_numpy(bias).reshape(-1) if bias is not None and np.any(to_numpy(bias)) else None
+            chain.linear(to_numpy(m.weight), None, path)
         elif kind == "LIFTorch":
-            if float(getattr(m, "noise_std", 0.0) or 0.0) > 0:
-                raise ConfigError(f"layer '{path}' (LIFTorch): noise_std > 0 cannot run on Xylo")
-            n, k = int(m.size_out), int(m.n_synapses)
-            if not np.isclose(float(m.dt), chain.dt):
-                raise ConfigError(f"layer '{path}' (LIFTorch): dt = {float(m.dt)} differs from {chain.dt}")
-            w = chain.weight
-            if w is None or w.shape[1] != n * k:
-                raise ConfigError(f"layer '{path}' (LIFTorch): needs a LinearTorch with {n * k} outputs before it")
-            chain.weight = w.reshape(w.shape[0], n, k)
-            has_rec = getattr(m, "_has_rec", hasattr(m, "w_rec")) and np.any(_np(m.w_rec))
-            rec = _np(m.w_rec).reshape(n, n, k) if has_rec else None
-            ts = _np(m.tau_syn)
-            tau_syn = np.broadcast_to(ts.reshape(-1, k) if ts.size > 1 else ts, (n, k))
-            chain.neurons(
-                path, recurrent=rec, tau_mem=np.broadcast_to(_np(m.tau_mem).reshape(-1), (n,)), tau_syn=tau_syn,
-                threshold=np.broadcast_to(_np(m.threshold).reshape(-1), (n,)),
-                bias=np.broadcast_to(_np(m.bias).reshape(-1), (n,)), n_synapses=k,
-                max_spikes=int(min(float(_np(m.max_spikes_per_dt).max()), 2**31 - 1)),
-            )  # fmt: skip
-            report.note(path, f"LIFTorch ({k} synapse(s){', recurrent' if rec is not None else ''}) copied as is")
+            lif_torch(chain, m, path, pending_bias)
+            pending_bias = None
+        elif kind == "ExpSynTorch":
+            exp_syn(chain, m, path, pending_bias)
+            pending_bias = None
+        elif kind in DROPOUT:
+            report.note(path, f"{kind}: dropout is off at inference -> skipped")
         else:
-            raise ConfigError(f"layer '{path}' ({kind}): only LinearTorch and LIFTorch are supported")
+            raise ConfigError(
+                f"layer '{path}' ({kind}): only LinearTorch, LIFTorch, ExpSynTorch and dropout are supported"
+            )
+    if getattr(net, "output", "spikes") == "vmem" or type(leaves[-1][1]).__name__ == "ExpSynTorch":
+        report.readout = "vmem"
     return chain.build(name, type(net).__name__), report
 
 

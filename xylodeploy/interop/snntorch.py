@@ -1,9 +1,12 @@
-"""snnTorch -> `NetworkGraph`: chains of ``nn.Linear`` and ``snntorch.Leaky`` / ``snntorch.Synaptic``.
+"""snnTorch -> `NetworkGraph`: chains of ``nn.Linear`` [``nn.BatchNorm1d``] and ``Leaky`` / ``Synaptic`` /
+``RLeaky`` / ``RSynaptic`` / ``Lapicque`` neurons.
 
-snnTorch (per step, input ``I = W x + b`` of the preceding ``nn.Linear``)::
+snnTorch (per step, input ``I = W x + b`` of the preceding ``nn.Linear``; ``V s`` the recurrence)::
 
-    Synaptic: syn[t] = alpha * syn[t-1] + I[t];  mem[t] = beta * mem[t-1] + syn[t] - R
-    Leaky:                                       mem[t] = beta * mem[t-1] + I[t]   - R
+    Synaptic:  syn[t] = alpha * syn[t-1] + I[t];  mem[t] = beta * mem[t-1] + syn[t] - R
+    Leaky:                                        mem[t] = beta * mem[t-1] + I[t]   - R
+    RSynaptic / RLeaky: as above with I[t] + V spk[t-1] (+ the recurrent Linear's bias)
+    Lapicque:  mem[t] = (1 - T/(RC)) mem[t-1] + (T/C) I[t] - R
     spk[t] = mem[t] > threshold                 (one spike at most)
 
 Translation (graph: ``isyn = b_s (isyn + I')``, ``v = a v + isyn + bias``, ``v -= n*threshold``):
@@ -22,9 +25,18 @@ Translation (graph: ``isyn = b_s (isyn + I')``, ``v = a v + isyn + bias``, ``v -
 * ``nn.Linear`` bias: for ``Leaky`` it is a constant added to ``mem`` = the neuron bias (exact);
   for ``Synaptic`` it passes the synaptic filter and becomes the bias ``b / (1 - alpha)`` of its
   steady state (the first steps differ by ``b alpha^(t+1) / (1 - alpha)``; reported).
+* Recurrence (``RLeaky``/``RSynaptic``, ``all_to_all`` Linear or one-to-one ``V``) -> a recurrent
+  connection delivering the previous step's spikes, as snnTorch does, scaled like the input (exact);
+  its Linear bias is a constant (neuron bias). A recurrent readout is refused (Xylo has none).
+* ``Lapicque`` -> ``beta = 1 - T/(RC)``, input gain ``T/C`` (as ``Leaky`` otherwise).
+* ``nn.BatchNorm1d`` right after a Linear is folded into it with its running statistics (exact at
+  inference); ``nn.Dropout`` is off at inference (skipped, reported).
 * Refused with the module path and the reason: ``reset_mechanism`` "zero"/"none", graded spikes,
-  ``inhibition``, ``state_quant``, recurrent/alpha/LSTM/convolutional neurons, convolutions, pooling,
-  non-spiking activations. ``nn.Flatten``/``nn.Identity``/``nn.Dropout`` (inference) are skipped.
+  ``inhibition``, ``state_quant``, ``Alpha`` (its reset acts on its two currents), ``BatchNormTT1d``
+  (one norm per step), LSTM/convolutional neurons, convolutions, pooling, non-spiking activations.
+  ``nn.Flatten``/``nn.Identity`` are skipped.
+* Hidden layers spike at most once per step in snnTorch but up to 31 times on the chip; the chip
+  import's agreement check names this where it costs accuracy (`xylodeploy.interop.agreement`).
 
 ``model`` is an ``nn.Sequential`` or any module whose forward applies its children in
 registration order (nested containers are flattened). snnTorch has no time step: pass ``dt``.
@@ -38,17 +50,18 @@ import numpy as np
 
 from xylodeploy._optional import require
 from xylodeploy.errors import ConfigError
-from xylodeploy.interop._common import Chain, ImportReport, chain_inputs, fast_synapse, tau_from_decay
+from xylodeploy.interop._common import Chain, ImportReport, chain_inputs, fast_synapse, fold_batchnorm, tau_from_decay
 from xylodeploy.ir.graph import NetworkGraph
 
 _SKIP = ("Flatten", "Identity", "Dropout", "Dropout1d", "AlphaDropout")
 _UNSUPPORTED = {
-    "RLeaky": "recurrent snnTorch neurons are not supported by this importer (use Leaky/Synaptic)",
-    "RSynaptic": "recurrent snnTorch neurons are not supported by this importer (use Leaky/Synaptic)",
-    "Alpha": "the alpha neuron's two-exponential membrane has no Xylo equivalent",
-    "Lapicque": "the Lapicque RC neuron is not supported (use Leaky)",
+    "Alpha": "its dynamics fit two chip synapses and a memoryless membrane, but its reset acts on the two "
+    "currents (exc -= threshold, inh = 0, or all to 0), which Xylo cannot do; without it the neuron keeps "
+    "firing (measured 4.6x the spike count on random nets), so it is refused",
     "SConv2dLSTM": "convolutional LSTM neurons have no Xylo equivalent",
     "SLSTM": "LSTM neurons have no Xylo equivalent",
+    "BatchNormTT1d": "a separate batch norm per time step has no Xylo equivalent (chip weights are fixed over time)",
+    "BatchNormTT2d": "a separate batch norm per time step has no Xylo equivalent (chip weights are fixed over time)",
 }
 
 
@@ -60,12 +73,18 @@ def _leaves(module: Any, prefix: str = "") -> list[tuple[str, Any]]:
     """Modules in registration order, containers flattened (neurons are leaves)."""
     snn = _snn()
     kids = list(module.named_children())
-    if not kids or isinstance(module, snn.SpikingNeuron):
+    if not kids or isinstance(module, snn.SpikingNeuron) or _is_bn_tt(module):
         return [(prefix or type(module).__name__, module)]
     out: list[tuple[str, Any]] = []
     for name, child in kids:
         out += _leaves(child, f"{prefix}.{name}" if prefix else name)
     return out
+
+
+def _is_bn_tt(module: Any) -> bool:
+    """snnTorch's ``BatchNormTT1d/2d``: a ModuleList of one BatchNorm per time step."""
+    kids = list(module.children())
+    return type(module).__name__ == "ModuleList" and bool(kids) and all("BatchNorm" in type(k).__name__ for k in kids)
 
 
 def _values(t: Any, n: int, path: str, field: str) -> np.ndarray:
@@ -117,22 +136,58 @@ def _reset_note(mod: Any, beta: np.ndarray, thr: np.ndarray, path: str, report: 
         report.note(path, "reset_delay=False: same reset as the graph while mem < 2*threshold", exact=False)
 
 
+def _recurrent(mod: Any, n: int, path: str) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """``(weights (n, n, 1) source x target, constant bias)`` of an RLeaky/RSynaptic ``recurrent`` module."""
+    rec = getattr(mod, "recurrent", None)
+    if rec is None:
+        return None, None
+    kind = type(rec).__name__
+    if kind == "Linear":
+        w = rec.weight.detach().cpu().double().numpy().T
+        b = None if rec.bias is None else rec.bias.detach().cpu().double().numpy()
+    elif kind == "RecurrentOneToOne":
+        w, b = np.diag(_values(rec.V, n, path, "V")), None
+    else:
+        raise ConfigError(
+            f"layer '{path}' ({type(mod).__name__}): {kind} recurrence has no Xylo equivalent (dense only)"
+        )
+    if w.shape != (n, n):
+        raise ConfigError(f"layer '{path}': recurrent weight shape {w.shape}, expected ({n}, {n})")
+    return w[:, :, None], (b if b is not None and np.any(b) else None)
+
+
 def _leaky(chain: Chain, mod: Any, path: str, dt: float) -> None:
-    n = chain.pending_size
-    beta, thr = _values(mod.beta, n, path, "beta"), _values(mod.threshold, n, path, "threshold")
+    """Leaky / RLeaky (``mem = beta mem + I [+ V spk[t-1] + b_rec]``) and Lapicque (module docstring)."""
+    n, kind = chain.pending_size, type(mod).__name__
+    if kind == "Lapicque":  # mem = (1 - T/(RC)) mem + (T/C) I
+        t_step, r_c = float(mod.time_step), _values(mod.R, n, path, "R") * _values(mod.C, n, path, "C")
+        beta, gain = 1.0 - t_step / r_c, t_step / _values(mod.C, n, path, "C")
+        chain.report.note(path, "Lapicque: beta = 1 - T/(RC), input gain T/C")
+    else:
+        beta, gain = _values(mod.beta, n, path, "beta"), np.ones(n)
+    thr = _values(mod.threshold, n, path, "threshold")
     tau_syn, factor = fast_synapse(dt)
+    rec, rec_b = _recurrent(mod, n, path)
     bias = chain.take_bias()
     if bias is not None:
-        chain.report.note(path, "linear bias -> neuron bias (Leaky adds it straight to mem)")
-    chain.report.note(path, "Leaky has no synaptic state -> fastest chip synapse (dash 1)", exact=False)
+        chain.report.note(path, f"linear bias -> neuron bias ({kind} adds it straight to mem)")
+        bias = bias * gain
+    if rec is not None:
+        chain.report.note(path, "recurrent weights -> a recurrent connection (previous step's spikes, as snnTorch)")
+        rec = rec * factor
+        if rec_b is not None:
+            bias = rec_b if bias is None else bias + rec_b
+            chain.report.note(path, "recurrent Linear bias -> neuron bias")
+    chain.report.note(path, f"{kind} has no synaptic state -> fastest chip synapse (dash 1)", exact=False)
     _reset_note(mod, beta, thr, path, chain.report)
     chain.neurons(
-        path, in_scale=np.full(n, factor), tau_mem=_membrane(beta, dt, path, chain.report), tau_syn=tau_syn,
-        threshold=thr, bias=0.0 if bias is None else bias, max_spikes=1,
+        path, in_scale=factor * gain, recurrent=rec, tau_mem=_membrane(beta, dt, path, chain.report),
+        tau_syn=tau_syn, threshold=thr, bias=0.0 if bias is None else bias, max_spikes=1,
     )  # fmt: skip
 
 
 def _synaptic(chain: Chain, mod: Any, path: str, dt: float) -> None:
+    """Synaptic / RSynaptic (``syn = alpha syn + I [+ V spk[t-1] + b_rec]``; module docstring)."""
     n = chain.pending_size
     alpha = np.clip(_values(mod.alpha, n, path, "alpha"), 0.0, 1.0)
     beta, thr = _values(mod.beta, n, path, "beta"), _values(mod.threshold, n, path, "threshold")
@@ -146,21 +201,28 @@ def _synaptic(chain: Chain, mod: Any, path: str, dt: float) -> None:
     chain.report.note(path, "alpha -> tau_syn with weights / alpha (input added before the decay)")
     if np.any(none):
         chain.report.note(path, f"alpha = 0 at {int(none.sum())} neuron(s) -> fastest chip synapse", exact=False)
+    rec, rec_b = _recurrent(mod, n, path)
     bias = chain.take_bias()
+    bias = rec_b if bias is None else (bias if rec_b is None else bias + rec_b)
     if bias is not None:
         chain.report.note(
             path, "linear bias b -> neuron bias b / (1 - alpha) (its steady state; early steps differ)", exact=False
         )
         bias = bias / (1.0 - alpha)
+    if rec is not None:
+        chain.report.note(path, "recurrent weights -> a recurrent connection into the synapse (weights / alpha)")
+        rec = rec * scale[None, :, None]
     _reset_note(mod, beta, thr, path, chain.report)
     chain.neurons(
-        path, in_scale=scale, tau_mem=_membrane(beta, dt, path, chain.report), tau_syn=tau_syn,
+        path, in_scale=scale, recurrent=rec, tau_mem=_membrane(beta, dt, path, chain.report), tau_syn=tau_syn,
         threshold=thr, bias=0.0 if bias is None else bias, max_spikes=1,
     )  # fmt: skip
 
 
 def _refuse(mod: Any, path: str) -> None:
     kind = type(mod).__name__
+    if _is_bn_tt(mod):
+        kind = f"BatchNormTT{type(next(iter(mod.children()))).__name__[-2:]}"
     if kind in _UNSUPPORTED:
         raise ConfigError(f"layer '{path}' ({kind}): {_UNSUPPORTED[kind]}")
     if "Conv" in kind:
@@ -179,7 +241,7 @@ def from_snntorch(
 
     Args:
         model: ``nn.Sequential`` (or a module applying its children in order) of ``nn.Linear``
-            and ``snntorch.Leaky`` / ``snntorch.Synaptic``.
+            [``nn.BatchNorm1d``] and ``Leaky`` / ``Synaptic`` / ``RLeaky`` / ``RSynaptic`` / ``Lapicque``.
         n_inputs: input channels (default: ``in_features`` of the first ``nn.Linear``).
         dt: time step [s] the model is meant to run at.
         name: name of the graph.
@@ -196,12 +258,19 @@ def from_snntorch(
     for path, mod in leaves:
         kind = type(mod).__name__
         if kind in _SKIP:
+            if "Dropout" in kind:
+                report.note(path, f"{kind}: off at inference -> skipped")
             continue
         if isinstance(mod, torch_nn.Linear):
             chain.torch_linear(mod, path)
-        elif type(mod) in (snn.Leaky, snn.Synaptic):
+        elif type(mod) in (snn.Leaky, snn.RLeaky, snn.Lapicque):
             _check_neuron(mod, path)
-            (_leaky if type(mod) is snn.Leaky else _synaptic)(chain, mod, path, dt)
+            _leaky(chain, mod, path, dt)
+        elif type(mod) in (snn.Synaptic, snn.RSynaptic):
+            _check_neuron(mod, path)
+            _synaptic(chain, mod, path, dt)
+        elif kind == "BatchNorm1d":
+            fold_batchnorm(chain, mod, path)
         else:
             _refuse(mod, path)
     return chain.build(name, type(model).__name__), report

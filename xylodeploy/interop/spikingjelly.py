@@ -1,5 +1,6 @@
-"""SpikingJelly -> `NetworkGraph`: chains of ``layer.Linear``, ``neuron.LIFNode``, ``layer.SynapseFilter``,
-``layer.VotingLayer`` and ``layer.Delay`` (``spikingjelly.activation_based``).
+"""SpikingJelly -> `NetworkGraph`: chains of ``layer.Linear`` [``BatchNorm1d``], ``neuron.LIFNode`` /
+``ParametricLIFNode`` / ``IFNode`` / ``CUBALIFNode``, ``layer.SynapseFilter``, ``layer.VotingLayer`` and
+``layer.Delay`` (``spikingjelly.activation_based``).
 
 SpikingJelly (per step; ``x`` = output of the preceding Linear)::
 
@@ -7,6 +8,8 @@ SpikingJelly (per step; ``x`` = output of the preceding Linear)::
                    h = v - (v - v_reset) / tau + x        (decay_input=False)
                    spike = h >= v_threshold;  v = h - spike * v_threshold   (v_reset=None: soft reset)
     SynapseFilter: I[t] = I[t-1] - (1 - S[t]) I[t-1] / tau + S[t]
+    ParametricLIFNode: LIFNode with tau = 1 / sigmoid(w);   IFNode: h = v + x
+    CUBALIFNode:   c = c_decay c + x;  h = v_decay v + c
     VotingLayer:   y = mean over consecutive groups of voting_size inputs
     Delay:         y[t] = x[t - delay_steps]
 
@@ -18,9 +21,14 @@ LIF's synapse) is taken as the linear filter ``I = (1 - 1/tau) I + x``, i.e. ``b
 and weights ``/ b_s`` (exact for that filter; SpikingJelly's filter skips the decay in steps
 with a spike, an approximation that is reported). ``VotingLayer`` -> counting readout neurons
 (weight 1/voting_size, threshold 1, slowest leak: spike count over a clip ~ summed votes).
-``Delay(d)`` -> d relay populations (one chip hop each). The graph spikes at most once per
-step (SpikingJelly's spikes are binary). Hard reset (``v_reset`` not None), other neuron types,
-convolutions, pooling, normalisation and attention are refused with the module path and reason.
+``Delay(d)`` -> d relay populations (one chip hop each); after a Linear it is moved before it (a
+delay commutes with a linear map). ``IFNode`` has no leak (tau_mem = 1e9 dt); ``CUBALIFNode`` maps
+like snnTorch's Synaptic (synapse ``c_decay``, weights / c_decay; exact). SpikingJelly's default hard
+reset to ``v_reset = 0`` becomes the chip's subtractive reset, reported as an approximation (measured
+error in the README's interop table); ``v_reset != 0`` is refused (it is also a leak target).
+``BatchNorm1d`` after a Linear is folded into it. The graph spikes at most once per step
+(SpikingJelly's spikes are binary). Other neuron types, convolutions, pooling and attention are
+refused with the module path and reason.
 SpikingJelly has no time step: pass ``dt``.
 """
 
@@ -32,7 +40,7 @@ import numpy as np
 
 from xylodeploy._optional import require
 from xylodeploy.errors import ConfigError
-from xylodeploy.interop._common import Chain, ImportReport, chain_inputs, fast_synapse, tau_from_decay
+from xylodeploy.interop._common import Chain, ImportReport, chain_inputs, fast_synapse, fold_batchnorm, tau_from_decay
 from xylodeploy.ir.graph import NetworkGraph
 from xylodeploy.quantize.timeconst import dash_to_tau
 
@@ -47,7 +55,7 @@ def _sj() -> Any:
 def _leaves(module: Any, prefix: str = "") -> list[tuple[str, Any]]:
     kids = list(module.named_children())
     kind = type(module).__name__
-    if not kids or kind.endswith("Node") or kind in ("Linear", "SynapseFilter", "VotingLayer", "Delay"):
+    if not kids or kind.endswith("Node") or kind in ("Linear", "SynapseFilter", "VotingLayer", "Delay", "BatchNorm1d"):
         return [(prefix or kind, module)]
     out: list[tuple[str, Any]] = []
     for name, child in kids:
@@ -55,16 +63,39 @@ def _leaves(module: Any, prefix: str = "") -> list[tuple[str, Any]]:
     return out
 
 
-def _lif(chain: Chain, mod: Any, path: str, dt: float, syn_tau: float | None) -> None:
-    if mod.v_reset is not None:
+def _reset(mod: Any, path: str, kind: str, report: ImportReport) -> None:
+    """Soft reset (``v_reset=None``) is the graph's; hard reset to 0 is approximated by subtraction."""
+    v_reset = mod.v_reset
+    if v_reset is None:
+        return
+    if float(v_reset) != 0.0:
         raise ConfigError(
-            f"layer '{path}' (LIFNode): hard reset to v_reset={mod.v_reset} is not supported; "
-            "Xylo resets by subtraction (use v_reset=None)"
+            f"layer '{path}' ({kind}): hard reset to v_reset={v_reset} (a leak towards it) is not supported; "
+            "Xylo resets by subtraction (use v_reset=None or 0)"
         )
+    report.note(
+        path, f"{kind}: hard reset to 0 -> the chip's subtractive reset (v keeps v - threshold after a spike; "
+        "approximation, see the README's interop table for the measured error)", exact=False,
+    )  # fmt: skip
+
+
+def _tau(mod: Any, kind: str) -> float:
+    """Membrane time constant in steps: ``tau`` (LIFNode), ``1 / sigmoid(w)`` (ParametricLIFNode), inf (IFNode)."""
+    if kind == "IFNode":
+        return float("inf")
+    if kind == "ParametricLIFNode":
+        return float(1.0 / (1.0 / (1.0 + np.exp(-float(mod.w.detach().cpu())))))
+    return float(mod.tau)
+
+
+def _lif(chain: Chain, mod: Any, path: str, dt: float, syn_tau: float | None) -> None:
+    """LIFNode / ParametricLIFNode / IFNode (``v += x``: alpha = 1, gain 1) with an optional SynapseFilter."""
+    kind = type(mod).__name__
+    _reset(mod, path, kind, chain.report)
     n = chain.pending_size
-    tau = float(mod.tau)
+    tau = _tau(mod, kind)
     alpha = 1.0 - 1.0 / tau
-    gain = 1.0 / tau if mod.decay_input else 1.0
+    gain = 1.0 / tau if kind != "IFNode" and mod.decay_input else 1.0
     bias = chain.take_bias()
     if bias is not None:
         chain.report.note(
@@ -72,16 +103,40 @@ def _lif(chain: Chain, mod: Any, path: str, dt: float, syn_tau: float | None) ->
         )
     if syn_tau is None:
         tau_syn, factor = fast_synapse(dt)
-        chain.report.note(path, "LIFNode has no synaptic state -> fastest chip synapse (dash 1)", exact=False)
+        chain.report.note(path, f"{kind} has no synaptic state -> fastest chip synapse (dash 1)", exact=False)
     else:
         b_s = 1.0 - 1.0 / syn_tau
         tau_syn, factor = float(tau_from_decay(b_s, dt, f"layer '{path}' synapse")), 1.0 / b_s
         chain.report.note(path, f"SynapseFilter(tau={syn_tau}) -> synapse (weights / {b_s:.4g})")
-    chain.report.note(path, f"tau={tau} -> alpha = 1 - 1/tau = {alpha:.4g}, input gain {gain:.4g}, soft reset")
+    if kind == "IFNode":
+        tau_mem = 1e9 * dt
+        chain.report.note(path, "IFNode: no leak -> tau_mem = 1e9 dt (the chip's slowest dash when quantised)")
+    else:
+        tau_mem = float(tau_from_decay(alpha, dt, f"layer '{path}' tau"))
+        chain.report.note(path, f"tau={tau:.4g} -> alpha = 1 - 1/tau = {alpha:.4g}, input gain {gain:.4g}")
     chain.neurons(
-        path, in_scale=np.full(n, factor * gain), tau_mem=float(tau_from_decay(alpha, dt, f"layer '{path}' tau")),
-        tau_syn=tau_syn, threshold=float(mod.v_threshold),
-        bias=0.0 if bias is None else bias * gain, max_spikes=1,
+        path, in_scale=np.full(n, factor * gain), tau_mem=tau_mem, tau_syn=tau_syn,
+        threshold=float(mod.v_threshold), bias=0.0 if bias is None else bias * gain, max_spikes=1,
+    )  # fmt: skip
+
+
+def _cuba(chain: Chain, mod: Any, path: str, dt: float) -> None:
+    """CUBALIFNode: ``c = c_decay c + x``, ``v = v_decay v + c``: synapse ``c_decay`` (weights / c_decay),
+    membrane ``v_decay`` (exact, like snnTorch's Synaptic); a linear bias becomes ``b / (1 - c_decay)``."""
+    _reset(mod, path, "CUBALIFNode", chain.report)
+    c_dec, v_dec = float(mod.c_decay), float(mod.v_decay)
+    if not (0 < c_dec < 1 and 0 < v_dec < 1):
+        raise ConfigError(f"layer '{path}' (CUBALIFNode): c_decay and v_decay must be in (0, 1), got {c_dec}, {v_dec}")
+    n = chain.pending_size
+    bias = chain.take_bias()
+    if bias is not None:
+        chain.report.note(path, "linear bias b -> neuron bias b / (1 - c_decay) (steady state)", exact=False)
+        bias = bias / (1.0 - c_dec)
+    chain.report.note(path, f"c_decay {c_dec:.4g} -> synapse (weights / c_decay), v_decay {v_dec:.4g} -> membrane")
+    chain.neurons(
+        path, in_scale=np.full(n, 1.0 / c_dec), tau_mem=float(tau_from_decay(v_dec, dt, f"layer '{path}' v_decay")),
+        tau_syn=float(tau_from_decay(c_dec, dt, f"layer '{path}' c_decay")), threshold=float(mod.v_threshold),
+        bias=0.0 if bias is None else bias, max_spikes=1,
     )  # fmt: skip
 
 
@@ -102,9 +157,15 @@ def from_spikingjelly(
             continue
         if isinstance(mod, torch_nn.Linear):
             chain.torch_linear(mod, path)
-        elif kind == "LIFNode":
+        elif kind in ("LIFNode", "ParametricLIFNode", "IFNode"):
             _lif(chain, mod, path, dt, syn_tau)
             syn_tau = None
+        elif kind == "BatchNorm1d":
+            fold_batchnorm(chain, mod, path)
+        elif kind == "CUBALIFNode":
+            if syn_tau is not None:
+                raise ConfigError(f"layer '{path}' (CUBALIFNode): a SynapseFilter before it would be a second synapse")
+            _cuba(chain, mod, path, dt)
         elif kind == "SynapseFilter":
             if getattr(mod, "learnable", False):
                 raise ConfigError(
@@ -116,12 +177,15 @@ def from_spikingjelly(
             report.note(path, "spike steps skip SpikingJelly's decay; the graph always decays", exact=False)
         elif kind == "VotingLayer":
             chain.vote(int(mod.voting_size), path, float(dash_to_tau(_SLOWEST_DASH, dt)))
-        elif kind == "Delay":
+        elif kind == "Delay":  # a delay commutes with the pending linear map: relays on its source spikes
             if chain.weight is not None:
-                raise ConfigError(f"layer '{path}' (Delay): place the delay on spikes, before the Linear layer")
+                report.note(path, f"Delay after '{chain.path}' -> applied to that layer's input spikes (linear maps "
+                            "commute with delays; a bias is constant)")  # fmt: skip
             chain.delay(int(mod.delay_steps), path)
         elif kind.endswith("Node"):
-            raise ConfigError(f"layer '{path}' ({kind}): only LIFNode neurons are supported")
+            raise ConfigError(
+                f"layer '{path}' ({kind}): only LIFNode, ParametricLIFNode, IFNode and CUBALIFNode are supported"
+            )
         else:
             raise ConfigError(f"layer '{path}' ({kind}): no Xylo equivalent (dense Linear + LIF chains only)")
     if syn_tau is not None:

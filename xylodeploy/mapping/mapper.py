@@ -18,13 +18,14 @@ Then the design rules run (`xylodeploy.drc.check`) and every violation, the mapp
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from xylodeploy.chips import ChipSpec, get_chip
-from xylodeploy.drc import Violation, check
+from xylodeploy.drc import DesignRuleWarning, Violation, advisories, check
 from xylodeploy.errors import ConfigError, DesignRuleError
 from xylodeploy.ir.xylospec import XyloSpec
 from xylodeploy.mapping.allocate import allocate, allocation_violations
@@ -118,6 +119,8 @@ def map_to_spec(qgraph: QuantizedGraph, chip: str | ChipSpec | None = None, *, c
         violations = _merge(allocation_violations(qgraph, ids, spec_chip), check(spec, spec_chip))
         if violations:
             raise DesignRuleError(violations)
+    for v in advisories(spec, spec_chip):
+        warnings.warn(str(v), DesignRuleWarning, stacklevel=2)
     return spec
 
 
