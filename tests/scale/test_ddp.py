@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -57,3 +58,23 @@ def test_rank_without_clips_joins_with_zero_weight():
     x, y = torch.zeros(1, 3), torch.zeros(1, dtype=torch.long)
     xs, ys, factor = DistContext(rank=1, world=2).local_part(x, y)
     assert len(ys) == 1 and factor == 0.0
+
+
+@pytest.mark.slow
+def test_exact_finetuning_on_two_processes_matches_one(tmp_path):
+    """The chip-arithmetic fine-tuning splits its batches the same way (same losses, same best spec)."""
+    outs = {}
+    for n in (1, 2):
+        out = tmp_path / f"ft{n}.json"
+        runner = [sys.executable] if n == 1 else [sys.executable, "-m", "torch.distributed.run", "--standalone",
+                                                  f"--nproc-per-node={n}"]  # fmt: skip
+        res = subprocess.run([*runner, "-m", "tests.scale.finetune_worker", str(out)], capture_output=True,
+                             text=True, timeout=300, cwd=Path(__file__).resolve().parents[2])  # fmt: skip
+        assert res.returncode == 0, res.stdout + res.stderr
+        outs[n] = json.loads(out.read_text())
+    h1, h2 = outs[1]["history"], outs[2]["history"]
+    assert len(h1) == len(h2) == 3
+    for a, b in zip(h1[1:], h2[1:], strict=True):
+        assert b["train_loss"] == pytest.approx(a["train_loss"], rel=1e-6)
+        assert b["val_accuracy"] == a["val_accuracy"]
+    assert outs[1]["w_in"] == outs[2]["w_in"] and outs[1]["w_out"] == outs[2]["w_out"]

@@ -33,6 +33,7 @@ from xylodeploy.errors import ConfigError
 from xylodeploy.ir.xylospec import XyloSpec
 from xylodeploy.models.exact import ExactOutput, ExactSaturationWarning, XyloExactNet
 from xylodeploy.readout import argmax
+from xylodeploy.train.distributed import DistContext
 from xylodeploy.train.losses import LOSSES, class_scores
 
 READOUTS: tuple[str, ...] = ("vmem", "spikes")
@@ -100,20 +101,31 @@ def _labels(y: Any, device: torch.device) -> Tensor:
 
 @torch.no_grad()
 def evaluate_exact(
-    model: XyloExactNet, data: Any, loss: str = "ce_max", readout: str = "vmem", batch_size: int = 64
+    model: XyloExactNet,
+    data: Any,
+    loss: str = "ce_max",
+    readout: str = "vmem",
+    batch_size: int = 64,
+    dist: DistContext | None = None,
 ) -> tuple[float, int]:
-    """(accuracy, flagged saturation neuron-steps) of ``model`` on ``data`` in exact arithmetic."""
+    """(accuracy, flagged saturation neuron-steps) of ``model`` on ``data`` in exact arithmetic.
+
+    With several data-parallel ranks each evaluates every ``world``-th batch and the counts are summed."""
+    dist = dist or DistContext()
     correct = total = flagged = 0
     dev = model.weights_in.device
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ExactSaturationWarning)
-        for x, y in _batches(data, batch_size, False, torch.Generator(), "validation data"):
+        for i, (x, y) in enumerate(_batches(data, batch_size, False, torch.Generator(), "validation data")):
+            if i % dist.world != dist.rank:
+                continue
             out = model(x)
             pred = argmax(readout_logits(out, vmem_scale(model), loss, readout))
             y = _labels(y, dev)
             correct += int((pred == y).sum())
             total += len(y)
             flagged += int(out.saturation.sum()) if out.saturation is not None else 0
+    correct, total, flagged = (int(v) for v in dist.sum(correct, total, flagged))
     if total == 0:
         raise ConfigError("validation data: no samples")
     return correct / total, flagged
@@ -154,6 +166,8 @@ def finetune_exact(
     if epochs < 0 or lr <= 0 or batch_size < 1:
         raise ConfigError(f"finetune: need epochs >= 0, lr > 0, batch_size >= 1 (got {epochs}, {lr}, {batch_size})")
     t0 = time.perf_counter()
+    dist = DistContext.from_env()  # torchrun: every rank takes its part of each batch (train/distributed.py)
+    progress = progress and dist.is_main
     dev = torch.device(device or "cpu")
     model = XyloExactNet(spec, trainable=tuple(trainable)).to(dev)
     model.vmem_scale = logit_scale
@@ -163,15 +177,15 @@ def finetune_exact(
     opt = torch.optim.Adam(params, lr=lr)
     gen = torch.Generator().manual_seed(seed)
     check = val_data if val_data is not None else train_data
-    best_acc, flagged = evaluate_exact(model, check, loss, readout)
+    net = dist.wrap(model)
+    best_acc, flagged = evaluate_exact(model, check, loss, readout, dist=dist)
     best = (0, best_acc, flagged, spec)
     history = [{"epoch": 0, "train_loss": float("nan"), "train_accuracy": float("nan"), "val_accuracy": best_acc}]
     bar = _progress(epochs, progress)
     for epoch in range(1, epochs + 1):
-        train_loss, train_acc = _train_epoch(
-            model, opt, _batches(train_data, batch_size, True, gen, "training data"), loss, readout
-        )
-        acc, flagged = evaluate_exact(model, check, loss, readout)
+        batches = _batches(train_data, batch_size, True, gen, "training data")
+        train_loss, train_acc = _train_epoch(model, net, opt, batches, loss, readout, dist)
+        acc, flagged = evaluate_exact(model, check, loss, readout, dist=dist)
         history.append({"epoch": epoch, "train_loss": train_loss, "train_accuracy": train_acc, "val_accuracy": acc})
         if acc > best[1]:
             best = (
@@ -197,25 +211,33 @@ def finetune_exact(
 
 
 def _train_epoch(
-    model: XyloExactNet, opt: torch.optim.Optimizer, batches: Iterator[tuple], loss: str, readout: str
+    model: XyloExactNet,
+    net: torch.nn.Module,
+    opt: torch.optim.Optimizer,
+    batches: Iterator[tuple],
+    loss: str,
+    readout: str,
+    dist: DistContext,
 ) -> tuple[float, float]:
-    """One pass; returns (mean loss, accuracy) over the batches."""
+    """One pass of ``net`` (``model``, or it in DDP); returns (mean loss, accuracy) over the batches."""
     total_loss, correct, n = 0.0, 0, 0
     dev = model.weights_in.device
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ExactSaturationWarning)
-        for x, y in batches:
-            y = _labels(y, dev)
-            out = model(x)
+        for x_all, y_all in batches:
+            x, y, factor = dist.local_part(x_all, _labels(y_all, dev))
+            out = net(x)
             logits = readout_logits(out, vmem_scale(model), loss, readout)
             batch_loss = functional.cross_entropy(logits, y)
             opt.zero_grad(set_to_none=True)
-            batch_loss.backward()
+            (batch_loss * factor).backward()
             opt.step()
             model.clip_()
-            total_loss += float(batch_loss.detach()) * len(y)
-            correct += int((argmax(logits) == y).sum())
-            n += len(y)
+            if factor:
+                total_loss += float(batch_loss.detach()) * len(y)
+                correct += int((argmax(logits) == y).sum())
+                n += len(y)
+    total_loss, correct, n = dist.sum(total_loss, correct, n)
     if n == 0:
         raise ConfigError("training data: no samples")
     return total_loss / n, correct / n
