@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from xylodeploy.backends._ref_params import wrap
+from xylodeploy.backends._ref_params import check_spec, wrap
 from xylodeploy.backends.base import Recording, as_batch
 from xylodeploy.chips import get_chip
 from xylodeploy.errors import ConfigError
@@ -204,8 +204,10 @@ def simulate_exact(spec: XyloSpec, raster: np.ndarray) -> Recording:
     """Run a (B, T, Nin) or (T, Nin) raster of event counts through ``spec`` with the fused forward kernel.
 
     Same contract as a backend's ``run(raster, record=True)``: every clip from reset, int8 spike counts
-    and int16 states, (B, T, N) arrays (``isyn2`` None for one synapse).
+    and int16 states, (B, T, N) arrays (``isyn2`` None for one synapse). Values outside the chip's
+    ranges raise `ConfigError`, as the reference backend does.
     """
+    check_spec(spec, "exact kernel")
     st = Static.from_spec(spec)
     arr, _ = as_batch(raster, spec.n_inputs, "exact kernel input raster")
     x = np.minimum(arr, st.limits[2]).astype(np.uint8)
