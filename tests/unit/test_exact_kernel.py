@@ -197,6 +197,14 @@ def test_engine_selection() -> None:
         XyloExactNet(spec, engine="cuda")
 
 
+def test_simulate_rejects_bad_input() -> None:
+    spec = dense_spec()
+    with pytest.raises(ConfigError, match="threshold"):
+        simulate_exact(spec.replace(threshold=np.full(48, 70000)), np.zeros((1, 5, 16)))
+    with pytest.raises(ConfigError, match="channels|shape|16"):
+        simulate_exact(spec, np.zeros((1, 5, 3)))
+
+
 def test_single_clip_and_saturation_field() -> None:
     spec = dense_spec()
     x = np.ones((20, 16), np.int64)

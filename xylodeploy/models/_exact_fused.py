@@ -22,6 +22,7 @@ from torch import Tensor
 
 from xylodeploy.arith.primitives import effective_weights
 from xylodeploy.chips import get_chip
+from xylodeploy.drc import validity
 from xylodeploy.errors import ConfigError
 from xylodeploy.ir.recording import Recording
 from xylodeploy.ir.xylospec import XyloSpec
@@ -204,8 +205,10 @@ def simulate_exact(spec: XyloSpec, raster: np.ndarray) -> Recording:
     """Run a (B, T, Nin) or (T, Nin) raster of event counts through ``spec`` with the fused forward kernel.
 
     Same contract as a backend's ``run(raster, record=True)``: every clip from reset, int8 spike counts
-    and int16 states, (B, T, N) arrays (``isyn2`` None for one synapse).
+    and int16 states, (B, T, N) arrays (``isyn2`` None for one synapse). Values outside the chip's
+    ranges raise `ConfigError`, as the reference backend does.
     """
+    validity.check(spec, "arith", "exact kernel")
     st = Static.from_spec(spec)
     arr = np.asarray(raster)
     arr = arr[None] if arr.ndim == 2 else arr
