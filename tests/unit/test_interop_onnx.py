@@ -12,8 +12,7 @@ from hypothesis import strategies as st
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
-from test_interop_common import random_graph  # noqa: E402
-
+from tests.support.graphs import random_graph  # noqa: E402
 from xylodeploy.backends import get_backend  # noqa: E402
 from xylodeploy.interop._common import graph_to_spec, simulate_graph  # noqa: E402
 from xylodeploy.interop.onnx import export_onnx, int_step_model, run_steps  # noqa: E402
