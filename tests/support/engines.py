@@ -102,7 +102,7 @@ register("scalar", _reference("scalar"))
 register("vector", _reference("vector"))
 register("lanes", _reference("lanes"))
 register("exact", _exact, needs="torch")
-register("exact-backend", _backend("exact"), needs="torch")  # the same model behind the Backend protocol
 register("onnx", _onnx, needs="onnxruntime")
 register("samna-stand-in", _samna, profile="chip")
 register("xylosim", _backend("xylosim"), needs="xylosim")
+register("exact-backend", _backend("exact"), needs="torch")  # the same model behind the Backend protocol
