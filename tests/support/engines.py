@@ -116,3 +116,4 @@ register("fused-forward", _fused, needs="torch")
 register("onnx", _onnx, needs="onnxruntime")
 register("samna-stand-in", _samna, profile="chip")
 register("xylosim", _backend("xylosim"), needs="xylosim")
+register("exact-backend", _backend("exact"), needs="torch")  # the same model behind the Backend protocol

@@ -7,8 +7,7 @@ import pytest
 
 nir = pytest.importorskip("nir")
 
-from test_interop_common import graphs_equal, random_graph  # noqa: E402
-
+from tests.support.graphs import graphs_equal, random_graph  # noqa: E402
 from xylodeploy.errors import ConfigError  # noqa: E402
 from xylodeploy.interop._common import simulate_graph  # noqa: E402
 from xylodeploy.interop.nir import from_nir, to_nir  # noqa: E402

@@ -12,8 +12,7 @@ from hypothesis import strategies as st
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
-from test_interop_common import random_graph  # noqa: E402
-
+from tests.support.graphs import random_graph  # noqa: E402
 from xylodeploy.backends import get_backend  # noqa: E402
 from xylodeploy.interop._common import graph_to_spec, simulate_graph  # noqa: E402
 from xylodeploy.interop.onnx import export_onnx, int_step_model, run_steps  # noqa: E402
@@ -99,3 +98,22 @@ def test_integer_export_runs_aliases_and_non_positive_thresholds_and_says_where_
         np.testing.assert_array_equal(out[ours], getattr(rec, theirs), err_msg=ours)
     meta = {p.key: p.value for p in onnx.load(tmp_path / "s.onnx").metadata_props}
     assert meta["xylodeploy.chip"] == "xylo-audio2" and meta["xylodeploy.exact"].startswith("every input")
+
+
+def test_summed_events_graph_warns_and_records_where_it_is_exact(tmp_path):
+    """per_event=False: smaller, but P19's mixed-sign events saturate differently (32255, the chip gives 0)."""
+    from tests.support.probes import PROBES_BY_NAME
+    from xylodeploy.interop.onnx import OnnxExactnessWarning
+
+    probe = PROBES_BY_NAME["P19 per-event saturation, order dependent"]
+    with pytest.warns(OnnxExactnessWarning, match="exact only on clips on which no step's partial sum"):
+        model = export_onnx(probe.spec, tmp_path / "p19.onnx", per_event=False)
+    meta = {p.key: p.value for p in onnx.load(tmp_path / "p19.onnx").metadata_props}
+    assert meta["xylodeploy.exact"].startswith("clips on which") and "1 synaptic states" in meta["xylodeploy.exact"]
+    assert run_steps(model, np.array([probe.raster]))["isyn_next"][0, :, 0].tolist() == [32255]
+    assert run_steps(int_step_model(probe.spec), np.array([probe.raster]))["isyn_next"][0, :, 0].tolist() == [0]
+    same_sign = PROBES_BY_NAME["P8 same-sign saturation, vmem saturation fires"].spec
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        props = {p.key: p.value for p in int_step_model(same_sign, per_event=False).metadata_props}
+    assert props["xylodeploy.exact"].startswith("every input")

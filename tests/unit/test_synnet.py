@@ -8,8 +8,8 @@ import warnings
 
 import pytest
 import torch
-from test_lif import naive_lif
 
+from tests.support.lif_reference import naive_lif
 from xylodeploy.errors import ConfigError
 from xylodeploy.models import SynNet, snap_tau
 

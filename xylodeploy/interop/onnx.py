@@ -16,12 +16,14 @@ zeros start a clip). Inputs ``<name>`` pair with outputs ``<name>_next``.
   share one sign are summed in one MatMul (same result in any order); every source with a weight
   onto a mixed-sign target is added one at a time in the chip's order, so the graph grows with
   the number of such sources (see `_IntOps.deliver`). Aliased neurons fire one by one in index
-  order. The model's metadata (``xylodeploy.exact``) states on which inputs it is exact: all.
+  order. The model's metadata (``xylodeploy.exact``) states on which inputs it is exact: all, unless
+  built with ``per_event=False`` (smaller and faster; exact only while no such partial sum saturates).
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any
 
 import numpy as np
@@ -126,9 +128,11 @@ def _eff(w: np.ndarray, shift: int) -> np.ndarray:
 class _IntOps:
     """The integer rules of `xylodeploy.arith.scalar_model` as ONNX nodes on int64 (B, N) tensors."""
 
-    def __init__(self, b: _Builder, lo: int, hi: int) -> None:
+    def __init__(self, b: _Builder, lo: int, hi: int, per_event: bool = True) -> None:
         self.b, self.lo, self.hi, self.width = b, b.const(lo), b.const(hi), b.const(hi - lo + 1)
         self.zero, self.one = b.const(0), b.const(1)
+        self.per_event = per_event
+        self.sequential = self.mixed_targets = 0  # sources delivered one at a time; mixed-sign targets
 
     def sat(self, t: str) -> str:
         return self.b.op("Clip", t, self.lo, self.hi)
@@ -147,18 +151,21 @@ class _IntOps:
         tail = b.op("And", b.op("Equal", q, self.zero), b.op("Greater", x, self.zero))
         return b.op("Where", tail, self.one, q)
 
-    def deliver(self, state: str, sources: list[tuple[str, np.ndarray]]) -> tuple[str, int]:
+    def deliver(self, state: str, sources: list[tuple[str, np.ndarray]]) -> str:
         """Saturating event delivery from ``(counts (B, Nsrc), weights (Nsrc, N))`` groups in chip order.
 
         A target whose incoming weights share one sign saturates the same whatever the order, so the
         sources that only feed such targets are summed (one MatMul, one saturation). Every source with
         a weight onto a mixed-sign target is then added one at a time, in the chip's order, saturating
         after each (``n`` same-sign events of one source equal one saturating add of ``n * w``).
-        Returns the new state and the number of sources delivered one at a time.
+        Without ``per_event`` everything is summed first ("sum, then saturate"; exact while no partial
+        sum onto a mixed-sign target leaves the state range). Returns the new state.
         """
         b = self.b
         w_all = np.concatenate([w for _, w in sources])
         mixed = (w_all > 0).any(axis=0) & (w_all < 0).any(axis=0)
+        self.mixed_targets += int(mixed.sum())
+        mixed &= self.per_event
         acc, seq = state, []
         for src, w in sources:
             rows = np.flatnonzero((w[:, mixed] != 0).any(axis=1))
@@ -171,7 +178,8 @@ class _IntOps:
         for src, row, r in seq:
             n = b.op("Gather", src, b.const([r]), axis=1)
             acc = self.sat(b.op("Add", acc, b.op("Mul", n, b.const(row[None]))))
-        return acc, len(seq)
+        self.sequential += len(seq)
+        return acc
 
     def fire(self, v: str, th: np.ndarray, cap: int, k0: str | None = None) -> tuple[str, str]:
         """Capped subtractive firing from count ``k0`` (0 if None): ``(count, vmem after reset)``.
@@ -239,11 +247,16 @@ class _IntOps:
         return count, v_after
 
 
-def int_step_model(spec: XyloSpec) -> Any:
-    """One exact integer step of ``spec`` as an ONNX model (module docstring)."""
+def int_step_model(spec: XyloSpec, per_event: bool = True) -> Any:
+    """One integer step of ``spec`` as an ONNX model (module docstring), exact on every input.
+
+    ``per_event=False`` trades exactness for size: every step's events are summed before one
+    saturation, which is exact only on clips where no partial sum onto a target with weights of both
+    signs leaves int16. The export then warns (`OnnxExactnessWarning`) and says so in its metadata.
+    """
     chip = get_chip(spec.chip)
     b = _Builder(np.int64)
-    ops = _IntOps(b, chip.state_range.lo, chip.state_range.hi)
+    ops = _IntOps(b, chip.state_range.lo, chip.state_range.hi, per_event)
     nh, no, ns = spec.n_hidden, spec.n_outputs, spec.n_synapses
     x = b.op("Clip", b.input("x", spec.n_inputs), ops.zero, b.const(chip.max_input_events))
     names = ["isyn", "isyn2"][:ns]
@@ -251,18 +264,17 @@ def int_step_model(spec: XyloSpec) -> Any:
     state |= {n: b.input(n, no) for n in ("isyn_out", "vmem_out")}
     w_in, w_rec = _eff(spec.weights_in, spec.weight_shift_in), _eff(spec.weights_rec, spec.weight_shift_rec)
     dashes = [spec.dash_syn, spec.dash_syn_2]
-    syn, n_seq = [], 0
+    syn = []
     for s, name in enumerate(names):
-        acc, k = ops.deliver(state[name], [(x, w_in[:, :, s]), (state["spk"], w_rec[:, :, s])])
+        acc = ops.deliver(state[name], [(x, w_in[:, :, s]), (state["spk"], w_rec[:, :, s])])
         syn.append(b.op("Sub", acc, ops.decrement(acc, dashes[s])))
-        n_seq += k
     bias, bias_out = (spec.bias, spec.bias_out) if spec.has_bias else (None, None)
     v = ops.integrate(syn, state["vmem"], spec.dash_mem, bias)
     if spec.has_aliases:
         spk, vmem = ops.fire_aliased(v, spec.threshold, chip.max_hidden_spikes, spec.aliases)
     else:
         spk, vmem = ops.fire(v, spec.threshold, chip.max_hidden_spikes)
-    acc, k = ops.deliver(state["isyn_out"], [(state["spk"], _eff(spec.weights_out, spec.weight_shift_out))])
+    acc = ops.deliver(state["isyn_out"], [(state["spk"], _eff(spec.weights_out, spec.weight_shift_out))])
     isyn_out = b.op("Sub", acc, ops.decrement(acc, spec.dash_syn_out))
     v_out = ops.integrate([isyn_out], state["vmem_out"], spec.dash_mem_out, bias_out)
     out, vmem_out = ops.fire(v_out, spec.threshold_out, chip.max_output_spikes)
@@ -274,17 +286,32 @@ def int_step_model(spec: XyloSpec) -> Any:
     ):  # fmt: skip
         b.output(name, value, width)
     model = b.model(f"xylo_{spec.chip}", "xylodeploy integer Xylo step graph; see xylodeploy.interop.onnx")
-    exact = (
-        "every input: bit-exact with xylodeploy's reference simulator and xylosim on all recorded states "
-        f"(per-event saturation order modelled for {n_seq + k} event sources)"
-    )
-    b.onnx.helper.set_model_props(model, {"xylodeploy.chip": spec.chip, "xylodeploy.exact": exact})
+    b.onnx.helper.set_model_props(model, {"xylodeploy.chip": spec.chip, "xylodeploy.exact": _exactness(ops)})
     return model
 
 
-def export_onnx(obj: NetworkGraph | XyloSpec, path: str | os.PathLike) -> Any:
-    """Write the float (graph) or integer (spec) step model to ``path`` atomically; returns it."""
-    model = int_step_model(obj) if isinstance(obj, XyloSpec) else float_step_model(obj)
+class OnnxExactnessWarning(UserWarning):
+    """An integer ONNX graph that is not exact on every input (``per_event=False``)."""
+
+
+def _exactness(ops: _IntOps) -> str:
+    """The ``xylodeploy.exact`` metadata: on which inputs the graph equals the chip (warns if not all)."""
+    if ops.per_event or ops.mixed_targets == 0:
+        return (
+            "every input: bit-exact with xylodeploy's reference simulator and xylosim on all recorded states "
+            f"(per-event saturation order modelled for {ops.sequential} event sources)"
+        )
+    where = (
+        f"clips on which no step's partial sum of events onto the {ops.mixed_targets} synaptic states with weights "
+        "of both signs leaves -32768..32767 (events are summed, then saturated once)"
+    )
+    warnings.warn(f"ONNX export with per_event=False is exact only on {where}", OnnxExactnessWarning, stacklevel=3)
+    return where
+
+
+def export_onnx(obj: NetworkGraph | XyloSpec, path: str | os.PathLike, per_event: bool = True) -> Any:
+    """Write the float (graph) or integer (spec, `int_step_model`) step model to ``path`` atomically; returns it."""
+    model = int_step_model(obj, per_event) if isinstance(obj, XyloSpec) else float_step_model(obj)
     with atomic_write(path) as fh:
         fh.write(model.SerializeToString())
     return model
@@ -312,4 +339,4 @@ def run_steps(model: Any, raster: Any) -> dict[str, np.ndarray]:
     return {n: np.stack(r, axis=1) for n, r in rows.items()}
 
 
-__all__ = ["OPSET", "export_onnx", "float_step_model", "int_step_model", "run_steps"]
+__all__ = ["OPSET", "OnnxExactnessWarning", "export_onnx", "float_step_model", "int_step_model", "run_steps"]
