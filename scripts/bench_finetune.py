@@ -28,7 +28,7 @@ import torch
 from torch.nn import functional
 
 from xylodeploy.backends.reference import ReferenceBackend
-from xylodeploy.compile import CompileOptions, compile
+from xylodeploy.flow.compile import CompileOptions, compile
 from xylodeploy.models import SynNet
 from xylodeploy.models.exact import XyloExactNet
 from xylodeploy.train.finetune import readout_logits, vmem_scale

@@ -1,4 +1,4 @@
-"""Post-training quantisation: ours (`xylodeploy.compile`) vs rockpool's ``channel_quantize`` / ``global_quantize``.
+"""Post-training quantisation: ours (`flow.compile`) vs rockpool's ``channel_quantize`` / ``global_quantize``.
 
 Trains one SynNet on the quick-start task (or loads ``--checkpoint``), then quantises the SAME float weights
 three ways and runs every spec on the same test clips with the reference backend (bit-exact chip arithmetic):
@@ -38,10 +38,10 @@ import numpy as np
 
 from xylodeploy._optional import is_available
 from xylodeploy.backends import get_backend
-from xylodeploy.compile import CompileOptions, Deployment, compile
 from xylodeploy.drc import check
+from xylodeploy.flow.compile import CompileOptions, Deployment, compile
+from xylodeploy.flow.pipeline import PipelineConfig, load_pipeline_config
 from xylodeploy.ir.xylospec import XyloSpec
-from xylodeploy.pipeline import PipelineConfig, load_pipeline_config
 from xylodeploy.readout import ReadoutRule
 from xylodeploy.train.dataset import Splits
 

@@ -235,8 +235,8 @@ def test_simulate_and_validate_report_the_same_accuracy_with_silent_clips(tmp_pa
     """Clips without any readout spike predict class 0 in `simulate` as in `validate` (was -1 in simulate)."""
     import re
 
+    from xylodeploy.flow.validate import validate
     from xylodeploy.ir import empty_spec
-    from xylodeploy.validate import validate
 
     spec = empty_spec(
         "xylo-audio2", 2, 2, 2,

@@ -23,7 +23,7 @@ PLOTS = ("weights.png", "time_constants.png", "resources.png", "readout_trace.pn
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     """One pipeline run of the tiny config: (result, log lines, config)."""
-    from xylodeploy.pipeline import run_pipeline
+    from xylodeploy.flow.pipeline import run_pipeline
 
     cfg = tiny_config(pipeline=True)
     lines: list[str] = []
@@ -126,7 +126,7 @@ def test_missing_config_and_bad_override(tmp_path) -> None:
 def test_no_integer_stage_left_is_one_line_error_before_training(tmp_path, monkeypatch) -> None:
     """Only xylosim configured, exact stage off, xylosim missing: a ConfigError, not a KeyError after training."""
     from xylodeploy.errors import ConfigError
-    from xylodeploy.pipeline import SimulateSection, run_pipeline
+    from xylodeploy.flow.pipeline import SimulateSection, run_pipeline
 
     monkeypatch.setattr("xylodeploy._optional.is_available", lambda module: module != "xylosim")
     cfg = tiny_config(pipeline=True)

@@ -15,8 +15,8 @@ from tests.support.fixtures_small import train_tiny
 from xylodeploy.backends import get_backend
 from xylodeploy.backends.base import Recording
 from xylodeploy.cli import main
-from xylodeploy.compile import CompileOptions, compile
 from xylodeploy.drc import check
+from xylodeploy.flow.compile import CompileOptions, compile
 from xylodeploy.ir import XyloSpec
 from xylodeploy.rasters import save_raster_npz
 
@@ -158,7 +158,7 @@ class _FlipVmem:
 
 
 def test_validate_exit_1_and_first_divergence_when_not_bit_exact(files, monkeypatch) -> None:
-    import xylodeploy.validate as v
+    import xylodeploy.flow.validate as v
 
     real = v.get_backend
     monkeypatch.setattr(v, "get_backend", lambda name: _FlipVmem() if name == "xylosim" else real(name))

@@ -52,7 +52,7 @@ def tiny_config(pipeline: bool = False, **sections: dict[str, Any]) -> Any:
     from xylodeploy.train.config import config_from_dict
 
     if pipeline:
-        from xylodeploy.pipeline import PipelineConfig
+        from xylodeploy.flow.pipeline import PipelineConfig
 
         return config_from_dict(tiny_raw(True, **sections), "<tiny pipeline>", PipelineConfig)
     return config_from_dict(tiny_raw(**sections), "<tiny>")

@@ -15,15 +15,15 @@ from tests.support.fixtures_small import params_snapshot, train_tiny
 from xylodeploy.backends import get_backend
 from xylodeploy.backends.base import Recording
 from xylodeploy.chips import available_chips, get_chip
-from xylodeploy.compile import CompileOptions, compile
 from xylodeploy.drc import check
 from xylodeploy.errors import ConfigError, QuantizationError
 from xylodeploy.extract import HopDelayWarning
+from xylodeploy.flow.compile import CompileOptions, compile
+from xylodeploy.flow.report import dequantized_weights
 from xylodeploy.ir import XyloSpec
 from xylodeploy.models.exact import ExactSaturationWarning, XyloExactNet
 from xylodeploy.models.lif import LIFLayer
 from xylodeploy.readout import ReadoutRule
-from xylodeploy.report import dequantized_weights
 
 CHIPS = ("xylo-audio2", "xylo-imu", "xylo-audio3")
 BASE_STAGES = ["extract", "quantize_time_constants", "quantize_weights", "map", "check"]

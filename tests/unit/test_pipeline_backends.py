@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import xylodeploy._optional as optional
-from xylodeploy.pipeline import SimulateSection, _available_backends
+from xylodeploy.flow.pipeline import SimulateSection, _available_backends
 
 
 def test_missing_xylosim_is_skipped_with_a_note(monkeypatch) -> None:

@@ -79,7 +79,7 @@ def test_save_load_round_trip(tmp_path):
 
 @pytest.mark.parametrize(("name", "kind"), [("quickstart", "synthetic"), ("speech_commands", "audio"), ("shd", "shd")])
 def test_shipped_configs_are_valid(name, kind):
-    from xylodeploy.pipeline import load_pipeline_config  # shipped configs may carry pipeline sections
+    from xylodeploy.flow.pipeline import load_pipeline_config  # shipped configs may carry pipeline sections
 
     cfg = load_pipeline_config(REPO / "configs" / f"{name}.yaml")
     assert cfg.data.kind == kind and cfg.model.name == "SynNet"

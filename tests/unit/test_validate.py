@@ -13,11 +13,11 @@ import torch
 
 from xylodeploy.backends import get_backend
 from xylodeploy.backends.base import Recording
-from xylodeploy.compile import compile
 from xylodeploy.errors import ConfigError
+from xylodeploy.flow.compile import compile
+from xylodeploy.flow.validate import layer_of, validate
 from xylodeploy.models import SynNet
 from xylodeploy.readout import ReadoutRule
-from xylodeploy.validate import layer_of, validate
 
 N_IN, SIZES, N_OUT = 12, (10, 8), 4
 

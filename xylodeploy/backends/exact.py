@@ -1,7 +1,7 @@
 """`ExactBackend`: the bit-exact torch model `XyloExactNet` (the fine-tuning arithmetic) as a `Backend`.
 
 It runs a spec like the reference simulator does (same `Recording`, same dtypes: spike counts int8,
-states int16), so ``xylodeploy simulate --backend exact`` and `xylodeploy.validate` treat it as one
+states int16), so ``xylodeploy simulate --backend exact`` and `xylodeploy.flow.validate` treat it as one
 more stage. It accepts the arithmetic profile of `xylodeploy.drc.validity` (as the other
 simulators) unless ``strict``. ``saturation_steps`` counts the neuron-steps where per-event
 saturation order mattered (delivered event by event, so results stay exact).

@@ -18,7 +18,7 @@ def command(config: Path, out_dir: Path | None, epochs: int | None, chip: str | 
             finetune_epochs: int | None) -> None:  # fmt: skip
     """Train the network of CONFIG, compile it for its chip, fine-tune it in the chip's exact arithmetic,
     simulate it bit-exactly and write report.json + plots to the run folder."""
-    from xylodeploy.pipeline import PipelineConfig, load_pipeline_config, run_pipeline
+    from xylodeploy.flow.pipeline import PipelineConfig, load_pipeline_config, run_pipeline
     from xylodeploy.train.config import config_from_dict
 
     cfg = load_pipeline_config(config)

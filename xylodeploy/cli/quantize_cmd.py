@@ -32,9 +32,9 @@ def command(checkpoint: Path, chip: str, method: str, headroom_bits: int, finetu
     """Compile CHECKPOINT for CHIP: print the quantisation report and write the spec."""
     from xylodeploy.chips import get_chip
     from xylodeploy.cli._data import checkpoint_splits
-    from xylodeploy.compile import CompileOptions, compile
     from xylodeploy.errors import ConfigError
     from xylodeploy.fileio import sha256_file
+    from xylodeploy.flow.compile import CompileOptions, compile
     from xylodeploy.rasters import load_raster_npz
     from xylodeploy.readout import ReadoutRule
     from xylodeploy.train.checkpoint import load_model

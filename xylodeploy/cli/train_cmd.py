@@ -41,7 +41,7 @@ def command(
     machines with torchrun's --nnodes / --rdzv-endpoint); rank 0 writes the checkpoints."""
     if nproc > 1:
         raise SystemExit(_launch(nproc, config, out_dir, epochs, resume, force, seed, quiet))
-    from xylodeploy.pipeline import load_pipeline_config
+    from xylodeploy.flow.pipeline import load_pipeline_config
     from xylodeploy.train.loop import train
 
     cfg = load_pipeline_config(config)  # a pipeline config is a run config plus sections train ignores

@@ -48,8 +48,8 @@ def command(spec_path: Path, checkpoint: Path | None, data: Path | None, device:
 
     Exits 1 when two integer stages are not bit-exact."""
     from xylodeploy.cli._data import clips
+    from xylodeploy.flow.validate import validate
     from xylodeploy.ir import load_spec
-    from xylodeploy.validate import validate
 
     spec = load_spec(spec_path)
     model = ckpt = None

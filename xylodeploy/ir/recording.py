@@ -51,7 +51,7 @@ class Divergence:
     """The first place where two recordings (two stages, or a device and the reference) differ.
 
     ``a``/``b`` are the values of the first and second recording; ``stages`` names the pair and
-    ``layer`` the population of ``neuron`` when known (`xylodeploy.validate`), both empty for a plain
+    ``layer`` the population of ``neuron`` when known (`xylodeploy.flow.validate`), both empty for a plain
     device-vs-reference comparison (`xylodeploy.backends.compare`).
     """
 

@@ -125,7 +125,7 @@ class Objective:
         self.settings, self.base, self.space = settings, base, space
 
     def __call__(self, trial: Any) -> tuple[float, float]:
-        from xylodeploy.pipeline import PipelineConfig, run_pipeline
+        from xylodeploy.flow.pipeline import PipelineConfig, run_pipeline
         from xylodeploy.train.config import config_from_dict
         from xylodeploy.train.data import load_dataset
 
@@ -161,7 +161,7 @@ class Objective:
 
 def _base_config(settings: SweepSettings) -> dict:
     """The base config as a plain mapping (validated here, so a bad base fails before any trial)."""
-    from xylodeploy.pipeline import load_pipeline_config
+    from xylodeploy.flow.pipeline import load_pipeline_config
 
     return load_pipeline_config(settings.config).model_dump(mode="json")
 
@@ -207,7 +207,7 @@ def _worker_main(settings: SweepSettings) -> None:
 
 def check_space(settings: SweepSettings) -> dict[str, Param]:
     """Every choice and both ends of every range must give a valid config (fails before any trial)."""
-    from xylodeploy.pipeline import PipelineConfig
+    from xylodeploy.flow.pipeline import PipelineConfig
     from xylodeploy.train.config import config_from_dict
 
     base, space = _base_config(settings), load_space(settings.space)

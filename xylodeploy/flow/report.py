@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from xylodeploy.compile import Deployment
 from xylodeploy.drc import resource_summary
 from xylodeploy.fileio import atomic_write
+from xylodeploy.flow.compile import Deployment
 from xylodeploy.quantize import dash_to_tau
 
 

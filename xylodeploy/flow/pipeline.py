@@ -8,7 +8,7 @@ The config is a training `RunConfig` plus three sections (all optional)::
     report:    {plots: true}
 
 Outputs in the run folder: ``train/`` (checkpoints), ``model.xylo`` (the deployed spec),
-``report.json`` and the PNG plots of `xylodeploy.report`.
+``report.json`` and the PNG plots of `xylodeploy.flow.report`.
 """
 
 from __future__ import annotations
@@ -23,12 +23,12 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from xylodeploy.chips import DEFAULT_CHIP, get_chip
-from xylodeploy.compile import CompileOptions, Deployment, compile
 from xylodeploy.errors import ConfigError
 from xylodeploy.fileio import sha256_file
+from xylodeploy.flow.compile import CompileOptions, Deployment, compile
+from xylodeploy.flow.validate import ValidationReport, validate
 from xylodeploy.readout import ReadoutRule
 from xylodeploy.train.config import RunConfig, Section, load_config
-from xylodeploy.validate import ValidationReport, validate
 
 
 class QuantizeSection(Section):
@@ -149,7 +149,7 @@ def run_pipeline(cfg: PipelineConfig, out_dir: str | Path, log: Callable[[str], 
                        backends=backends, exact_torch=s.exact_clips > 0, device_backends=shared,
                        max_clips={"xylosim": s.xylosim_clips, "exact": s.exact_clips})  # fmt: skip
     log("[4/4] report")
-    from xylodeploy.pipeline_report import deployed_stage, write_report
+    from xylodeploy.flow.pipeline_report import deployed_stage, write_report
 
     report_path = write_report(out, cfg, trained, dep, val, model, splits, rule, time.perf_counter() - t0)
     chip_stage = deployed_stage(val)

@@ -1,4 +1,4 @@
-"""Assemble the pipeline's report.json and plots (see `xylodeploy.report` for the plots)."""
+"""Assemble the pipeline's report.json and plots (see `xylodeploy.flow.report` for the plots)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import numpy as np
 
 from xylodeploy import __version__
 from xylodeploy.backends import get_backend
-from xylodeploy.compile import Deployment, readout_scale
 from xylodeploy.drc import resource_summary
+from xylodeploy.flow.compile import Deployment, readout_scale
+from xylodeploy.flow.report import plot_readout, plot_resources, plot_time_constants, plot_weights, write_json
+from xylodeploy.flow.validate import ValidationReport
 from xylodeploy.readout import ReadoutRule
-from xylodeploy.report import plot_readout, plot_resources, plot_time_constants, plot_weights, write_json
-from xylodeploy.validate import ValidationReport
 
 
 def _readout_traces(model: Any, dep: Deployment, clip: np.ndarray, rule: ReadoutRule) -> tuple[np.ndarray, np.ndarray]:
