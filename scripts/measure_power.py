@@ -12,9 +12,9 @@ from pathlib import Path
 
 from xylodeploy.backends.samna import SamnaBackend, board_report
 from xylodeploy.errors import XylodeployError
+from xylodeploy.io.rasters import load_raster_npz
 from xylodeploy.ir import load_spec
 from xylodeploy.power.measure import measure_power, save_report
-from xylodeploy.rasters import load_raster_npz
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,8 +12,8 @@ from click.testing import CliRunner, Result
 from xylodeploy.backends import get_backend
 from xylodeploy.chips import get_chip
 from xylodeploy.cli import main
+from xylodeploy.io.rasters import load_raster_npz, save_raster_npz
 from xylodeploy.ir import XyloSpec, empty_spec
-from xylodeploy.rasters import load_raster_npz, save_raster_npz
 
 SIM_BACKENDS = ["null", "reference", "exact"]
 

@@ -13,7 +13,7 @@ from xylodeploy.backends import get_backend
 from xylodeploy.backends.samna import SamnaBackend
 from xylodeploy.cli import main
 from xylodeploy.errors import DeviceError
-from xylodeploy.rasters import save_raster_npz
+from xylodeploy.io.rasters import save_raster_npz
 
 
 @pytest.fixture

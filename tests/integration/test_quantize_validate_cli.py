@@ -17,8 +17,8 @@ from xylodeploy.backends.base import Recording
 from xylodeploy.cli import main
 from xylodeploy.drc import check
 from xylodeploy.flow.compile import CompileOptions, compile
+from xylodeploy.io.rasters import save_raster_npz
 from xylodeploy.ir import XyloSpec
-from xylodeploy.rasters import save_raster_npz
 
 INT_FIELDS = ("weights_in", "weights_rec", "weights_out", "threshold", "threshold_out", "dash_mem", "dash_syn")
 

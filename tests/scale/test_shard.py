@@ -11,7 +11,7 @@ from xylodeploy.backends.reference import ReferenceBackend
 from xylodeploy.chips import get_chip
 from xylodeploy.cli import main
 from xylodeploy.errors import ConfigError
-from xylodeploy.rasters import save_raster_npz
+from xylodeploy.io.rasters import save_raster_npz
 from xylodeploy.scale.shard import ShardedBackend, shard_slices
 from xylodeploy.scale.stream import NpzStreamWriter
 

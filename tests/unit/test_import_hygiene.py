@@ -42,7 +42,7 @@ HELP = "from xylodeploy.cli import main\ntry:\n    main(['--help'], prog_name='x
     [
         "import xylodeploy",
         "import xylodeploy.cli",
-        "import xylodeploy.drc, xylodeploy.rasters, xylodeploy.backends, xylodeploy.backends.samna_detect",
+        "import xylodeploy.drc, xylodeploy.io.rasters, xylodeploy.backends, xylodeploy.backends.samna_detect",
         # --help lists every command (importing each command module) and must stay light
         HELP,
     ],

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-import xylodeploy.fileio
+import xylodeploy.io.files
 from xylodeploy.errors import ConfigError
 from xylodeploy.ir import SCHEMA_VERSION, XyloSpec, empty_spec, load_spec, save_spec
 from xylodeploy.ir.serialize import META_KEY
@@ -84,7 +84,7 @@ def test_failed_save_leaves_existing_file_untouched(valid_file: Path, monkeypatc
     def boom(fd: int) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(xylodeploy.fileio.os, "fsync", boom)
+    monkeypatch.setattr(xylodeploy.io.files.os, "fsync", boom)
     with pytest.raises(OSError, match="disk full"):
         empty_spec("xylo-imu", 1, 1, 1).save(valid_file)
     assert valid_file.read_bytes() == before

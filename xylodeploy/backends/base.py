@@ -6,8 +6,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from xylodeploy.counts import integer_counts
 from xylodeploy.errors import ConfigError
+from xylodeploy.io.counts import integer_counts
 from xylodeploy.ir.recording import STATE_FIELDS, Recording
 from xylodeploy.ir.xylospec import XyloSpec
 

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from xylodeploy.errors import ConfigError
-from xylodeploy.rasters import load_raster_npz
+from xylodeploy.io.rasters import load_raster_npz
 
 
 def checkpoint_splits(ckpt: Any) -> Any:

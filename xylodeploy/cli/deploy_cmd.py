@@ -11,8 +11,8 @@ from xylodeploy.backends import Recording, get_backend
 from xylodeploy.chips import get_chip
 from xylodeploy.cli.simulate_cmd import summary_lines
 from xylodeploy.drc import assert_valid
+from xylodeploy.io.rasters import load_raster_npz
 from xylodeploy.ir import XyloSpec, load_spec
-from xylodeploy.rasters import load_raster_npz
 from xylodeploy.readout import ReadoutRule
 
 DEVICES: tuple[str, ...] = ("board", "xylosim", "reference")

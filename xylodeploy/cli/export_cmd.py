@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from xylodeploy.errors import ConfigError
-from xylodeploy.fileio import existing_file
+from xylodeploy.io.files import existing_file
 
 
 def _load(path: str) -> object:

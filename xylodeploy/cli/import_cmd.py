@@ -23,7 +23,7 @@ import click
 from xylodeploy._optional import require
 from xylodeploy.chips import available_chips
 from xylodeploy.errors import ConfigError
-from xylodeploy.fileio import existing_file
+from xylodeploy.io.files import existing_file
 
 SOURCES: tuple[str, ...] = ("snntorch", "spikingjelly", "rockpool", "nir")
 
@@ -117,7 +117,7 @@ def command(
 ) -> None:
     """Import MODEL (FILE.py:NAME, a torch.save'd module, or a NIR file) into xylodeploy."""
     from xylodeploy.interop._common import save_graph
-    from xylodeploy.rasters import load_raster_npz
+    from xylodeploy.io.rasters import load_raster_npz
 
     example = load_raster_npz(example_input, n_inputs)[0] if example_input else None
     if example is not None and n_inputs is None:

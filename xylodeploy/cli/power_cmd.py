@@ -8,10 +8,10 @@ import click
 
 from xylodeploy.cli import deploy_cmd
 from xylodeploy.errors import ConfigError
+from xylodeploy.io.rasters import load_raster_npz
 from xylodeploy.ir import load_spec
 from xylodeploy.power.estimate import Estimate, estimate_from_activity
 from xylodeploy.power.measure import PowerReport, measure_power, save_json, save_report
-from xylodeploy.rasters import load_raster_npz
 
 
 def _estimate_lines(e: Estimate) -> list[str]:

@@ -33,9 +33,9 @@ def command(checkpoint: Path, chip: str, method: str, headroom_bits: int, finetu
     from xylodeploy.chips import get_chip
     from xylodeploy.cli._data import checkpoint_splits
     from xylodeploy.errors import ConfigError
-    from xylodeploy.fileio import sha256_file
     from xylodeploy.flow.compile import CompileOptions, compile
-    from xylodeploy.rasters import load_raster_npz
+    from xylodeploy.io.files import sha256_file
+    from xylodeploy.io.rasters import load_raster_npz
     from xylodeploy.readout import ReadoutRule
     from xylodeploy.train.checkpoint import load_model
 

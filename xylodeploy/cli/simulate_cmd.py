@@ -12,8 +12,8 @@ from xylodeploy.backends import Recording, get_backend
 from xylodeploy.chips import get_chip
 from xylodeploy.drc import check
 from xylodeploy.errors import ConfigError
+from xylodeploy.io.rasters import load_raster_npz, save_npz
 from xylodeploy.ir import XyloSpec, load_spec
-from xylodeploy.rasters import load_raster_npz, save_npz
 from xylodeploy.readout import ReadoutRule, silent_clips
 from xylodeploy.scale.shard import DEFAULT_CHUNK, ShardedBackend, check_plan, concat_recordings
 from xylodeploy.scale.stream import NpzStreamWriter

@@ -24,9 +24,9 @@ from pydantic import Field, field_validator, model_validator
 
 from xylodeploy.chips import DEFAULT_CHIP, get_chip
 from xylodeploy.errors import ConfigError
-from xylodeploy.fileio import sha256_file
 from xylodeploy.flow.compile import CompileOptions, Deployment, compile
 from xylodeploy.flow.validate import ValidationReport, validate
+from xylodeploy.io.files import sha256_file
 from xylodeploy.readout import ReadoutRule
 from xylodeploy.train.config import RunConfig, Section, load_config
 

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 
 from xylodeploy.drc import resource_summary
-from xylodeploy.fileio import atomic_write
 from xylodeploy.flow.compile import Deployment
+from xylodeploy.io.files import atomic_write
 from xylodeploy.quantize import dash_to_tau
 
 

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from xylodeploy.errors import ConfigError
-from xylodeploy.fileio import atomic_write, existing_file
+from xylodeploy.io.files import atomic_write, existing_file
 from xylodeploy.ir.graph import INPUT, Connection, LIFPopulation, NetworkGraph
 from xylodeploy.quantize.timeconst import dash_to_tau
 

@@ -306,7 +306,7 @@ def to_nir(graph: NetworkGraph, path: str | os.PathLike | None = None) -> Any:
     meta = {"dt": dt, "name": graph.name, "discretization": "euler", "producer": "xylodeploy"}
     ng = nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta)
     if path is not None:
-        from xylodeploy.fileio import atomic_write
+        from xylodeploy.io.files import atomic_write
 
         with atomic_write(path, "w+b") as fh:  # h5py reads back while writing
             nir.write(fh, ng)

@@ -31,7 +31,7 @@ import numpy as np
 from xylodeploy._optional import require
 from xylodeploy.arith.primitives import effective_weights
 from xylodeploy.chips import get_chip
-from xylodeploy.fileio import atomic_write
+from xylodeploy.io.files import atomic_write
 from xylodeploy.ir.graph import INPUT, NetworkGraph
 from xylodeploy.ir.xylospec import XyloSpec
 

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from xylodeploy.errors import ConfigError
-from xylodeploy.fileio import atomic_write, existing_file
+from xylodeploy.io.files import atomic_write, existing_file
 from xylodeploy.ir.xylospec import ARRAY_FIELDS, SCALAR_INT_FIELDS, XyloSpec
 
 FORMAT_NAME = "xylodeploy-spec"

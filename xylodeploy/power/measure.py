@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from xylodeploy.backends.base import as_batch
-from xylodeploy.fileio import atomic_write
+from xylodeploy.io.files import atomic_write
 
 
 @dataclass(frozen=True)

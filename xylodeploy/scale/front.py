@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from xylodeploy.errors import ConfigError
-from xylodeploy.fileio import atomic_write
+from xylodeploy.io.files import atomic_write
 
 COLUMNS = ("trial", "deployed_val_acc", "cost", "float_test_acc", "deployed_test_acc", "run_dir", "params")
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from xylodeploy.fileio import atomic_write
+from xylodeploy.io.files import atomic_write
 
 
 class NpzStreamWriter:

@@ -23,7 +23,7 @@ import torch
 
 from xylodeploy import __version__
 from xylodeploy.errors import ConfigError
-from xylodeploy.fileio import atomic_write, existing_file
+from xylodeploy.io.files import atomic_write, existing_file
 
 SCHEMA = "xylodeploy.checkpoint"
 SCHEMA_VERSION = 1

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from xylodeploy.chips import DEFAULT_CHIP, get_chip
 from xylodeploy.errors import ConfigError
-from xylodeploy.fileio import atomic_write, existing_file
+from xylodeploy.io.files import atomic_write, existing_file
 
 _CHIP = get_chip(DEFAULT_CHIP)
 PosFloat = Annotated[float, Field(gt=0)]

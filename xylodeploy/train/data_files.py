@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from xylodeploy.errors import ConfigError
-from xylodeploy.fileio import existing_file
+from xylodeploy.io.files import existing_file
 from xylodeploy.train.dataset import RasterDataset
 
 
@@ -33,7 +33,7 @@ def _class_names(raw: np.ndarray | None, labels: np.ndarray, source: str) -> lis
 
 def load_npz(path: str | os.PathLike, dt: float | None = None) -> RasterDataset:
     """Load a labelled raster dataset from ``.npz``; ``dt`` (if given) must match a stored ``dt``."""
-    from xylodeploy.rasters import load_raster_npz
+    from xylodeploy.io.rasters import load_raster_npz
 
     spikes, labels = load_raster_npz(path)
     p = Path(path)
@@ -123,7 +123,7 @@ def write_shd(path: str | os.PathLike, times: list, units: list, labels, classes
     """Write events in the SHD HDF5 layout (atomically; used for fixtures and conversions)."""
     import h5py
 
-    from xylodeploy.fileio import atomic_write
+    from xylodeploy.io.files import atomic_write
 
     buf = io.BytesIO()
     with h5py.File(buf, "w") as f:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from xylodeploy.counts import integer_counts
 from xylodeploy.errors import ConfigError
+from xylodeploy.io.counts import integer_counts
 
 
 def as_counts(spikes: np.ndarray, source: str) -> np.ndarray:
@@ -155,7 +155,7 @@ def split_indices(n: int, fractions: Sequence[float], seed: int) -> list[np.ndar
 
 def save_dataset_npz(ds: RasterDataset, path: str | os.PathLike) -> Path:
     """Write ``ds`` atomically as ``.npz`` (``spikes``, ``labels``, ``classes``, ``dt``)."""
-    from xylodeploy.rasters import save_npz
+    from xylodeploy.io.rasters import save_npz
 
     save_npz(path, spikes=ds.spikes, labels=ds.labels, classes=np.array(ds.classes), dt=np.float64(ds.dt))
     return Path(path)

@@ -28,7 +28,7 @@ import numpy as np
 
 from xylodeploy.chips import DEFAULT_CHIP, get_chip
 from xylodeploy.errors import ConfigError
-from xylodeploy.fileio import atomic_write, existing_file, sha256_file
+from xylodeploy.io.files import atomic_write, existing_file, sha256_file
 
 FRONTEND_VERSION = 1
 

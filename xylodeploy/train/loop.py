@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from xylodeploy.errors import ConfigError
-from xylodeploy.fileio import atomic_write
+from xylodeploy.io.files import atomic_write
 from xylodeploy.train.checkpoint import load_checkpoint, load_state, model_class_name, save_checkpoint
 from xylodeploy.train.config import RunConfig, save_config
 from xylodeploy.train.dataset import RasterDataset, Splits

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from xylodeploy.counts import integer_counts
 from xylodeploy.errors import ConfigError
-from xylodeploy.fileio import atomic_write, existing_file
+from xylodeploy.io.counts import integer_counts
+from xylodeploy.io.files import atomic_write, existing_file
 
 SPIKES_KEY = "spikes"
 LABELS_KEY = "labels"
