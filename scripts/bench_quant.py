@@ -38,12 +38,12 @@ import numpy as np
 
 from xylodeploy._optional import is_available
 from xylodeploy.backends import get_backend
+from xylodeploy.data.dataset import Splits
 from xylodeploy.drc import check
 from xylodeploy.flow.compile import CompileOptions, Deployment, compile
 from xylodeploy.flow.pipeline import PipelineConfig, load_pipeline_config
 from xylodeploy.ir.xylospec import XyloSpec
 from xylodeploy.readout import ReadoutRule
-from xylodeploy.train.dataset import Splits
 
 ROOT = Path(__file__).resolve().parent.parent
 

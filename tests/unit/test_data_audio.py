@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from scipy.io import wavfile
 
+from xylodeploy.data.audio import list_wavs, load_audio_splits
+from xylodeploy.data.frontend import FrontendParams, _filter_bank, encode, encode_file, read_wav
 from xylodeploy.errors import ConfigError
-from xylodeploy.train.data_audio import list_wavs, load_audio_splits
-from xylodeploy.train.frontend import FrontendParams, _filter_bank, encode, encode_file, read_wav
 
 FS = 16000
 P = FrontendParams(duration=0.2)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from xylodeploy.data.dataset import RasterDataset, save_dataset_npz
+from xylodeploy.data.files import load_npz, load_shd, write_shd
 from xylodeploy.errors import ConfigError
-from xylodeploy.train.data_files import load_npz, load_shd, write_shd
-from xylodeploy.train.dataset import RasterDataset, save_dataset_npz
 
 
 def _ds(n=6, T=5, C=3, classes=("a", "b", "c")) -> RasterDataset:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from xylodeploy.data.synthetic import BurstTask, generate, generate_splits
 from xylodeploy.errors import ConfigError
-from xylodeploy.train.data_synthetic import BurstTask, generate, generate_splits
 
 TASK = BurstTask()
 

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
+from xylodeploy.data.dataset import RasterDataset, Splits
 from xylodeploy.errors import ConfigError
 from xylodeploy.train.config import config_from_dict
 from xylodeploy.train.data import load_dataset
-from xylodeploy.train.dataset import RasterDataset, Splits
 from xylodeploy.train.loop import train
 
 TINY_TASK = {

@@ -18,14 +18,14 @@ _EXPORTS = {
     "load_config": "config",
     "save_config": "config",
     "config_from_dict": "config",
-    "RasterDataset": "dataset",
-    "Splits": "dataset",
-    "save_dataset_npz": "dataset",
+    "RasterDataset": "xylodeploy.data.dataset",
+    "Splits": "xylodeploy.data.dataset",
+    "save_dataset_npz": "xylodeploy.data.dataset",
     "load_dataset": "data",
-    "load_npz": "data_files",
-    "load_shd": "data_files",
-    "BurstTask": "data_synthetic",
-    "FrontendParams": "frontend",
+    "load_npz": "xylodeploy.data.files",
+    "load_shd": "xylodeploy.data.files",
+    "BurstTask": "xylodeploy.data.synthetic",
+    "FrontendParams": "xylodeploy.data.frontend",
     "train": "loop",
     "evaluate": "loop",
     "TrainResult": "loop",
@@ -38,7 +38,11 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
+def _module(name: str) -> str:
+    return name if "." in name else f"xylodeploy.train.{name}"
+
+
 def __getattr__(name: str) -> Any:
     if name not in _EXPORTS:
         raise AttributeError(f"module 'xylodeploy.train' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"xylodeploy.train.{_EXPORTS[name]}"), name)
+    return getattr(importlib.import_module(_module(_EXPORTS[name])), name)

@@ -38,7 +38,7 @@ def _range(lo: float, hi: float) -> Any:
 
 
 class SyntheticData(Section):
-    """The embedded burst-order task (see `xylodeploy.train.data_synthetic`)."""
+    """The embedded burst-order task (see `xylodeploy.data.synthetic`)."""
 
     kind: Literal["synthetic"] = "synthetic"
     n_train: Annotated[int, Field(ge=1)] = 1200

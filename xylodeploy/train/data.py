@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from xylodeploy.data.dataset import RasterDataset, Splits, split_indices
 from xylodeploy.train.config import AudioData, NpzData, RunConfig, ShdData, SyntheticData
-from xylodeploy.train.dataset import RasterDataset, Splits, split_indices
 
 
 def _synthetic(cfg: SyntheticData, dt: float, seed: int) -> Splits:
-    from xylodeploy.train.data_synthetic import BurstTask, generate_splits
+    from xylodeploy.data.synthetic import BurstTask, generate_splits
 
     fields = set(BurstTask.__dataclass_fields__) - {"dt"}
     task = BurstTask(**{k: v for k, v in cfg.model_dump().items() if k in fields}, dt=dt)
@@ -25,7 +25,7 @@ def _split_off(full: RasterDataset, val: RasterDataset | None, test: RasterDatas
 
 
 def _npz(cfg: NpzData, dt: float, seed: int) -> Splits:
-    from xylodeploy.train.data_files import load_npz
+    from xylodeploy.data.files import load_npz
 
     full = load_npz(cfg.train, dt)
     val = load_npz(cfg.val, dt) if cfg.val else None
@@ -38,7 +38,7 @@ def _npz(cfg: NpzData, dt: float, seed: int) -> Splits:
 
 
 def _shd(cfg: ShdData, dt: float, seed: int) -> Splits:
-    from xylodeploy.train.data_files import load_shd
+    from xylodeploy.data.files import load_shd
 
     def load(path: Path) -> RasterDataset:
         return load_shd(path, cfg.n_channels, dt, cfg.duration, cfg.n_units, cfg.max_count)
@@ -57,8 +57,8 @@ def default_cache_dir() -> Path:
 
 
 def _audio(cfg: AudioData, dt: float, seed: int) -> Splits:
-    from xylodeploy.train.data_audio import load_audio_splits
-    from xylodeploy.train.frontend import FrontendParams
+    from xylodeploy.data.audio import load_audio_splits
+    from xylodeploy.data.frontend import FrontendParams
 
     params = FrontendParams(
         n_channels=cfg.n_channels,

@@ -21,11 +21,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from xylodeploy.data.dataset import RasterDataset, Splits
 from xylodeploy.errors import ConfigError
 from xylodeploy.io.files import atomic_write
 from xylodeploy.train.checkpoint import load_checkpoint, load_state, model_class_name, save_checkpoint
 from xylodeploy.train.config import RunConfig, save_config
-from xylodeploy.train.dataset import RasterDataset, Splits
 from xylodeploy.train.distributed import DistContext
 from xylodeploy.train.losses import predict, readout_loss
 

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from xylodeploy.chips import DEFAULT_CHIP, get_chip
+from xylodeploy.data.dataset import RasterDataset, Splits
 from xylodeploy.errors import ConfigError
-from xylodeploy.train.dataset import RasterDataset, Splits
 
 SPLIT_IDS = {"train": 0, "val": 1, "test": 2}
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from xylodeploy.data.dataset import RasterDataset
 from xylodeploy.errors import ConfigError
 from xylodeploy.io.files import existing_file
-from xylodeploy.train.dataset import RasterDataset
 
 
 def _class_names(raw: np.ndarray | None, labels: np.ndarray, source: str) -> list[str]:

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from xylodeploy.data.dataset import RasterDataset, Splits, split_indices
+from xylodeploy.data.frontend import FrontendParams, encode_file
 from xylodeploy.errors import ConfigError
-from xylodeploy.train.dataset import RasterDataset, Splits, split_indices
-from xylodeploy.train.frontend import FrontendParams, encode_file
 
 
 def list_wavs(root: str | os.PathLike, classes: list[str] | None = None) -> tuple[list[Path], np.ndarray, list[str]]:
