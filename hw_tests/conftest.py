@@ -18,7 +18,7 @@ def board_chip(request: pytest.FixtureRequest) -> str:
     """The chip of the first attached board; skips with the reason when there is none."""
     if not request.config.getoption("--run-hardware"):
         pytest.skip("hardware tests need --run-hardware and an attached Xylo board")
-    from xylodeploy.backends.samna import board_report
+    from xylodeploy.backends.samna.backend import board_report
 
     report = board_report()
     if not report.rows:
@@ -28,7 +28,7 @@ def board_chip(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def board(board_chip: str):
-    from xylodeploy.backends.samna import SamnaBackend
+    from xylodeploy.backends.samna.backend import SamnaBackend
 
     backend = SamnaBackend(chip=board_chip)
     yield backend

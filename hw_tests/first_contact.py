@@ -77,14 +77,14 @@ class SkipStepError(Exception):
 
 
 def step_discover(ctx: Context) -> str:
-    from xylodeploy.backends.samna import find_boards
-    from xylodeploy.backends.samna_detect import samna_status
+    from xylodeploy.backends.samna.backend import find_boards
+    from xylodeploy.backends.samna.detect import samna_status
 
     if ctx.samna is None:
         status = samna_status()
         if status.state != "real":
             raise SkipStepError(f"samna is {status.state}: {status.detail}")
-        from xylodeploy.backends.samna_detect import import_real_samna
+        from xylodeploy.backends.samna.detect import import_real_samna
 
         ctx.samna = import_real_samna("the first-contact checklist")
     boards = [b for b in find_boards(ctx.samna, ctx.chip) if ctx.serial in (None, b.serial)]
@@ -95,7 +95,7 @@ def step_discover(ctx: Context) -> str:
 
 
 def step_firmware(ctx: Context) -> str:
-    from xylodeploy.backends.samna import SamnaBackend
+    from xylodeploy.backends.samna.backend import SamnaBackend
 
     ctx.board = SamnaBackend(samna=ctx.samna, chip=ctx.chip, serial=ctx.serial)
     return ctx.board.board.describe() + ", core started"

@@ -7,8 +7,8 @@ import pytest
 
 from tests.support.samna_specs import random_spec
 from xylodeploy.backends import get_backend
-from xylodeploy.backends._samna_config import config_to_spec, spec_to_config
 from xylodeploy.backends.compare import compare_devices
+from xylodeploy.backends.samna.config import config_to_spec, spec_to_config
 
 pytestmark = pytest.mark.hardware
 

@@ -21,10 +21,10 @@ def require(module: str, extra: str, purpose: str = "") -> ModuleType:
     """Import ``module`` or raise ``MissingDependencyError`` naming the pip extra.
 
     Never use this for ``samna``: the PyPI package is a downloader stub, see
-    ``xylodeploy.backends.samna_detect``.
+    ``xylodeploy.backends.samna.detect``.
     """
     if module.split(".")[0] == "samna":
-        raise ValueError("import samna through xylodeploy.backends.samna_detect only")
+        raise ValueError("import samna through xylodeploy.backends.samna.detect only")
     try:
         return importlib.import_module(module)
     except ImportError as exc:

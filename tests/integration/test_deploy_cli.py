@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from tests.support.samna_specs import random_spec
 from xylodeploy.backends import get_backend
-from xylodeploy.backends.samna import SamnaBackend
+from xylodeploy.backends.samna.backend import SamnaBackend
 from xylodeploy.cli import main
 from xylodeploy.errors import DeviceError
 from xylodeploy.io.rasters import save_raster_npz

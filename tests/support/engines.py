@@ -97,7 +97,7 @@ def _onnx(spec: XyloSpec, raster: np.ndarray) -> Recording:
 
 def _samna(spec: XyloSpec, raster: np.ndarray) -> Recording:
     from tests.fakesamna import make_samna
-    from xylodeploy.backends.samna import SamnaBackend
+    from xylodeploy.backends.samna.backend import SamnaBackend
 
     board = SamnaBackend(samna=make_samna([spec.chip]), min_timeout_s=0.3, timeout_per_neuron_step_s=0.0)
     try:

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from tests.support.samna_specs import random_spec
-from xylodeploy.backends._samna_config import spec_to_config
-from xylodeploy.backends.samna import SamnaBackend
+from xylodeploy.backends.samna.backend import SamnaBackend
+from xylodeploy.backends.samna.config import spec_to_config
 
 FAST = dict(min_timeout_s=0.3, timeout_per_neuron_step_s=0.0)
 

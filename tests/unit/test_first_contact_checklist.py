@@ -34,7 +34,7 @@ def test_a_failing_step_shows_samnas_error_and_blocks_its_dependents(fake_samna)
 def test_wrong_readout_offset_is_caught(fake_samna, monkeypatch):
     from dataclasses import replace
 
-    from xylodeploy.backends import _samna_config
+    from xylodeploy.backends.samna import config as _samna_config
 
     a3 = _samna_config.DIALECTS["xyloAudio3"]
     monkeypatch.setitem(_samna_config.DIALECTS, "xyloAudio3", replace(a3, start_offset=1))

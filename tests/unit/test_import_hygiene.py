@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from xylodeploy.backends.samna_detect import SamnaUnavailableError, import_real_samna, samna_status
+from xylodeploy.backends.samna.detect import SamnaUnavailableError, import_real_samna, samna_status
 from xylodeploy.errors import MissingDependencyError
 
 FORBIDDEN = ("samna", "rockpool", "nir", "torch")
@@ -42,7 +42,7 @@ HELP = "from xylodeploy.cli import main\ntry:\n    main(['--help'], prog_name='x
     [
         "import xylodeploy",
         "import xylodeploy.cli",
-        "import xylodeploy.drc, xylodeploy.io.rasters, xylodeploy.backends, xylodeploy.backends.samna_detect",
+        "import xylodeploy.drc, xylodeploy.io.rasters, xylodeploy.backends, xylodeploy.backends.samna.detect",
         # --help lists every command (importing each command module) and must stay light
         HELP,
     ],

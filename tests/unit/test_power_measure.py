@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tests.support.samna_specs import random_spec
-from xylodeploy.backends.samna import SamnaBackend
+from xylodeploy.backends.samna.backend import SamnaBackend
 from xylodeploy.power.measure import RailStats, measure_power, save_report
 
 

@@ -10,7 +10,7 @@ import pytest
 from tests.support.samna_specs import random_spec
 from xylodeploy.backends import get_backend
 from xylodeploy.backends.compare import compare_devices, compare_recordings
-from xylodeploy.backends.samna import SamnaBackend, board_report
+from xylodeploy.backends.samna.backend import SamnaBackend, board_report
 from xylodeploy.errors import ConfigError, DeviceError
 
 CHIPS = ["xylo-audio2", "xylo-imu", "xylo-audio3"]
@@ -147,7 +147,7 @@ def test_board_report(fake_samna):
 
 
 def test_clock_dividers_follow_each_chips_rounding(fake_samna):
-    from xylodeploy.backends._samna_chip import clock_for
+    from xylodeploy.backends.samna.chip import clock_for
 
     # 30 MHz: round(100/30) / 2 - 1 = 0.5 -> A2 truncates (wait 0, 50 MHz), IMU rounds up (wait 1, 25 MHz)
     assert clock_for("io_config", 30e6) == (0, 50e6)

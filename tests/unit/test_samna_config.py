@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tests.support.samna_specs import random_spec
-from xylodeploy.backends._samna_config import config_to_spec, spec_to_config
+from xylodeploy.backends.samna.config import config_to_spec, spec_to_config
 from xylodeploy.chips import get_chip
 from xylodeploy.errors import ConfigError
 from xylodeploy.ir.xylospec import empty_spec

@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 
 from tests.support.samna_specs import random_spec
-from xylodeploy.backends import _samna_io as io
 from xylodeploy.backends import get_backend
-from xylodeploy.backends._samna_config import dialect
 from xylodeploy.backends.compare import compare_devices
-from xylodeploy.backends.samna import SamnaBackend
+from xylodeploy.backends.samna import board_io as io
+from xylodeploy.backends.samna.backend import SamnaBackend
+from xylodeploy.backends.samna.config import dialect
 from xylodeploy.chips import get_chip
 from xylodeploy.errors import ConfigError, DeviceError
 

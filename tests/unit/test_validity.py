@@ -8,7 +8,7 @@ import pytest
 
 from tests.support.samna_specs import random_spec
 from xylodeploy.backends import get_backend
-from xylodeploy.backends.samna import SamnaBackend
+from xylodeploy.backends.samna.backend import SamnaBackend
 from xylodeploy.drc import check as drc_check
 from xylodeploy.drc import validity
 from xylodeploy.errors import ConfigError

@@ -13,7 +13,7 @@ _BACKENDS: dict[str, str] = {
     "exact": "xylodeploy.backends.exact:ExactBackend",
     "xylosim": "xylodeploy.backends.xylosim:XylosimBackend",
     "null": "xylodeploy.backends.null:NullBackend",
-    "samna": "xylodeploy.backends.samna:SamnaBackend",
+    "samna": "xylodeploy.backends.samna.backend:SamnaBackend",
 }
 
 

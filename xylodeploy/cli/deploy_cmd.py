@@ -20,7 +20,7 @@ DEVICES: tuple[str, ...] = ("board", "xylosim", "reference")
 
 def open_board(chip: str) -> Any:
     """The first attached board of ``chip`` as a `SamnaBackend` (tests replace this function)."""
-    from xylodeploy.backends.samna import SamnaBackend
+    from xylodeploy.backends.samna.backend import SamnaBackend
 
     return SamnaBackend(chip=chip)
 

@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from xylodeploy import __version__
-from xylodeploy.backends.samna_detect import INSTALL_HINT, SamnaStatus, samna_status
+from xylodeploy.backends.samna.detect import INSTALL_HINT, SamnaStatus, samna_status
 
 # (distribution name, pip extra or "" if required, what it is for)
 PACKAGES: tuple[tuple[str, str, str], ...] = (
@@ -79,7 +79,7 @@ def discover_boards(samna: SamnaStatus) -> tuple[list[BoardRow], str]:
     """Attached Xylo boards (serial, chip, firmware check) and a one-line note; needs the real samna."""
     if samna.state != "real":
         return [], f"board discovery needs the real samna (samna is {samna.state})"
-    from xylodeploy.backends.samna import board_report
+    from xylodeploy.backends.samna.backend import board_report
 
     report = board_report()
     return [BoardRow(**row) for row in report.rows], report.note

@@ -66,7 +66,7 @@ def command(spec_path: Path, checkpoint: Path | None, data: Path | None, device:
 
         devices["reference"] = ShardedBackend("reference", workers=workers, scheduler=scheduler)
     if device == "board":
-        from xylodeploy.backends.samna import SamnaBackend
+        from xylodeploy.backends.samna.backend import SamnaBackend
 
         devices["board"] = SamnaBackend(chip=spec.chip)
     report = validate(spec, x, y, model=model, backends=("reference", device), exact_torch=not no_exact,

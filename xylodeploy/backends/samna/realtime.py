@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from xylodeploy.backends import _samna_chip as chip_ops
-from xylodeploy.backends import _samna_io as io
 from xylodeploy.backends.base import as_batch
+from xylodeploy.backends.samna import board_io as io
+from xylodeploy.backends.samna import chip as chip_ops
 from xylodeploy.errors import ConfigError, DeviceError
 
 IMU_IF_CLOCK_HZ = 50_000  # the IMU input interface runs at 50 kHz

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from xylodeploy.backends._samna_config import Dialect, has_attr
 from xylodeploy.backends.base import Recording
+from xylodeploy.backends.samna.config import Dialect, has_attr
 from xylodeploy.chips import ChipSpec
 from xylodeploy.errors import DeviceError
 

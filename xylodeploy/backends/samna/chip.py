@@ -18,8 +18,8 @@ import math
 import time
 from typing import Any
 
-from xylodeploy.backends import _samna_io as io
-from xylodeploy.backends._samna_config import A2_CLOCK_REGISTER, CLOCK_BASE_HZ
+from xylodeploy.backends.samna import board_io as io
+from xylodeploy.backends.samna.config import A2_CLOCK_REGISTER, CLOCK_BASE_HZ
 from xylodeploy.errors import DeviceError
 
 A2_CTRL1 = 0x01  # Xylo Audio 2 core control register 1

@@ -1,10 +1,10 @@
 """`SamnaBackend`: run a `XyloSpec` on a Xylo Audio 2 / IMU / Audio 3 HDK through SynSense's samna.
 
-samna is imported only here, through `samna_detect.import_real_samna` (never the PyPI stub), or
+samna is imported only here, through `detect.import_real_samna` (never the PyPI stub), or
 injected as an object (tests pass a stand-in). Every samna exception, of any type, becomes a one-line
 DeviceError naming the chip, board, step and samna's message, after the board is put back in a
 known state (power measurement stopped, accelerated-mode configuration re-applied, state cleared).
-The per-chip sequences live in `_samna_chip` / `_samna_realtime`; their sources are listed in
+The per-chip sequences live in `chip` / `realtime`; their sources are listed in
 docs/samna-driver.md.
 
     be = SamnaBackend()              # first board found, any chip
@@ -25,11 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from xylodeploy.backends import _samna_chip as chip_ops
-from xylodeploy.backends import _samna_io as io
-from xylodeploy.backends import _samna_realtime as rt
-from xylodeploy.backends._samna_config import dialect, namespace, spec_to_config
 from xylodeploy.backends.base import Recording, as_batch
+from xylodeploy.backends.samna import board_io as io
+from xylodeploy.backends.samna import chip as chip_ops
+from xylodeploy.backends.samna import realtime as rt
+from xylodeploy.backends.samna.config import dialect, namespace, spec_to_config
 from xylodeploy.chips import ChipSpec, available_chips, get_chip
 from xylodeploy.drc import validity
 from xylodeploy.errors import ConfigError, DeviceError
@@ -95,7 +95,7 @@ def find_boards(samna: Any, chip: ChipSpec | str | None = None) -> list[BoardInf
 def _load_samna(samna: Any) -> Any:
     if samna is not None:
         return samna
-    from xylodeploy.backends.samna_detect import import_real_samna
+    from xylodeploy.backends.samna.detect import import_real_samna
 
     return import_real_samna("running networks on a Xylo board")
 
@@ -218,7 +218,7 @@ class SamnaBackend:
             chip_ops.reset_state(self)
 
     def _timeout(self, n_steps: int, record: bool) -> float:
-        """SynSense's clip timeout (`_samna_io.clip_timeout`), never below ``min_timeout_s``."""
+        """SynSense's clip timeout (`board_io.clip_timeout`), never below ``min_timeout_s``."""
         t = io.clip_timeout(self.dialect, n_steps, self.spec.n_hidden, self.spec.dt, record, self.per_step_s)
         return max(t, self.min_timeout_s)
 
@@ -371,7 +371,7 @@ class BoardReport:
 
 def board_report(samna: Any = None) -> BoardReport:
     """Samna state and attached boards (serial, chip, firmware vs minimum) for ``xylodeploy doctor``."""
-    from xylodeploy.backends.samna_detect import INSTALL_HINT, samna_status
+    from xylodeploy.backends.samna.detect import INSTALL_HINT, samna_status
 
     if samna is None:
         status = samna_status()
