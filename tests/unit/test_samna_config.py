@@ -66,3 +66,16 @@ def test_one_synapse_spec_on_two_synapse_chip(fake_samna):
     config = spec_to_config(spec, fake_samna([]))
     assert config.synapse2_enable is False
     assert config_to_spec(config, "xylo-audio3", spec.n_inputs).n_synapses == 1
+
+
+def test_every_chip_has_a_dialect_and_dialects_are_built_by_keyword():
+    from dataclasses import asdict
+
+    from xylodeploy.backends.samna.config import DIALECTS, Dialect, dialect
+
+    for chip in CHIPS:
+        assert dialect(get_chip(chip)) is DIALECTS[get_chip(chip).samna_namespace]
+    a2 = asdict(DIALECTS["xyloCore2"])
+    assert a2["hidden_group"] == "reservoir" and a2["input_registers"] == (0x11, 0x12, 0x13, 0x14)
+    with pytest.raises(TypeError):
+        Dialect(*a2.values())  # positional construction is refused: chip differences are data by keyword

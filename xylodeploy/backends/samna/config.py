@@ -20,7 +20,7 @@ from xylodeploy.errors import ConfigError
 from xylodeploy.ir.xylospec import XyloSpec
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Dialect:
     """How one chip's samna namespace spells the things the driver uses (sources: docs/samna-driver.md)."""
 
@@ -42,14 +42,20 @@ class Dialect:
 # (docs/samna-driver.md); they describe samna's dialect, not SNN-core limits, so they live here.
 DIALECTS: dict[str, Dialect] = {
     "xyloCore2": Dialect(
-        "reservoir", "ReservoirNeuron", "timestamp", True, True, 0, "xyloA2TestBoard", "io_config",
-        "get_xylo_model", 3.0, True, (0x11, 0x12, 0x13, 0x14),
+        hidden_group="reservoir", hidden_neuron_cls="ReservoirNeuron", time_attr="timestamp",
+        monitor_ranges=True, state_from_sink=True, start_offset=0, power_namespace="xyloA2TestBoard",
+        clock="io_config", model_accessor="get_xylo_model", readout_wait_s=3.0, vmem_monitor_outputs=True,
+        input_registers=(0x11, 0x12, 0x13, 0x14),
     ),
     "xyloImu": Dialect(
-        "hidden", "HiddenNeuron", "timestep", True, False, 1, "xyloImuBoards", "io_rate", "get_model", 3.0, True
+        hidden_group="hidden", hidden_neuron_cls="HiddenNeuron", time_attr="timestep",
+        monitor_ranges=True, state_from_sink=False, start_offset=1, power_namespace="xyloImuBoards",
+        clock="io_rate", model_accessor="get_model", readout_wait_s=3.0, vmem_monitor_outputs=True,
     ),
     "xyloAudio3": Dialect(
-        "hidden", "HiddenNeuron", "timestep", False, False, 0, "xyloAudio3", "board_config", "get_model", 5.0, False
+        hidden_group="hidden", hidden_neuron_cls="HiddenNeuron", time_attr="timestep",
+        monitor_ranges=False, state_from_sink=False, start_offset=0, power_namespace="xyloAudio3",
+        clock="board_config", model_accessor="get_model", readout_wait_s=5.0, vmem_monitor_outputs=False,
     ),
 }  # fmt: skip
 CLOCK_BASE_HZ = 100e6  # HDK clock divider base: f = 100 MHz / (2 (wait + 1)) (docs/samna-driver.md §7)
