@@ -96,7 +96,7 @@ def run_rockpool(
     dep: Deployment, chip: str, x: np.ndarray, y: np.ndarray, rule: ReadoutRule, out: Path | None
 ) -> dict[str, Any]:
     """rockpool's two quantisers on the graph ``dep`` was compiled from; headline and (vmem) naive variants."""
-    from xylodeploy.interop.rockpool import (
+    from xylodeploy.baselines.rockpool_quantizers import (
         ROCKPOOL_QUANTIZERS,
         rockpool_deployed_spec,
         rockpool_float_spec,

@@ -7,13 +7,13 @@ import pytest
 
 pytest.importorskip("rockpool")
 
-from xylodeploy.drc import check  # noqa: E402
-from xylodeploy.errors import ConfigError  # noqa: E402
-from xylodeploy.interop.rockpool import (  # noqa: E402
+from xylodeploy.baselines.rockpool_quantizers import (  # noqa: E402
     rockpool_deployed_spec,
     rockpool_float_spec,
     rockpool_quantize,
 )
+from xylodeploy.drc import check  # noqa: E402
+from xylodeploy.errors import ConfigError  # noqa: E402
 from xylodeploy.ir.graph import Connection, LIFPopulation, NetworkGraph  # noqa: E402
 
 

@@ -1,0 +1,1 @@
+"""Baselines we measure against: `rockpool_quantizers` (rockpool's post-training quantisers, reproduced)."""
