@@ -178,13 +178,13 @@ def _rp_cases() -> dict[str, Callable[[], object]]:
 
 
 def _rp_measure(make) -> tuple[np.ndarray, object, object]:
-    from xylodeploy.interop.rockpool import rockpool_to_graph
+    from xylodeploy.interop.rockpool import from_rockpool
 
     net, x = make(), _x(0.3)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ref = net(torch.as_tensor(x))[0].detach().numpy().sum(1)
-    graph, report = rockpool_to_graph(net)
+    graph, report = from_rockpool(net)
     return ref, graph, report
 
 

@@ -17,7 +17,7 @@ with warnings.catch_warnings():
 
 from xylodeploy.errors import ConfigError  # noqa: E402
 from xylodeploy.interop._common import graph_to_spec, reference_spike_counts, simulate_graph  # noqa: E402
-from xylodeploy.interop.rockpool import build_rockpool_synnet, rockpool_to_graph  # noqa: E402
+from xylodeploy.interop.rockpool import build_rockpool_synnet, from_rockpool  # noqa: E402
 
 
 def _net() -> object:
@@ -38,7 +38,7 @@ def _raster(seed: int = 0) -> np.ndarray:
 def test_two_synapse_recurrent_sequential_is_reproduced_exactly():
     net, x = _net(), _raster()
     out = net(torch.as_tensor(x))[0].detach().numpy()
-    graph, report = rockpool_to_graph(net)
+    graph, report = from_rockpool(net)
     assert report.exact and graph.populations[0].n_synapses == 2 and graph.recurrent(graph.populations[0].name)
     np.testing.assert_array_equal(simulate_graph(graph, x)[graph.readout], out)
     assert out.sum() > 50
@@ -53,7 +53,7 @@ def test_synnet_is_reproduced_exactly_and_runs_on_the_chip_within_tolerance():
                 mod.weight.mul_(5)
     x = _raster(1)
     out = net(torch.as_tensor(x))[0].detach().numpy()
-    graph, _ = rockpool_to_graph(net)
+    graph, _ = from_rockpool(net)
     np.testing.assert_array_equal(simulate_graph(graph, x)[graph.readout], out)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -76,7 +76,7 @@ def test_linear_bias_becomes_a_steady_state_neuron_bias_with_small_error():
     net = Sequential(LinearTorch((6, 16), has_bias=True), LIFTorch(16), LinearTorch((16, 3)), LIFTorch(3))
     with torch.no_grad():
         net[0].bias.data[:] = 0.05
-    graph, report = rockpool_to_graph(net)
+    graph, report = from_rockpool(net)
     assert not report.exact and any("LinearTorch bias" in n.message for n in report.notes)
     assert _counts_error(graph, net, _raster()) < 0.05  # measured 0.000 (only the first steps differ)
 
@@ -86,7 +86,7 @@ def test_noise_and_dropout_are_noted_and_exp_syn_readout_is_an_exact_membrane_re
 
     torch.manual_seed(0)
     net = Sequential(LinearTorch((6, 16)), LIFTorch(16, noise_std=0.1), LinearTorch((16, 3)), ExpSynTorch(3, tau=5e-3))
-    graph, report = rockpool_to_graph(net)
+    graph, report = from_rockpool(net)
     assert report.readout == "vmem" and any("noise_std" in n.message and not n.exact for n in report.notes)
     net[1].noise_std = 0.0  # the noise-free rockpool model is what the chip reproduces
     x = _raster()
@@ -101,7 +101,7 @@ def test_vmem_synnet_is_calibrated_on_the_chip_not_zeroed():
     torch.manual_seed(0)
     net = build_rockpool_synnet(n_classes=4, n_channels=6, size_hidden_layers=[16], time_constants_per_layer=[2],
                                 output="vmem", p_dropout=0.3)  # fmt: skip
-    graph, report = rockpool_to_graph(net)
+    graph, report = from_rockpool(net)
     assert report.readout == "vmem" and any("dropout" in n.message for n in report.notes)
     clips = (np.random.default_rng(1).random((6, 80, 6)) < 0.3).astype(np.int64)
     with warnings.catch_warnings():
@@ -119,4 +119,4 @@ def test_other_modules_are_refused_by_path_and_type():
 
     net = Sequential(LinearTorch((4, 5)), LIFTorch(5), InstantTorch(5), LinearTorch((5, 2)), LIFTorch(2))
     with pytest.raises(ConfigError, match="layer '2_InstantTorch' \\(InstantTorch\\)"):
-        rockpool_to_graph(net)
+        from_rockpool(net)

@@ -23,9 +23,10 @@ import click
 from xylodeploy._optional import require
 from xylodeploy.chips import available_chips
 from xylodeploy.errors import ConfigError
+from xylodeploy.interop.registry import IMPORTERS
 from xylodeploy.io.files import existing_file
 
-SOURCES: tuple[str, ...] = ("snntorch", "spikingjelly", "rockpool", "nir")
+SOURCES: tuple[str, ...] = tuple(IMPORTERS)  # every registered importer (xylodeploy.interop.registry)
 
 
 def load_torch_model(ref: str, extra: str) -> Any:
@@ -56,25 +57,14 @@ def load_torch_model(ref: str, extra: str) -> Any:
 def import_model(
     ref: str, source: str, dt: float | None, n_inputs: int | None, discretization: str | None = None
 ) -> tuple[Any, Any]:
-    """``(graph, report)`` for MODEL ``ref`` from framework ``source``."""
-    if source == "nir":
-        from xylodeploy.interop.nir import from_nir
+    """``(graph, report)`` for MODEL ``ref`` from framework ``source`` (through `IMPORTERS`)."""
+    from xylodeploy.interop.registry import IMPORTERS, import_from
 
-        return from_nir(existing_file(ref, "NIR file"), dt=dt, discretization=discretization)
-    model = load_torch_model(ref, source)
+    entry = IMPORTERS[source]
+    model = load_torch_model(ref, source) if entry.reads == "torch" else existing_file(ref, entry.reads)
     if hasattr(model, "eval"):
         model.eval()
-    if source == "snntorch":
-        from xylodeploy.interop.snntorch import from_snntorch
-
-        return from_snntorch(model, n_inputs, dt=dt or 1e-3)
-    if source == "spikingjelly":
-        from xylodeploy.interop.spikingjelly import from_spikingjelly
-
-        return from_spikingjelly(model, n_inputs, dt=dt or 1e-3)
-    from xylodeploy.interop.rockpool import rockpool_to_graph
-
-    return rockpool_to_graph(model)
+    return import_from(source, model, dt=dt, n_inputs=n_inputs, discretization=discretization)
 
 
 @click.command("import")
@@ -122,7 +112,7 @@ def command(
     example = load_raster_npz(example_input, n_inputs)[0] if example_input else None
     if example is not None and n_inputs is None:
         n_inputs = int(example.shape[2])
-    if discretization is not None and source != "nir":
+    if discretization is not None and "discretization" not in IMPORTERS[source].options:
         raise ConfigError(f"--discretization applies to --from nir only (got --from {source})")
     graph, report = import_model(model, source, dt, n_inputs, discretization)
     click.echo(str(report))

@@ -1,13 +1,15 @@
 """Interoperability with other SNN frameworks and formats (every framework is an optional dependency).
 
-Importers return ``(NetworkGraph, ImportReport)``; the report lists each exact rewrite and each
-approximation. Each framework is imported lazily, only inside its own module::
+Importers have one name and one result: ``from_<framework>(model, ...) -> (NetworkGraph, ImportReport)``, the
+extraction included; the report lists each exact rewrite and each approximation. `IMPORTERS`
+(`xylodeploy.interop.registry`) maps a framework name to its importer (what ``xylodeploy import --from``
+offers); each framework is imported lazily, only inside its own module::
 
-    from xylodeploy.interop.snntorch import from_snntorch          # extra: snntorch
-    from xylodeploy.interop.spikingjelly import from_spikingjelly  # extra: spikingjelly
-    from xylodeploy.interop.rockpool import rockpool_to_graph      # extra: rockpool (AGPL)
-    from xylodeploy.interop.nir import from_nir, to_nir            # extra: nir
-    from xylodeploy.interop.onnx import export_onnx, run_steps     # extra: onnx
+    from xylodeploy.interop import from_snntorch, from_spikingjelly, from_rockpool, from_nir
+    graph, report = from_snntorch(model, dt=1e-3)              # extra: snntorch
+    graph, report = import_from("nir", "net.nir", dt=1e-3)     # by registry name
+    from xylodeploy.interop.nir import to_nir                  # extra: nir
+    from xylodeploy.interop.onnx import export_onnx, run_steps # extra: onnx
 
 `save_graph` / `load_graph` store a `NetworkGraph` (``.npz`` + JSON metadata, schema version 1);
 `graph_to_spec` quantizes and maps one for a chip; `simulate_graph` runs its float dynamics.
@@ -20,6 +22,21 @@ causes of any loss (what ``xylodeploy import --chip`` prints)::
                                causes=agreement.diagnose(graph, qgraph))
 """
 
-from xylodeploy.interop._common import ImportNote, ImportReport, graph_to_spec, load_graph, save_graph, simulate_graph
+from typing import Any
 
-__all__ = ["ImportNote", "ImportReport", "graph_to_spec", "load_graph", "save_graph", "simulate_graph"]
+from xylodeploy.interop._common import ImportNote, ImportReport, graph_to_spec, load_graph, save_graph, simulate_graph
+from xylodeploy.interop.registry import IMPORTERS, Importer, get_importer, import_from
+
+_IMPORTER_NAMES = {entry.function: name for name, entry in IMPORTERS.items()}
+
+__all__ = [
+    "IMPORTERS", "ImportNote", "ImportReport", "Importer", "get_importer", "graph_to_spec", "import_from",
+    "load_graph", "save_graph", "simulate_graph", *sorted(_IMPORTER_NAMES),
+]  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    """``from_<framework>`` for every registered importer, loaded on first use (frameworks stay unimported)."""
+    if name in _IMPORTER_NAMES:
+        return get_importer(_IMPORTER_NAMES[name])
+    raise AttributeError(f"module 'xylodeploy.interop' has no attribute {name!r}")

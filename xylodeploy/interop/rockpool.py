@@ -1,9 +1,10 @@
 """Adapter to rockpool (AGPL, optional): the only module of xylodeploy that imports rockpool.
 
 ``to_rockpool(model)`` builds rockpool's ``SynNet`` (``LIFTorch`` neurons) with the same weights and neuron
-parameters as a :class:`xylodeploy.models.SynNet`; ``from_rockpool(net)`` goes the other way. Rockpool has no
-hop delay and carries state between calls (call ``net.reset_state()``); its ``net(x)`` returns
-``(output, state, record)``.
+parameters as a :class:`xylodeploy.models.SynNet`; ``synnet_from_rockpool(net)`` goes the other way;
+``from_rockpool(net)`` imports a rockpool network as ``(NetworkGraph, ImportReport)`` (the importer registered
+in `xylodeploy.interop.registry`). Rockpool has no hop delay and carries state between calls (call
+``net.reset_state()``); its ``net(x)`` returns ``(output, state, record)``.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def to_rockpool(model: SynNet) -> Any:
     return net
 
 
-def from_rockpool(net: Any, **overrides: Any) -> SynNet:
+def synnet_from_rockpool(net: Any, **overrides: Any) -> SynNet:
     """:class:`SynNet` with the settings, weights and neuron parameters of rockpool ``SynNet`` ``net``.
 
     ``overrides`` (e.g. ``hop_delay=False``) go to the :class:`SynNet` constructor. Constructor settings are
@@ -107,7 +108,7 @@ def _is_container(m: Any) -> bool:
     return type(m).__name__ in ("TorchSequential", "Sequential", "SynNet", "ModSequential")
 
 
-def rockpool_to_graph(net: Any, *, name: str = "rockpool") -> tuple[Any, Any]:
+def from_rockpool(net: Any, *, name: str = "rockpool") -> tuple[Any, Any]:
     """Translate a rockpool ``SynNet`` or Sequential of ``LinearTorch`` + ``LIFTorch`` into a `NetworkGraph`.
 
     ``LIFTorch`` runs the graph's dynamics in the graph's order (docs/chip-arithmetic.md), so parameters copy over
