@@ -18,7 +18,7 @@ def board_chip(request: pytest.FixtureRequest) -> str:
     """The chip of the first attached board; skips with the reason when there is none."""
     if not request.config.getoption("--run-hardware"):
         pytest.skip("hardware tests need --run-hardware and an attached Xylo board")
-    from xylodeploy.backends.samna.backend import board_report
+    from xylodeploy.backends.samna.boards import board_report
 
     report = board_report()
     if not report.rows:

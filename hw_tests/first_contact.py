@@ -77,7 +77,7 @@ class SkipStepError(Exception):
 
 
 def step_discover(ctx: Context) -> str:
-    from xylodeploy.backends.samna.backend import find_boards
+    from xylodeploy.backends.samna.boards import find_boards
     from xylodeploy.backends.samna.detect import samna_status
 
     if ctx.samna is None:

@@ -10,7 +10,8 @@ import json
 import sys
 from pathlib import Path
 
-from xylodeploy.backends.samna.backend import SamnaBackend, board_report
+from xylodeploy.backends.samna.backend import SamnaBackend
+from xylodeploy.backends.samna.boards import board_report
 from xylodeploy.errors import XylodeployError
 from xylodeploy.io.rasters import load_raster_npz
 from xylodeploy.ir import load_spec

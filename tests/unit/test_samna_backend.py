@@ -10,7 +10,8 @@ import pytest
 from tests.support.samna_specs import random_spec
 from xylodeploy.backends import get_backend
 from xylodeploy.backends.compare import compare_devices, compare_recordings
-from xylodeploy.backends.samna.backend import SamnaBackend, board_report
+from xylodeploy.backends.samna.backend import SamnaBackend
+from xylodeploy.backends.samna.boards import board_report
 from xylodeploy.errors import ConfigError, DeviceError
 
 CHIPS = ["xylo-audio2", "xylo-imu", "xylo-audio3"]

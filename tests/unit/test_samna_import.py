@@ -36,7 +36,7 @@ try:
     get_backend("samna")
 except MissingDependencyError as exc:
     print("REFUSED:", exc)
-from xylodeploy.backends.samna.backend import board_report
+from xylodeploy.backends.samna.boards import board_report
 print("REPORT:", board_report().samna_state, board_report().note)
 import sys
 print("LOADED:", "samna" in sys.modules)

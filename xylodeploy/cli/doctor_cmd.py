@@ -79,7 +79,7 @@ def discover_boards(samna: SamnaStatus) -> tuple[list[BoardRow], str]:
     """Attached Xylo boards (serial, chip, firmware check) and a one-line note; needs the real samna."""
     if samna.state != "real":
         return [], f"board discovery needs the real samna (samna is {samna.state})"
-    from xylodeploy.backends.samna.backend import board_report
+    from xylodeploy.backends.samna.boards import board_report
 
     report = board_report()
     return [BoardRow(**row) for row in report.rows], report.note
