@@ -64,6 +64,10 @@ def command(checkpoint: Path, chip: str, method: str, headroom_bits: int, finetu
     )
     dep = compile(model, chip_spec, opts, calibration=x[:256], finetune_data=(train_xy, val_xy),
                   source={"checkpoint": str(checkpoint), "sha256": sha256_file(checkpoint)})  # fmt: skip
+    from xylodeploy.train.distributed import is_main_process
+
+    if not is_main_process():  # under torchrun the ranks share the fine-tuning; rank 0 reports and writes
+        return
     click.echo(dep.quantization.table())
     if dep.finetune is not None:
         ft = dep.finetune
