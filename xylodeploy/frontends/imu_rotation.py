@@ -6,7 +6,8 @@ Three stages per clip (docs/imu-frontend.md), all integers, ``>>`` an arithmetic
 2. Sample-and-hold: the SVD sees ``C`` at steps ``0, P, 2P, ...``; it is recomputed only when the
    held matrix changed, then the columns of the new rotation ``U`` are sign-aligned with the previous
    one: ``U[:, j] *= sign(sum_i U[i, j] U_old[i, j])`` (``U_old = I`` at the start; sign 0 gives 0).
-3. Rotation: ``y_i = sum_j ((U[j, i] x_j) >> 32)`` (every term and partial sum within 16 bits).
+3. Rotation: ``y_i = sum_j ((U[j, i] x_j) >> 32)`` (every term and partial sum within 16 bits);
+   ``U`` is scaled by ``2**31 - 1``, so ``y ~ U^T x / 2``: one bit of headroom for the rotation.
 
 The SVD is a fixed-point Jacobi sweep (`jacobi_svd`): 4 rounds over the 2x2 sub-problems
 (pairs (0,1), (0,2), (1,2)); each rotation angle is taken from a 64-row table over [0, 45] deg
