@@ -157,3 +157,31 @@ class ImuInterfaceConfig(BaseModel):
             avg_shift=int(regs["estimator_k_setting"]),
             hold_period=int(regs["update_matrix_threshold"]),
         )
+
+
+def write_interface(path, regs: dict) -> None:
+    """Write the `to_samna` register dict as JSON atomically (read back with `read_interface`)."""
+    import json
+
+    from xylodeploy.fileio import atomic_write
+
+    with atomic_write(path, "w") as fh:
+        fh.write(json.dumps({"format": "xylodeploy.imu_interface/1", "registers": regs}, indent=1))
+
+
+def read_interface(path) -> ImuInterfaceConfig:
+    """The `ImuInterfaceConfig` stored by `write_interface` (ConfigError on a bad file)."""
+    import json
+
+    from pydantic import ValidationError
+
+    from xylodeploy.fileio import existing_file
+
+    p = existing_file(path, "IMU interface file")
+    try:
+        doc = json.loads(p.read_text())
+        return ImuInterfaceConfig.from_samna(doc["registers"])
+    except (ValueError, KeyError, TypeError, ValidationError) as exc:
+        raise ConfigError(
+            f"{p}: not a valid IMU interface file ({type(exc).__name__}: {str(exc).splitlines()[0]})"
+        ) from None

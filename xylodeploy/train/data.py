@@ -75,7 +75,13 @@ def _audio(cfg: AudioData, dt: float, seed: int) -> Splits:
     return load_audio_splits(cfg.root, params, cache, cfg.classes, cfg.val_fraction, cfg.test_fraction, seed)
 
 
+def _imu(cfg, dt: float, seed: int) -> Splits:
+    from xylodeploy.train.data_imu import load_imu_splits
+
+    return load_imu_splits(cfg, dt, seed)
+
+
 def load_dataset(cfg: RunConfig) -> Splits:
     """Train / validation / test datasets for ``cfg.data``, binned to ``cfg.model.dt``."""
-    loaders = {"synthetic": _synthetic, "npz": _npz, "shd": _shd, "audio": _audio}
+    loaders = {"synthetic": _synthetic, "npz": _npz, "shd": _shd, "audio": _audio, "imu": _imu}
     return loaders[cfg.data.kind](cfg.data, cfg.model.dt, cfg.seed)
