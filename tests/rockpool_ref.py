@@ -58,28 +58,32 @@ def rockpool_devices(name: str):
             sys.meta_path.remove(finder)
 
 
-def _scalar(v):
-    return int(np.asarray(v).reshape(-1)[0])
+def _scalar(kind: type):
+    return lambda v: kind(np.asarray(v).reshape(-1)[0])
 
 
 def _patched_parameter(orig):
     def make(data=None, *args, cast_fn=None, shape=None, **kwargs):
-        if shape == (1,) and (cast_fn is int or (cast_fn is None and isinstance(data, int | np.integer))):
-            cast_fn = _scalar
+        if shape == (1,) and cast_fn in (None, int) and isinstance(data, int | float | np.integer):
+            cast_fn = _scalar(int if cast_fn is int or isinstance(data, int | np.integer) else float)
         return orig(data, *args, cast_fn=cast_fn, shape=shape, **kwargs)
 
     return make
+
+
+def _patch_int_casts(*modules: str) -> None:
+    for name in modules:
+        mod = importlib.import_module(name)
+        if not getattr(mod, "_xylodeploy_patched", False):
+            mod.SimulationParameter = _patched_parameter(mod.SimulationParameter)
+            mod._xylodeploy_patched = True
 
 
 def imu_modules():
     """rockpool's IMU IF modules (IMUIFSim, RotationRemoval, FilterBank, BandPassFilter, encoders, JSVD)."""
     base = "rockpool.devices.xylo.syns63300.imuif"
     pkg = rockpool_devices("syns63300")
-    for sub in ("rotation.subspace", "rotation.sample_hold", "rotation_removal"):
-        mod = importlib.import_module(f"{base}.{sub}")
-        if not getattr(mod, "_xylodeploy_patched", False):
-            mod.SimulationParameter = _patched_parameter(mod.SimulationParameter)
-            mod._xylodeploy_patched = True
+    _patch_int_casts(*(f"{base}.{sub}" for sub in ("rotation.subspace", "rotation.sample_hold", "rotation_removal")))
     imuif = importlib.import_module(base)
     jsvd = importlib.import_module(f"{base}.rotation.jsvd")
     return types.SimpleNamespace(
@@ -91,6 +95,29 @@ def imu_modules():
         IAFSpikeEncoder=imuif.IAFSpikeEncoder,
         JSVD=jsvd.JSVD,
         RotationLookUpTable=jsvd.RotationLookUpTable,
+    )
+
+
+def audio3_modules():
+    """rockpool's Xylo Audio 3 AFE reference parts usable without jax.
+
+    Without jax, rockpool's ``ChipButterworth.evolve`` and ``DivisiveNormalization.evolve`` refuse
+    their own batched (float) input, so the tests call the integer functions they are built on:
+    ``ChipButterworth._filter`` (one filter's block diagram) and ``py_spike_gen``.
+    """
+    base = "rockpool.devices.xylo.syns65302"
+    rockpool_devices("syns65302")
+    _patch_int_casts(f"{base}.transform.quantizer")
+    fb = importlib.import_module(f"{base}.afe.digital_filterbank")
+    dn = importlib.import_module(f"{base}.afe.divisive_normalization")
+    raster = importlib.import_module(f"{base}.afe.raster")
+    tr = importlib.import_module(f"{base}.transform")
+    return types.SimpleNamespace(
+        ChipButterworth=fb.ChipButterworth,
+        py_spike_gen=dn.py_spike_gen,
+        Raster=raster.Raster,
+        AudioQuantizer=tr.AudioQuantizer,
+        ResampleAudio=tr.ResampleAudio,
     )
 
 
