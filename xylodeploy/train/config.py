@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from xylodeploy.chips import DEFAULT_CHIP, get_chip
 from xylodeploy.errors import ConfigError
 from xylodeploy.fileio import atomic_write, existing_file
+from xylodeploy.frontends.audio3 import Audio3Config
 from xylodeploy.frontends.imu_config import ImuInterfaceConfig
 
 _CHIP = get_chip(DEFAULT_CHIP)
@@ -111,6 +112,9 @@ class AudioData(Section):
     duration: PosFloat = 1.0
     val_fraction: Fraction = 0.1
     test_fraction: Fraction = 0.1
+    # software: the model above (Audio 2 default); xylo-audio3: the chip's digital front-end, bit-exact
+    frontend: Literal["software", "xylo-audio3"] = "software"
+    audio3: Audio3Config = Field(default_factory=Audio3Config)  # used with frontend: xylo-audio3
 
 
 class ImuData(Section):

@@ -72,6 +72,10 @@ def _audio(cfg: AudioData, dt: float, seed: int) -> Splits:
         target_rms=cfg.target_rms,
     )
     cache = cfg.cache_dir if cfg.cache_dir is not None else default_cache_dir()
+    if cfg.frontend == "xylo-audio3":
+        from xylodeploy.train.data_audio3 import load_audio3_splits
+
+        return load_audio3_splits(cfg, dt, seed, cache)
     return load_audio_splits(cfg.root, params, cache, cfg.classes, cfg.val_fraction, cfg.test_fraction, seed)
 
 
