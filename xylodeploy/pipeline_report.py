@@ -71,4 +71,15 @@ def write_report(out: Path, cfg: Any, trained: Any, dep: Deployment, val: Valida
         "files": {"spec": str(out / "model.xylo"), **plots},
         "config": cfg.model_dump(mode="json"),
     }
+    doc["metrics"] = _metrics(dep.spec, splits.test.spikes, deployed, out)
     return write_json(doc, out / "report.json")
+
+
+def _metrics(spec: Any, spikes: Any, accuracy: float | None, out: Path) -> dict:
+    """NeuroBench-style metrics on (up to 256) test clips; also written as ``neurobench.json``."""
+    from xylodeploy.metrics import metrics_from_reference
+
+    m = metrics_from_reference(spec, spikes[:256])
+    nb = m.neurobench(accuracy)
+    write_json(nb, out / "neurobench.json")
+    return {**m.to_dict(), "neurobench": nb, "files": {"neurobench": str(out / "neurobench.json")}}

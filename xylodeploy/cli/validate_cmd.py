@@ -28,9 +28,11 @@ import click
 @click.option("--device-clips", type=click.IntRange(min=1), default=64, show_default=True,
               help="Clips run on the (slow) device.")  # fmt: skip
 @click.option("--no-exact", is_flag=True, help="Skip the exact torch mode stage.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (with NeuroBench-style metrics).")
+@click.option("--neurobench", "nb_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the metrics in NeuroBench's result layout to this JSON file.")  # fmt: skip
 def command(spec_path: Path, checkpoint: Path | None, data: Path | None, device: str, max_clips: int | None,
-            device_clips: int, no_exact: bool, as_json: bool) -> None:  # fmt: skip
+            device_clips: int, no_exact: bool, as_json: bool, nb_path: Path | None) -> None:  # fmt: skip
     """Run SPEC's clips through float model, exact torch mode, reference and DEVICE and compare them.
 
     Exits 1 when two integer stages are not bit-exact."""
@@ -54,11 +56,26 @@ def command(spec_path: Path, checkpoint: Path | None, data: Path | None, device:
         devices["board"] = SamnaBackend(chip=spec.chip)
     report = validate(spec, x, y, model=model, backends=("reference", device), exact_torch=not no_exact,
                       max_clips={device: device_clips, "exact": device_clips}, device_backends=devices)  # fmt: skip
+    metrics = _metrics(spec, x, report, nb_path) if (as_json or nb_path) else None
     if as_json:
-        click.echo(json.dumps(report.to_dict(), indent=2))
+        click.echo(json.dumps({**report.to_dict(), "metrics": metrics}, indent=2))
     else:
         _print(report)
     raise SystemExit(0 if report.ok else 1)
+
+
+def _metrics(spec, x, report, nb_path: Path | None) -> dict:  # noqa: ANN001
+    """Metrics of the reference run (`xylodeploy.metrics`); optionally written in NeuroBench's layout."""
+    from xylodeploy.metrics import metrics_from_reference
+
+    m = metrics_from_reference(spec, x)
+    st = report.stages.get("reference")
+    nb = m.neurobench(None if st is None else st.accuracy)
+    if nb_path is not None:
+        from xylodeploy.power.measure import save_json
+
+        save_json(nb, nb_path)
+    return {**m.to_dict(), "neurobench": nb}
 
 
 def _print(report) -> None:  # noqa: ANN001
