@@ -72,6 +72,10 @@ def write_report(out: Path, cfg: Any, trained: Any, dep: Deployment, val: Valida
         "config": cfg.model_dump(mode="json"),
     }
     doc["metrics"] = _metrics(dep.spec, splits.test.spikes, deployed, out)
+    from xylodeploy.html_report import write_html
+
+    doc["files"]["html"] = str(out / "report.html")
+    write_html(doc, out / "report.html")
     return write_json(doc, out / "report.json")
 
 
