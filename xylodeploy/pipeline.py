@@ -8,7 +8,8 @@ The config is a training `RunConfig` plus three sections (all optional)::
     report:    {plots: true}
 
 Outputs in the run folder: ``train/`` (checkpoints), ``model.xylo`` (the deployed spec),
-``report.json`` and the PNG plots of `xylodeploy.report`.
+``report.json``, ``report.html``, ``neurobench.json``, the PNG plots of `xylodeploy.report` and, for
+IMU-interface data, ``imu_interface.json``.
 """
 
 from __future__ import annotations

@@ -38,3 +38,6 @@ def test_imu_pipeline_runs_and_writes_the_interface_registers(tmp_path):
     assert iface.encoder == "iaf" and iface.thresholds().tolist() == [2000] * 15
     doc = json.loads((out / "report.json").read_text())
     assert doc["chip"] == "xylo-imu" and doc["validation"]["stages"]["reference"]["n_clips"] == 12
+    assert doc["metrics"]["membrane_updates"] == 200 * (8 + 6)  # 1 s at 5 ms, 8 hidden + 6 readout neurons
+    assert json.loads((out / "neurobench.json").read_text())["MembraneUpdates"] == 200 * 14
+    assert "Xylo IMU" in (out / "report.html").read_text()
