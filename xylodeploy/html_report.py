@@ -29,7 +29,7 @@ def _fmt(v: Any) -> str:
     if isinstance(v, bool) or v is None:
         return {True: "yes", False: "no", None: "–"}[v]
     if isinstance(v, float):
-        return f"{v:.4g}"
+        return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}"
     if isinstance(v, list | tuple):
         return ", ".join(_fmt(x) for x in v)
     if isinstance(v, dict):

@@ -66,7 +66,7 @@ def test_report_renders_with_all_images_and_key_numbers(tmp_path):
     dom = _chrome(browser, "--dump-dom", page.as_uri())
     assert re.search(r'data-broken-images="0"', dom), dom[:500]
     assert dom.count("<img") == 2
-    for text in ("Xylo Audio 3", "SYNS65302", "91.23 %", "87.65 %", "-3.58 pp", "4321", "9.877e+04", "12.5", "77"):
+    for text in ("Xylo Audio 3", "SYNS65302", "91.23 %", "87.65 %", "-3.58 pp", "4321", "98,765", "12.5", "77"):
         assert text in dom, text
     shot = tmp_path / "shot.png"
     _chrome(browser, f"--screenshot={shot}", "--window-size=1000,1400", page.as_uri())
