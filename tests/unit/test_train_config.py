@@ -79,7 +79,13 @@ def test_save_load_round_trip(tmp_path):
 
 @pytest.mark.parametrize(
     ("name", "kind"),
-    [("quickstart", "synthetic"), ("speech_commands", "audio"), ("shd", "shd"), ("imu_quickstart", "imu")],
+    [
+        ("quickstart", "synthetic"),
+        ("speech_commands", "audio"),
+        ("shd", "shd"),
+        ("imu_quickstart", "imu"),
+        ("speech_commands_audio3", "audio"),
+    ],
 )
 def test_shipped_configs_are_valid(name, kind):
     from xylodeploy.pipeline import load_pipeline_config  # shipped configs may carry pipeline sections
