@@ -8,8 +8,7 @@ The config is a training `RunConfig` plus three sections (all optional)::
     report:    {plots: true}
 
 Outputs in the run folder: ``train/`` (checkpoints), ``model.xylo`` (the deployed spec),
-``report.json``, ``report.html``, ``neurobench.json``, the PNG plots of `xylodeploy.report` and, for
-IMU-interface data, ``imu_interface.json``.
+``report.json`` and the PNG plots of `xylodeploy.report`.
 """
 
 from __future__ import annotations
@@ -135,7 +134,6 @@ def run_pipeline(cfg: PipelineConfig, out_dir: str | Path, log: Callable[[str], 
     )  # fmt: skip
     spec_path = out / "model.xylo"
     dep.spec.save(spec_path)
-    _write_frontend(out, splits, q.chip, log)
     s = cfg.simulate
     log(f"[3/4] simulate {len(splits.test)} test clips: float, {', '.join(backends)}, exact torch mode")
     val = validate(dep.spec, splits.test.spikes, splits.test.labels, model=model, rule=rule,
@@ -149,18 +147,6 @@ def run_pipeline(cfg: PipelineConfig, out_dir: str | Path, log: Callable[[str], 
     return PipelineResult(out, spec_path, report_path, float(val.stages["float"].accuracy),
                           float(val.stages[chip_stage].accuracy), val.ok, dep, val,
                           time.perf_counter() - t0)  # fmt: skip
-
-
-def _write_frontend(out: Path, splits, chip: str, log: Callable[[str], None]) -> None:
-    """Save the IMU interface registers the network was trained with (``imu_interface.json``) for deployment."""
-    regs = splits.train.meta.get("imu_interface")
-    if regs is None:
-        return
-    from xylodeploy.frontends.imu_config import write_interface
-
-    write_interface(out / "imu_interface.json", regs)
-    if get_chip(chip).name != "xylo-imu":
-        log(f"      note: the data is IMU-interface encoded but the target chip is {chip}")
 
 
 def _available_backends(sim: SimulateSection, log: Callable[[str], None]) -> tuple[str, ...]:

@@ -27,12 +27,13 @@ import click
 @click.option("--max-clips", type=click.IntRange(min=1), default=None, help="Use only the first N clips.")
 @click.option("--device-clips", type=click.IntRange(min=1), default=64, show_default=True,
               help="Clips run on the (slow) device.")  # fmt: skip
+@click.option("--neurobench", type=click.Path(dir_okay=False, path_type=Path), default=None, expose_value=False,
+              callback=lambda ctx, _p, v: ctx.meta.__setitem__("xylodeploy.neurobench", v),
+              help="Also write NeuroBench-style metrics in NeuroBench's result layout to this JSON file.")  # fmt: skip
 @click.option("--no-exact", is_flag=True, help="Skip the exact torch mode stage.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (with NeuroBench-style metrics).")
-@click.option("--neurobench", "nb_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Also write the metrics in NeuroBench's result layout to this JSON file.")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def command(spec_path: Path, checkpoint: Path | None, data: Path | None, device: str, max_clips: int | None,
-            device_clips: int, no_exact: bool, as_json: bool, nb_path: Path | None) -> None:  # fmt: skip
+            device_clips: int, no_exact: bool, as_json: bool) -> None:  # fmt: skip
     """Run SPEC's clips through float model, exact torch mode, reference and DEVICE and compare them.
 
     Exits 1 when two integer stages are not bit-exact."""
@@ -56,7 +57,8 @@ def command(spec_path: Path, checkpoint: Path | None, data: Path | None, device:
         devices["board"] = SamnaBackend(chip=spec.chip)
     report = validate(spec, x, y, model=model, backends=("reference", device), exact_torch=not no_exact,
                       max_clips={device: device_clips, "exact": device_clips}, device_backends=devices)  # fmt: skip
-    metrics = _metrics(spec, x, report, nb_path) if (as_json or nb_path) else None
+    nb_path = click.get_current_context().meta.get("xylodeploy.neurobench")
+    metrics = _metrics(spec, x, report, nb_path) if (as_json or nb_path) else None  # with --json: key "metrics"
     if as_json:
         click.echo(json.dumps({**report.to_dict(), "metrics": metrics}, indent=2))
     else:
