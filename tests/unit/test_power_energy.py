@@ -65,7 +65,7 @@ def test_power_cli_prints_joules_and_writes_them(tmp_path):
     res = CliRunner().invoke(main, ["power", str(tmp_path / "s.xylo"), "--data", str(tmp_path / "d.npz"),
                                     "--out", str(tmp_path / "o")])  # fmt: skip
     assert res.exit_code == 0, res.output
-    assert "uJ" in res.output and "estimated power" in res.output
+    assert "µJ" in res.output and "estimated power" in res.output
     doc = json.loads((tmp_path / "o" / "estimate.json").read_text())
     e = doc["energy"]
     assert e["n_steps"] == 40 and e["chip"] == "xylo-imu" and e["energy_per_inference_j"]["mid"] > 0

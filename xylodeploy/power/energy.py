@@ -108,13 +108,13 @@ def estimate_energy(est: Estimate, n_steps: int) -> EnergyEstimate:
 
 
 def energy_lines(e: EnergyEstimate) -> list[str]:
-    """Human-readable lines (uW, uJ) for the CLI."""
+    """Human-readable lines (µW, µJ) for the CLI."""
     p, en, dyn = e.power_w, e.energy_per_inference_j, e.dynamic_energy_per_inference_j
     return [
         f"{e.label}; {e.activity} activity",
-        f"estimated power: {p['mid'] * 1e6:.1f} uW (range {p['low'] * 1e6:.1f}-{p['high'] * 1e6:.1f} uW)",
-        f"estimated energy per inference ({e.n_steps} steps of {e.dt * 1e3:g} ms): {en['mid'] * 1e6:.3g} uJ "
-        f"(range {en['low'] * 1e6:.3g}-{en['high'] * 1e6:.3g} uJ; dynamic {dyn['mid'] * 1e6:.3g} uJ)",
-        f"calibration: {e.anchor['power_w'] * 1e6:g} uW, {e.anchor['what']} ({e.anchor['source']}); "
-        f"static power assumed {e.static_power_w['low'] * 1e6:g}-{e.static_power_w['high'] * 1e6:g} uW",
+        f"estimated power: {p['mid'] * 1e6:.1f} µW (range {p['low'] * 1e6:.1f}-{p['high'] * 1e6:.1f} µW)",
+        f"estimated energy per inference ({e.n_steps} steps of {e.dt * 1e3:g} ms): {en['mid'] * 1e6:.3g} µJ "
+        f"(range {en['low'] * 1e6:.3g}-{en['high'] * 1e6:.3g} µJ; dynamic {dyn['mid'] * 1e6:.3g} µJ)",
+        f"calibration: {e.anchor['power_w'] * 1e6:g} µW, {e.anchor['what']} ({e.anchor['source']}); "
+        f"static power assumed {e.static_power_w['low'] * 1e6:g}-{e.static_power_w['high'] * 1e6:g} µW",
     ]
