@@ -39,7 +39,7 @@ def test_unknown_keys_list_the_allowed_ones():
 
 def test_data_kind_and_required_keys():
     assert _err({"data": {"kind": "wav"}}).endswith(
-        "data.kind: must be one of 'synthetic', 'npz', 'shd', 'audio' (got 'wav')"
+        "data.kind: must be one of 'synthetic', 'npz', 'shd', 'audio', 'imu' (got 'wav')"
     )
     assert _err({"data": {"kind": "npz"}}) == "configs/x.yaml: data.train: required key missing"
     assert "data: gap_ms must be [min, max] with 0 <= min <= max (got [150.0, 50.0])" in _err(
@@ -77,7 +77,16 @@ def test_save_load_round_trip(tmp_path):
     assert load_config(tmp_path / "c.yaml") == cfg
 
 
-@pytest.mark.parametrize(("name", "kind"), [("quickstart", "synthetic"), ("speech_commands", "audio"), ("shd", "shd")])
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("quickstart", "synthetic"),
+        ("speech_commands", "audio"),
+        ("shd", "shd"),
+        ("imu_quickstart", "imu"),
+        ("speech_commands_audio3", "audio"),
+    ],
+)
 def test_shipped_configs_are_valid(name, kind):
     from xylodeploy.pipeline import load_pipeline_config  # shipped configs may carry pipeline sections
 

@@ -27,7 +27,7 @@ def _estimate_lines(e: Estimate) -> list[str]:
         lines.append("no --data: worst case only")
     lines.append(
         f"estimated worst case: {e.cycles_worst:,.0f} cycles/step -> {e.min_clock_hz_worst / 1e6:.3g} MHz "
-        f"(margin x{e.margin_worst:.2f}); no watts: the cycle model gives no energy per cycle"
+        f"(margin x{e.margin_worst:.2f})"
     )
     return lines
 
@@ -63,11 +63,15 @@ def command(
     spec = load_spec(spec_path)
     spikes = load_raster_npz(data_path, spec.n_inputs)[0] if data_path else None
     if device == "estimate":
+        from xylodeploy.power.energy import energy_lines, estimate_energy
+
         est = estimate_from_activity(spec, spikes)
-        for line in _estimate_lines(est):
+        energy = estimate_energy(est, spikes.shape[1] if spikes is not None else round(1.0 / spec.dt))
+        for line in _estimate_lines(est) + energy_lines(energy):
             click.echo(line)
         if out_dir:
-            click.echo(f"wrote {save_json(est.to_dict(), Path(out_dir) / 'estimate.json')}")
+            doc = {**est.to_dict(), "energy": energy.to_dict()}
+            click.echo(f"wrote {save_json(doc, Path(out_dir) / 'estimate.json')}")
         return
     if spikes is None:
         raise ConfigError("--device board needs --data DATA.npz (the clips to run while measuring)")

@@ -27,6 +27,9 @@ import click
 @click.option("--max-clips", type=click.IntRange(min=1), default=None, help="Use only the first N clips.")
 @click.option("--device-clips", type=click.IntRange(min=1), default=64, show_default=True,
               help="Clips run on the (slow) device.")  # fmt: skip
+@click.option("--neurobench", type=click.Path(dir_okay=False, path_type=Path), default=None, expose_value=False,
+              callback=lambda ctx, _p, v: ctx.meta.__setitem__("xylodeploy.neurobench", v),
+              help="Also write NeuroBench-style metrics in NeuroBench's result layout to this JSON file.")  # fmt: skip
 @click.option("--no-exact", is_flag=True, help="Skip the exact torch mode stage.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option(
@@ -71,11 +74,27 @@ def command(spec_path: Path, checkpoint: Path | None, data: Path | None, device:
         devices["board"] = SamnaBackend(chip=spec.chip)
     report = validate(spec, x, y, model=model, backends=("reference", device), exact_torch=not no_exact,
                       max_clips={device: device_clips, "exact": device_clips}, device_backends=devices)  # fmt: skip
+    nb_path = click.get_current_context().meta.get("xylodeploy.neurobench")
+    metrics = _metrics(spec, x, report, nb_path) if (as_json or nb_path) else None  # with --json: key "metrics"
     if as_json:
-        click.echo(json.dumps(report.to_dict(), indent=2))
+        click.echo(json.dumps({**report.to_dict(), "metrics": metrics}, indent=2))
     else:
         _print(report)
     raise SystemExit(0 if report.ok else 1)
+
+
+def _metrics(spec, x, report, nb_path: Path | None) -> dict:  # noqa: ANN001
+    """Metrics of the reference run (`xylodeploy.metrics`); optionally written in NeuroBench's layout."""
+    from xylodeploy.metrics import metrics_from_reference
+
+    m = metrics_from_reference(spec, x)
+    st = report.stages.get("reference")
+    nb = m.neurobench(None if st is None else st.accuracy)
+    if nb_path is not None:
+        from xylodeploy.power.measure import save_json
+
+        save_json(nb, nb_path)
+    return {**m.to_dict(), "neurobench": nb}
 
 
 def _print(report) -> None:  # noqa: ANN001

@@ -20,6 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from xylodeploy.chips import DEFAULT_CHIP, get_chip
 from xylodeploy.errors import ConfigError
 from xylodeploy.fileio import atomic_write, existing_file
+from xylodeploy.frontends.audio3 import Audio3Config
+from xylodeploy.frontends.imu_config import ImuInterfaceConfig
 
 _CHIP = get_chip(DEFAULT_CHIP)
 PosFloat = Annotated[float, Field(gt=0)]
@@ -110,10 +112,32 @@ class AudioData(Section):
     duration: PosFloat = 1.0
     val_fraction: Fraction = 0.1
     test_fraction: Fraction = 0.1
+    # software: the model above (Audio 2 default); xylo-audio3: the chip's digital front-end, bit-exact
+    frontend: Literal["software", "xylo-audio3"] = "software"
+    audio3: Audio3Config = Field(default_factory=Audio3Config)  # used with frontend: xylo-audio3
 
 
-DataConfig = Annotated[SyntheticData | NpzData | ShdData | AudioData, Field(discriminator="kind")]
-DATA_KINDS = ("synthetic", "npz", "shd", "audio")
+class ImuData(Section):
+    """Raw 3-axis IMU samples at 200 Hz encoded by the Xylo IMU interface model (`xylodeploy.train.data_imu`).
+
+    Without ``train`` the embedded synthetic gesture task is used (``n_train``/``n_val``/``n_test`` clips).
+    """
+
+    kind: Literal["imu"]
+    train: Path | None = None  # .npz with `imu` (N, T, 3) ints, `labels`, optional `classes`
+    test: Path | None = None
+    n_train: Annotated[int, Field(ge=1)] = 600
+    n_val: Annotated[int, Field(ge=1)] = 150
+    n_test: Annotated[int, Field(ge=1)] = 150
+    duration: Annotated[float, Field(ge=0.5, le=60)] = 2.0  # synthetic clip length [s]
+    interface: ImuInterfaceConfig = Field(default_factory=ImuInterfaceConfig)
+    val_fraction: Fraction = 0.1
+    test_fraction: Fraction = 0.1
+    seed: int | None = None  # None: the run's seed
+
+
+DataConfig = Annotated[SyntheticData | NpzData | ShdData | AudioData | ImuData, Field(discriminator="kind")]
+DATA_KINDS = ("synthetic", "npz", "shd", "audio", "imu")
 
 
 class ModelConfig(Section):

@@ -72,10 +72,20 @@ def _audio(cfg: AudioData, dt: float, seed: int) -> Splits:
         target_rms=cfg.target_rms,
     )
     cache = cfg.cache_dir if cfg.cache_dir is not None else default_cache_dir()
+    if cfg.frontend == "xylo-audio3":
+        from xylodeploy.train.data_audio3 import load_audio3_splits
+
+        return load_audio3_splits(cfg, dt, seed, cache)
     return load_audio_splits(cfg.root, params, cache, cfg.classes, cfg.val_fraction, cfg.test_fraction, seed)
+
+
+def _imu(cfg, dt: float, seed: int) -> Splits:
+    from xylodeploy.train.data_imu import load_imu_splits
+
+    return load_imu_splits(cfg, dt, seed)
 
 
 def load_dataset(cfg: RunConfig) -> Splits:
     """Train / validation / test datasets for ``cfg.data``, binned to ``cfg.model.dt``."""
-    loaders = {"synthetic": _synthetic, "npz": _npz, "shd": _shd, "audio": _audio}
+    loaders = {"synthetic": _synthetic, "npz": _npz, "shd": _shd, "audio": _audio, "imu": _imu}
     return loaders[cfg.data.kind](cfg.data, cfg.model.dt, cfg.seed)
