@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rockpool_ref import as_int, audio3_modules
 
+from tests.support.rockpool_ref import as_int, audio3_modules
 from xylodeploy.chips import audio3_afe as hw
 from xylodeploy.errors import ConfigError
 from xylodeploy.frontends.audio3 import Audio3Config, encode_audio3, filter_bank, quantize_audio, raster, spike_gen

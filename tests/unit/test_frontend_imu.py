@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from rockpool_ref import as_int, imu_modules
 
+from tests.support.rockpool_ref import as_int, imu_modules
 from xylodeploy.errors import ConfigError
 from xylodeploy.frontends.imu import encode_imu, filter_bank, iaf_encode, scale_encode
 from xylodeploy.frontends.imu_config import DEFAULT_BANDS, ImuFilter, ImuInterfaceConfig, design_bandpass
