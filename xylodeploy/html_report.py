@@ -89,6 +89,14 @@ def _metrics(doc: dict) -> str:
     return "<h2>Metrics (NeuroBench-style, reference simulator)</h2>" + table(rows) + table(rates)
 
 
+def _energy(doc: dict) -> str:
+    e = doc.get("energy")
+    if not e:
+        return ""
+    items = "".join(f"<li>{html.escape(line)}</li>" for line in e.get("lines", []))
+    return f"<h2>Energy (estimate, no board measured)</h2><ul>{items}</ul>"
+
+
 def render(doc: dict) -> str:
     """The HTML page of a pipeline ``report.json`` document."""
     chip = get_chip(doc["chip"])
@@ -111,6 +119,7 @@ def render(doc: dict) -> str:
         f"<h2>Time constants (dt = {html.escape(_fmt(tc.get('dt')))} s)</h2>", table(tc.get("rows", [])),
         "<h2>Resources</h2>", table(doc.get("resources", [])),
         _metrics(doc),
+        _energy(doc),
         "<h2>Plots</h2>", _plots(doc),
     ]  # fmt: skip
     head = f"<meta charset='utf-8'><title>{html.escape(title)}</title><style>{_STYLE}</style><script>{_SCRIPT}</script>"

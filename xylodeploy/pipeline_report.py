@@ -75,6 +75,7 @@ def write_report(out: Path, cfg: Any, trained: Any, dep: Deployment, val: Valida
         "config": cfg.model_dump(mode="json"),
     }
     doc["metrics"] = _metrics(dep.spec, splits.test.spikes, deployed, out)
+    doc["energy"] = _energy(dep.spec, splits.test.spikes[:256])
     _write_frontend(out, splits, dep.chip.name, doc["files"])
     from xylodeploy.html_report import write_html
 
@@ -91,6 +92,15 @@ def _metrics(spec: Any, spikes: Any, accuracy: float | None, out: Path) -> dict:
     nb = m.neurobench(accuracy)
     write_json(nb, out / "neurobench.json")
     return {**m.to_dict(), "neurobench": nb, "files": {"neurobench": str(out / "neurobench.json")}}
+
+
+def _energy(spec: Any, spikes: np.ndarray) -> dict:
+    """The labelled activity-based energy ESTIMATE per inference (`xylodeploy.power.energy`) on test clips."""
+    from xylodeploy.power.energy import energy_lines, estimate_energy
+    from xylodeploy.power.estimate import estimate_from_activity
+
+    e = estimate_energy(estimate_from_activity(spec, spikes), spikes.shape[1])
+    return {**e.to_dict(), "lines": energy_lines(e)}
 
 
 def _write_frontend(out: Path, splits: Any, chip: str, files: dict) -> None:

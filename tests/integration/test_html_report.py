@@ -55,6 +55,7 @@ def _doc(tmp_path) -> dict:
                          "field": "tau_mem", "count": 7}]}},
         "resources": [{"resource": "hidden neurons", "used": 77, "available": 992, "percent": 7.76}],
         "metrics": {"effective_synops": 98765.0, "firing_rate_hz": {"hidden": 12.5}},
+        "energy": {"lines": ["estimated energy per inference: 4.56 µJ"]},
         "files": {"weights": _png(tmp_path / "weights.png"), "resources": _png(tmp_path / "resources.png")},
     }  # fmt: skip
 
@@ -66,7 +67,8 @@ def test_report_renders_with_all_images_and_key_numbers(tmp_path):
     dom = _chrome(browser, "--dump-dom", page.as_uri())
     assert re.search(r'data-broken-images="0"', dom), dom[:500]
     assert dom.count("<img") == 2
-    for text in ("Xylo Audio 3", "SYNS65302", "91.23 %", "87.65 %", "-3.58 pp", "4321", "98,765", "12.5", "77"):
+    keys = ("Xylo Audio 3", "SYNS65302", "91.23 %", "87.65 %", "-3.58 pp", "4321", "98,765", "12.5", "77", "4.56 µJ")
+    for text in keys:
         assert text in dom, text
     shot = tmp_path / "shot.png"
     _chrome(browser, f"--screenshot={shot}", "--window-size=1000,1400", page.as_uri())

@@ -61,6 +61,10 @@ def test_outputs_spec_report_and_plots(run) -> None:
     ref.load(spec)
     pred = ReadoutRule.from_spec(spec).predict(ref.run(test.spikes, record=True).vmem_out)
     assert s["deployed_test_accuracy"] == pytest.approx(float(np.mean(pred == test.labels)))
+    e = doc["energy"]  # labelled estimate per inference, ordered interval, same clip length as the data
+    assert "ESTIMATE" in e["label"] and e["n_steps"] == test.spikes.shape[1]
+    lo, mid, hi = (e["energy_per_inference_j"][k] for k in ("low", "mid", "high"))
+    assert 0 < lo <= mid <= hi and any("µJ" in line for line in e["lines"])
     for name in PLOTS:
         data = (out / name).read_bytes()
         assert data[:8] == PNG_SIGNATURE and len(data) > 2000, name
