@@ -62,3 +62,39 @@ def sha256_file(path: str | os.PathLike) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+@contextlib.contextmanager
+def keep_earlier(folder: str | os.PathLike, names: tuple[str, ...]) -> Iterator[Path]:
+    """Run a job that writes ``names`` (files or sub-folders) into ``folder`` without losing an earlier result.
+
+    Existing entries of ``names`` are moved aside into ``folder/.previous-<pid>`` first. If the job raises,
+    whatever it wrote under those names is removed and the earlier entries are moved back; on success the
+    set-aside copy is deleted. (A process killed midway leaves the earlier result in ``.previous-<pid>``.)
+    """
+    import shutil
+
+    root = Path(folder)
+    backup = root / f".previous-{os.getpid()}"
+    moved = [n for n in names if (root / n).exists() or (root / n).is_symlink()]
+    if moved:
+        backup.mkdir(parents=True, exist_ok=True)
+        for n in moved:
+            os.replace(root / n, backup / n)
+    try:
+        yield root
+    except BaseException:
+        for n in names:
+            target = root / n
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target, ignore_errors=True)
+            elif target.exists() or target.is_symlink():
+                with contextlib.suppress(OSError):
+                    target.unlink()
+        for n in moved:
+            os.replace(backup / n, root / n)
+        with contextlib.suppress(OSError):
+            backup.rmdir()
+        raise
+    if moved:
+        shutil.rmtree(backup, ignore_errors=True)

@@ -21,10 +21,13 @@ def checkpoint_splits(ckpt: Any) -> Any:
     return load_dataset(cfg)
 
 
-def clips(data: Path | None, n_inputs: int, ckpt: Any = None, split: str = "test") -> tuple[np.ndarray, Any]:
-    """(spikes (N,T,C), labels or None) from ``data`` (.npz), else from the checkpoint's ``split``."""
+def clips(
+    data: Path | None, n_inputs: int, ckpt: Any = None, split: str = "test", n_classes: int | None = None
+) -> tuple[np.ndarray, Any]:
+    """(spikes (N,T,C), labels or None) from ``data`` (.npz), else from the checkpoint's ``split``;
+    labels must be below ``n_classes`` when it is given."""
     if data is not None:
-        return load_raster_npz(data, n_inputs)
+        return load_raster_npz(data, n_inputs, n_classes)
     if ckpt is None:
         raise ConfigError("--data is required (an .npz file with 'spikes' and optional 'labels') without --checkpoint")
     ds = getattr(checkpoint_splits(ckpt), split)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 import numpy as np
 
 from xylodeploy.backends import Recording, get_backend
 from xylodeploy.chips import get_chip
+from xylodeploy.cli._inputs import check_output, load_checked_spec, no_check_option
 from xylodeploy.drc import check
 from xylodeploy.errors import ConfigError
-from xylodeploy.ir import XyloSpec, load_spec
+from xylodeploy.ir import XyloSpec
 from xylodeploy.rasters import load_raster_npz, save_npz
 from xylodeploy.readout import ReadoutRule
 
@@ -38,11 +37,6 @@ def _run(spec: XyloSpec, spikes: np.ndarray, backend_name: str, record: bool) ->
     backend = get_backend(backend_name)
     backend.load(spec)
     return backend.run(spikes, record=record)
-
-
-def _check_labels(labels: np.ndarray | None, n_outputs: int, path: str) -> None:
-    if labels is not None and labels.size and labels.max() >= n_outputs:
-        raise ConfigError(f"{path}: label {labels.max()} >= the spec's {n_outputs} readout neurons")
 
 
 def _warnings(spec: XyloSpec, spikes: np.ndarray) -> list[str]:
@@ -96,15 +90,17 @@ def summary_lines(rec: Recording, labels: np.ndarray | None, rule: ReadoutRule) 
 @click.option(
     "--output", "-o", "output_path", metavar="OUT.npz", help="Write spikes_out, prediction (and states with --record)."
 )
-def command(spec_path: str, input_path: str | None, backend_name: str, record: bool, output_path: str | None) -> None:
+@no_check_option
+def command(
+    spec_path: str, input_path: str | None, backend_name: str, record: bool, output_path: str | None, no_check: bool
+) -> None:
     """Simulate SPEC (a .xylo file) on the rasters of --input and print a summary."""  # noqa: D401
     if not input_path:
         raise ConfigError("--input RASTER.npz is required")
-    if output_path and Path(output_path).is_dir():
-        raise ConfigError(f"--output {output_path}: is a directory, expected an .npz file path")
-    spec = load_spec(spec_path)
-    spikes, labels = load_raster_npz(input_path, n_inputs=spec.n_inputs)
-    _check_labels(labels, spec.n_outputs, input_path)
+    if output_path:
+        check_output(output_path, [spec_path, input_path], option="--output")
+    spec = load_checked_spec(spec_path, no_check)
+    spikes, labels = load_raster_npz(input_path, n_inputs=spec.n_inputs, n_classes=spec.n_outputs)
     for line in _warnings(spec, spikes):
         click.echo(f"warning: {line}", err=True)
     rule = ReadoutRule.from_spec(spec)

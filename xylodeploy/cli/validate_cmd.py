@@ -29,22 +29,24 @@ import click
               help="Clips run on the (slow) device.")  # fmt: skip
 @click.option("--no-exact", is_flag=True, help="Skip the exact torch mode stage.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--no-check", is_flag=True, help="Skip the design-rule check of SPEC (not with --device board).")
 def command(spec_path: Path, checkpoint: Path | None, data: Path | None, device: str, max_clips: int | None,
-            device_clips: int, no_exact: bool, as_json: bool) -> None:  # fmt: skip
+            device_clips: int, no_exact: bool, as_json: bool, no_check: bool) -> None:  # fmt: skip
     """Run SPEC's clips through float model, exact torch mode, reference and DEVICE and compare them.
 
     Exits 1 when two integer stages are not bit-exact."""
     from xylodeploy.cli._data import clips
-    from xylodeploy.ir import load_spec
+    from xylodeploy.cli._inputs import load_checked_spec
     from xylodeploy.validate import validate
 
-    spec = load_spec(spec_path)
+    spec = load_checked_spec(spec_path, no_check and device != "board")
     model = ckpt = None
     if checkpoint is not None:
         from xylodeploy.train.checkpoint import load_model
 
         model, ckpt = load_model(checkpoint)
-    x, y = clips(data, spec.n_inputs, ckpt)
+        _check_model_fits(checkpoint, model, spec_path, spec)
+    x, y = clips(data, spec.n_inputs, ckpt, n_classes=spec.n_outputs)
     if max_clips:
         x, y = x[:max_clips], None if y is None else y[:max_clips]
     devices = {}
@@ -59,6 +61,17 @@ def command(spec_path: Path, checkpoint: Path | None, data: Path | None, device:
     else:
         _print(report)
     raise SystemExit(0 if report.ok else 1)
+
+
+def _check_model_fits(checkpoint: Path, model: object, spec_path: Path, spec: object) -> None:
+    """The checkpoint must be the model the spec was compiled from: same inputs and classes."""
+    from xylodeploy.errors import ConfigError
+
+    for what, ours, theirs in (("input channels", "n_channels", "n_inputs"), ("classes", "n_classes", "n_outputs")):
+        a, b = getattr(model, ours, None), getattr(spec, theirs)
+        if a is not None and a != b:
+            raise ConfigError(f"--checkpoint {checkpoint}: model has {a} {what}, spec {spec_path} has {b}: "
+                              "not the model this spec was compiled from")  # fmt: skip
 
 
 def _print(report) -> None:  # noqa: ANN001

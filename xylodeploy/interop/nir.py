@@ -110,8 +110,10 @@ def from_nir(source: Any, *, dt: float | None = None, name: str = "nir") -> tupl
 
     ``dt`` defaults to the graph's ``metadata["dt"]`` (written by `to_nir`), else 1 ms.
     """
+    from xylodeploy.interop.nir_boundary import checked_nir_graph
+
     nir = _nir()
-    g = nir.read(source) if isinstance(source, (str, os.PathLike)) else source
+    g = checked_nir_graph(source, dt)
     dt = float(dt if dt is not None else (g.metadata or {}).get("dt", 1e-3))
     rep = ImportReport("nir")
     inputs = [k for k, v in g.nodes.items() if isinstance(v, nir.Input)]

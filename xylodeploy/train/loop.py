@@ -110,6 +110,31 @@ def lr_at(cfg: RunConfig, epoch: int, epochs: int) -> float:
     return lo + (lr - lo) * 0.5 * (1 + math.cos(math.pi * epoch / (epochs - 1)))
 
 
+RUN_CONFIG_HEADER = "# xylodeploy train: the resolved run config of this folder (every default spelled out)\n"
+
+
+def run_config_path(out: Path) -> Path:
+    """``out/config.yaml``, unless a config.yaml not written by train is there (the user's own file,
+    e.g. ``train DIR/config.yaml --out DIR``): then ``out/run_config.yaml``, and the user's file is untouched."""
+    target = out / "config.yaml"
+    if target.is_file():
+        with open(target, "rb") as fh:
+            if fh.readline() != RUN_CONFIG_HEADER.encode():
+                return out / "run_config.yaml"
+    return target
+
+
+def _check_finite(model: torch.nn.Module, loss: torch.Tensor | None, epoch: int) -> None:
+    """Stop a diverged run: a non-finite loss or weight is a one-line error naming the epoch (1-based)."""
+    if loss is not None and not bool(torch.isfinite(loss)):
+        raise ConfigError(f"training diverged in epoch {epoch + 1}: loss is {float(loss)} "
+                          "(lower train.lr or set train.grad_clip); no checkpoint of this epoch was written")  # fmt: skip
+    for name, p in model.named_parameters():
+        if not bool(torch.isfinite(p).all()):
+            raise ConfigError(f"training diverged in epoch {epoch + 1}: parameter '{name}' holds NaN/inf "
+                              "(lower train.lr or set train.grad_clip); no checkpoint of this epoch was written")  # fmt: skip
+
+
 def _train_epoch(model, splits: Splits, cfg: RunConfig, opt, epoch: int, bar) -> tuple[float, float]:
     model.train()
     rng = np.random.default_rng([cfg.seed, epoch, 1])
@@ -117,6 +142,7 @@ def _train_epoch(model, splits: Splits, cfg: RunConfig, opt, epoch: int, bar) ->
     for x, y in splits.train.batches(cfg.train.batch_size, rng):
         out = model(x)
         loss = readout_loss(out, y, cfg.train.loss)
+        _check_finite(model, loss, epoch)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.train.grad_clip:
@@ -127,6 +153,7 @@ def _train_epoch(model, splits: Splits, cfg: RunConfig, opt, epoch: int, bar) ->
         n += len(y)
         bar.update(1)
         bar.set_postfix(loss=f"{total / n:.3f}", acc=f"{correct / n:.1%}")
+    _check_finite(model, None, epoch)
     return total / n, correct / n
 
 
@@ -150,8 +177,13 @@ def _resume_state(path: Path, model, opt) -> tuple[int, list, dict]:
     load_state(model, ckpt.state_dict, str(path))
     try:
         opt.load_state_dict(ckpt.optimizer)
-    except (ValueError, KeyError, RuntimeError) as exc:
-        raise ConfigError(f"{path}: optimizer state does not fit this model ({exc})") from None
+    except (ValueError, KeyError, RuntimeError, TypeError, IndexError) as exc:
+        raise ConfigError(f"{path}: optimizer state does not fit this model ({str(exc)[:200]})") from None
+    for i, (param, state) in enumerate(opt.state.items()):
+        for key, value in state.items():
+            if torch.is_tensor(value) and value.ndim and value.shape != param.shape:
+                raise ConfigError(f"{path}: optimizer state '{key}' of parameter {i} has shape {tuple(value.shape)}, "
+                                  f"the parameter {tuple(param.shape)}: not this model's optimizer")  # fmt: skip
     return ckpt.epoch + 1, list(ckpt.history), dict(ckpt.best)
 
 
@@ -195,7 +227,7 @@ def train(
     start, history, best = 0, [], {"val_acc": -1.0, "epoch": -1}
     if resume:
         start, history, best = _resume_state(out / LAST, model, opt)
-    save_config(cfg, out / "config.yaml")
+    save_config(cfg, run_config_path(out), header=RUN_CONFIG_HEADER)
     info, cfg_dict = splits.info(), cfg.model_dump(mode="json")
     common = {"dataset": info, "config": cfg_dict}
     stopped = bool(best.get("stopped_early", False))
