@@ -85,6 +85,7 @@ def _file_attacks(attr: str) -> dict[str, Callable[[Files], Any]]:
 def _npz_member_attacks(attr: str, names: list[str]) -> dict[str, Callable[[Files], Any]]:
     out: dict[str, Callable[[Files], Any]] = {}
     for name in names:
+
         def huge(f: Files, name: str = name) -> None:
             m.set_member(getattr(f, attr), name, m.npy_header_only("<f8", (10**10, 4)))
 
@@ -375,6 +376,7 @@ YAML_FILES = {
 def yaml_cases() -> list[Case]:
     out = []
     for cmd, key in (("train", "config"), ("pipeline", "pconfig")):
+
         def argv(f: Files, key: str = key, cmd: str = cmd) -> list[str]:
             return [cmd, str(getattr(f, key)), "--out", str(f.root / "run")]
 
@@ -490,7 +492,9 @@ def option_cases() -> list[Case]:
            for v in ("nan", "inf", "1e300")]  # fmt: skip
     out += [Case("opt/quantize/--chip=nope", lambda f: [*q(f), "--chip", "nope"])]
     out += [Case("opt/inspect/--chip=nope", lambda f: ["inspect", str(f.spec), "--chip", "nope"])]
-    out += [Case(f"opt/power/--idle-s={v}", lambda f, v=v: ["power", str(f.spec), "--idle-s", v]) for v in ("nan", "-1")]
+    out += [
+        Case(f"opt/power/--idle-s={v}", lambda f, v=v: ["power", str(f.spec), "--idle-s", v]) for v in ("nan", "-1")
+    ]
     out += [Case("opt/simulate/--backend=nope", lambda f: ["simulate", str(f.spec), "-i", str(f.raster), "-b", "nope"])]
     out += [Case("opt/train/--seed=-1", lambda f: ["train", str(f.config), "--out", str(f.root / "r"), "--seed", "-1"],
                  slow=True)]  # fmt: skip

@@ -75,9 +75,7 @@ def build(root: Path) -> Files:
     to_nir(graph, f.nir)
     x, y = splits.test.spikes[:4], splits.test.labels[:4]
     save_raster_npz(f.raster, np.asarray(x), np.asarray(y))
-    f.modelpy.write_text(
-        "import torch\n\nnet = torch.nn.Sequential(torch.nn.Linear(16, 8), torch.nn.Linear(8, 4))\n"
-    )
+    f.modelpy.write_text("import torch\n\nnet = torch.nn.Sequential(torch.nn.Linear(16, 8), torch.nn.Linear(8, 4))\n")
     return f
 
 

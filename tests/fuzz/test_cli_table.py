@@ -3,9 +3,8 @@ traceback, no changed input or earlier output, nothing executed (see `_harness` 
 
 from __future__ import annotations
 
-import pytest
-
 import _cases
+import pytest
 from _harness import run_case
 
 CASES = _cases.all_cases()
@@ -20,11 +19,11 @@ def test_hostile_case(case: _cases.Case, good_files, special_mounts, tmp_path) -
 
 
 def test_table_covers_every_command() -> None:
-    from xylodeploy.cli import COMMANDS
-
     from pathlib import Path
 
     from _fixtures import Files
+
+    from xylodeploy.cli import COMMANDS
 
     names = {c.argv(Files(Path("/nonexistent")))[0] for c in CASES}
     missing = set(COMMANDS) - names - {"doctor"}  # doctor takes no input file

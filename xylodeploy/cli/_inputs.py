@@ -20,6 +20,7 @@ import click
 
 from xylodeploy.errors import ConfigError
 
+
 class FiniteFloat(click.FloatRange):
     """A click float range that also refuses NaN (``nan`` passes every comparison of click.FloatRange)."""
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 import io
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,7 +99,9 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     """Read and validate a checkpoint (``torch.load(weights_only=True)``; no code is unpickled)."""
     p = existing_file(path, "checkpoint")
     try:
-        raw = torch.load(p, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # a damaged file's "pickle protocol N" warning is not the user's news
+            warnings.simplefilter("ignore")
+            raw = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many types for damaged files
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         first = first if len(first) <= 100 else type(exc).__name__

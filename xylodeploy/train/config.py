@@ -261,7 +261,7 @@ def _describe(err: dict, cls: type) -> str:
     else:
         text = err["msg"].removeprefix("Value error, ")
         msg = f"{text[0].lower()}{text[1:]} (got {got!r})" if kind not in ("value_error",) else text
-    return f"{'.'.join(parts) or '<top>'}: {msg}"
+    return f"{'.'.join(parts)}: {msg}" if parts else msg
 
 
 class _Short:
