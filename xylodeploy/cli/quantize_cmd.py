@@ -35,7 +35,7 @@ def command(checkpoint: Path, chip: str, method: str, headroom_bits: int, finetu
     import math
 
     from xylodeploy.chips import get_chip
-    from xylodeploy.cli._data import checkpoint_splits
+    from xylodeploy.cli._data import checkpoint_splits, require_run_config
     from xylodeploy.cli._inputs import check_output
     from xylodeploy.compile import CompileOptions, compile
     from xylodeploy.errors import ConfigError
@@ -52,6 +52,7 @@ def command(checkpoint: Path, chip: str, method: str, headroom_bits: int, finetu
     chip_spec = get_chip(chip)
     model, ckpt = load_model(checkpoint)
     model.eval()
+    require_run_config(ckpt)
     rule = ReadoutRule.from_training(model.output, str(ckpt.config.get("train", {}).get("loss", "ce_max")))
     if data is not None:
         x, y = load_raster_npz(data, model.n_channels, model.n_classes)

@@ -136,7 +136,7 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
 
 
 def _check_contents(p: Path, raw: dict) -> None:
-    """Types and values a loaded checkpoint must have: tensors with finite values, an int epoch, a run config."""
+    """Types and values a loaded checkpoint must have: named tensors with finite values, an int epoch."""
     if isinstance(raw["epoch"], bool) or raw["epoch"] < 0:
         raise ConfigError(f"{p}: checkpoint field 'epoch' must be a non-negative integer, got {raw['epoch']!r}")
     for key, value in raw["state_dict"].items():
@@ -144,9 +144,6 @@ def _check_contents(p: Path, raw: dict) -> None:
             raise ConfigError(f"{p}: state_dict entry {key!r} is not a named tensor ({type(value).__name__})")
         if (value.is_floating_point() or value.is_complex()) and not bool(torch.isfinite(value).all()):
             raise ConfigError(f"{p}: state_dict tensor '{key}' holds NaN or infinite values (a diverged training run?)")
-    missing = [s for s in ("data", "model", "train") if not isinstance(raw["config"].get(s), dict)]
-    if missing:
-        raise ConfigError(f"{p}: checkpoint 'config' lacks the run-config section(s) {missing}")
 
 
 def resolve_model_class(name: str, source: str = "checkpoint") -> type:
