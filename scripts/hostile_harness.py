@@ -37,6 +37,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--fast", action="store_true", help="skip cases that train when they wrongly succeed")
     ap.add_argument("--filter", default="")
+    ap.add_argument("--exclude", default="\0")
     ap.add_argument("--show", type=int, default=3, help="print the output of N failing cases per category")
     ap.add_argument("--timeout", type=int, default=60)
     args = ap.parse_args()
@@ -44,7 +45,7 @@ def main() -> None:
     _mounts()
     work = Path(tempfile.mkdtemp(prefix="xylo_hostile_"))
     good = _fixtures.build(work / "good")
-    cases = [c for c in _cases.all_cases(slow=not args.fast) if args.filter in c.name]
+    cases = [c for c in _cases.all_cases(slow=not args.fast) if args.filter in c.name and args.exclude not in c.name]
     counts, shown = collections.Counter(), collections.Counter()
     t0 = time.time()
     for i, case in enumerate(cases):

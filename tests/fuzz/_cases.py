@@ -539,9 +539,33 @@ def _resume_other_optimizer(f: Files) -> None:
     m.edit_checkpoint(f.root / "run" / "last.pt", edit)
 
 
+def _npz_data(attack: Callable[[Files], Any]) -> Callable[[Files], Any]:
+    """A config training on ``data.npz`` (kind npz), the raster damaged by ``attack``."""
+
+    def prep(f: Files) -> None:
+        m.yaml_set(f.config, "data", {"kind": "npz", "train": "data.npz", "val_fraction": 0.25, "test_fraction": 0.25})
+        attack(f)
+
+    return prep
+
+
+NPZ_DATA = {
+    "unknown_compression": lambda f: m.unknown_compression(f.raster),
+    "spikes_huge_header": lambda f: m.set_member(f.raster, "spikes", m.npy_header_only("<i8", (10**9, 100, 16))),
+    "spikes_bool": _raster_set("spikes", lambda a: a != 0),
+    "labels_missing": lambda f: m.drop_member(f.raster, "labels"),
+    "labels_negative": _raster_set("labels", lambda a: a - 100),
+    "dt_string": lambda f: m.set_member(f.raster, "dt", np.array("abc")),
+    "dt_zero": lambda f: m.set_member(f.raster, "dt", np.array(0.0)),
+    "classes_object": lambda f: m.set_member(f.raster, "classes", np.array([m.Evil(str(f.root / "MARKER"))])),
+}
+
+
 def stateful_cases() -> list[Case]:
     run = lambda f: ["pipeline", str(f.pconfig), "--out", str(f.root / "run")]  # noqa: E731
-    return [
+    train = lambda f: ["train", str(f.config), "--out", str(f.root / "run")]  # noqa: E731
+    npz = [Case(f"state/train/npz_data:{k}", train, _npz_data(a), slow=True) for k, a in NPZ_DATA.items()]
+    return npz + [
         Case("state/pipeline/10_classes_keeps_earlier_run", run, _earlier_run, slow=True),
         Case("state/train/config_in_out_dir_unchanged",
              lambda f: ["train", str(f.root / "run" / "config.yaml"), "--out", str(f.root / "run"), "--force"],
