@@ -48,7 +48,7 @@ def main() -> None:
     cases = [c for c in _cases.all_cases(slow=not args.fast) if args.filter in c.name and args.exclude not in c.name]
     counts, shown = collections.Counter(), collections.Counter()
     t0 = time.time()
-    for i, case in enumerate(cases):
+    for case in cases:
         out = run_case(case, good, work, args.timeout)
         for p in out.problems:
             counts[p] += 1

@@ -40,7 +40,7 @@ class QuantizeSection(Section):
     finetune_epochs: Annotated[int, Strict(), Field(ge=0)] = 2
     finetune_lr: Annotated[float, Strict(), Field(gt=0, le=10)] = 0.1
     finetune_batch_size: Annotated[int, Strict(), Field(ge=1)] = 32
-    finetune_clips: Annotated[int, Strict(), Field(ge=1)] | None = None  # training clips used for fine-tuning (None: all)
+    finetune_clips: Annotated[int, Strict(), Field(ge=1)] | None = None  # training clips for fine-tuning (None: all)
 
     @field_validator("chip")
     @classmethod
@@ -104,8 +104,8 @@ class PipelineResult:
 
 
 # What a pipeline run writes into its folder: an earlier run's copies are kept until this run succeeds.
-OUTPUTS: tuple[str, ...] = ("train", "model.xylo", "report.json", "weights.png", "time_constants.png", "resources.png",
-                            "readout_trace.png")
+OUTPUTS: tuple[str, ...] = ("train", "model.xylo", "report.json", "weights.png", "time_constants.png",
+                            "resources.png", "readout_trace.png")  # fmt: skip
 
 
 def run_pipeline(cfg: PipelineConfig, out_dir: str | Path, log: Callable[[str], None] = print) -> PipelineResult:

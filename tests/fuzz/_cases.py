@@ -447,15 +447,20 @@ def import_cases() -> list[Case]:
     for dt in ("0", "-1", "nan", "inf", "1e-300"):
         out.append(Case(f"import/nir/--dt={dt}", lambda f, dt=dt: [*nir_argv(f), "--dt", dt]))
     for src in ("snntorch", "spikingjelly", "rockpool"):
-        argv = lambda f, src=src: ["import", str(f.root / "evil.pt"), "--from", src, "-o", str(f.root / "g2.npz")]  # noqa: E731
-        out.append(Case(f"import/{src}/pickle_payload", argv, lambda f: m.evil_torch_file(f.root / "evil.pt",
-                                                                                           f.root / "MARKER")))  # fmt: skip
+
+        def argv(f: Files, src: str = src) -> list[str]:
+            return ["import", str(f.root / "evil.pt"), "--from", src, "-o", str(f.root / "g2.npz")]
+
+        evil = lambda f: m.evil_torch_file(f.root / "evil.pt", f.root / "MARKER")  # noqa: E731
+        out.append(Case(f"import/{src}/pickle_payload", argv, evil))
         for k, text in IMPORT_PY.items():
             argv_py = lambda f, src=src: ["import", f"{f.modelpy}:net", "--from", src, "-o", str(f.root / "g2.npz")]  # noqa: E731
             out.append(Case(f"import/{src}/py_{k}", argv_py, _nir_py(text)))
         for n in ("0", "-1"):
-            argv_n = lambda f, src=src, n=n: ["import", f"{f.modelpy}:net", "--from", src, "--n-inputs", n,
-                                              "-o", str(f.root / "g2.npz")]  # fmt: skip
+
+            def argv_n(f: Files, src: str = src, n: str = n) -> list[str]:
+                return ["import", f"{f.modelpy}:net", "--from", src, "--n-inputs", n, "-o", str(f.root / "g2.npz")]
+
             out.append(Case(f"import/{src}/--n-inputs={n}", argv_n))
     return out
 

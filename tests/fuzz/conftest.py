@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 from pathlib import Path
@@ -32,11 +33,8 @@ def special_mounts() -> bool:
     """A read-only and a full 64 kB tmpfs at `_cases.RO_DIR` / `_cases.FULL_DIR` (needs root); False if not."""
     ok = _mount(_cases.RO_DIR, "ro,size=64k") and _mount(_cases.FULL_DIR, "size=64k")
     if ok:
-        with open(_cases.FULL_DIR / "filler", "wb") as fh:
-            try:
-                fh.write(b"\0" * 200_000)
-            except OSError:
-                pass
+        with open(_cases.FULL_DIR / "filler", "wb") as fh, contextlib.suppress(OSError):
+            fh.write(b"\0" * 200_000)
     yield ok
     for path in (_cases.RO_DIR, _cases.FULL_DIR):
         subprocess.run(["umount", str(path)], capture_output=True)

@@ -28,7 +28,7 @@ def _bomb(p: Path) -> None:
 
 CASES = {
     "pickle_payload": (lambda f: m.evil_torch_file(f.root / "evil.pt", f.root / "MARKER"),
-                       lambda f: ["import", str(f.root / "evil.pt"), "--from", "snntorch", "-o", str(f.root / "g.npz")]),
+                       lambda f: ["import", str(f.root / "evil.pt"), "--from", "snntorch", "-o", str(f.root / "g")]),
     "alias_bomb": (lambda f: _bomb(f.config), lambda f: ["train", str(f.config), "--out", str(f.root / "run")]),
     "npz_320GB_header": (lambda f: m.set_member(f.spec, "weights_in", m.npy_header_only("<f8", (10**10, 4))),
                          lambda f: ["inspect", str(f.spec)]),

@@ -68,7 +68,8 @@ class LazyGroup(click.Group):
         except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, never a traceback
             if os.environ.get("XYLODEPLOY_DEBUG"):
                 raise
-            _fail(ctx, f"internal error: {type(exc).__name__}: {_first_line(exc)} (XYLODEPLOY_DEBUG=1 shows the traceback)")
+            name = type(exc).__name__
+            _fail(ctx, f"internal error: {name}: {_first_line(exc)} (XYLODEPLOY_DEBUG=1 shows the traceback)")
 
 
 def _first_line(exc: BaseException) -> str:

@@ -237,7 +237,8 @@ def dt_range(spec: XyloSpec, chip: ChipSpec) -> list[Violation]:
     lo, hi = DT_RANGE_S
     if not spec.dt > 0 or lo <= spec.dt <= hi:
         return []
-    return [Violation("dt_range", "network", "dt", spec.dt, f"[{lo:g}, {hi:g}]", f"dt = {spec.dt} s, expected {lo:g}..{hi:g} s")]
+    msg = f"dt = {spec.dt} s, expected {lo:g}..{hi:g} s"
+    return [Violation("dt_range", "network", "dt", spec.dt, f"[{lo:g}, {hi:g}]", msg)]
 
 
 RULES: list[Rule] = [

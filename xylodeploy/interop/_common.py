@@ -308,7 +308,8 @@ def load_graph(path: str | os.PathLike) -> NetworkGraph:
     meta = json_meta(members[_META], f"{p}: '{_META}'")
     for key, arr in members.items():
         if key != _META and (arr.dtype.kind not in "fiu" or not np.all(np.isfinite(arr))):
-            raise ConfigError(f"{p}: member '{key}' must hold finite real numbers (got {arr.dtype}{', NaN/inf' if arr.dtype.kind in 'fiu' else ''})")
+            what = f"{arr.dtype}, NaN/inf" if arr.dtype.kind in "fiu" else str(arr.dtype)
+            raise ConfigError(f"{p}: member '{key}' must hold finite real numbers (got {what})")
     if not isinstance(meta, dict) or meta.get("format") != GRAPH_FORMAT:
         raise ConfigError(f"{p}: field 'format' is not '{GRAPH_FORMAT}'")
     if meta.get("schema_version") != GRAPH_SCHEMA_VERSION:

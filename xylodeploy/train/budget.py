@@ -38,7 +38,7 @@ def estimate_bytes(cfg: Any) -> tuple[float, dict[str, float]]:
     k = float(getattr(data, "n_classes", 16))
     n = float(sum(sizes)) + k
     chain = [c, *map(float, sizes), k]
-    params = 16.0 * (sum(a * b for a, b in zip(chain, chain[1:])) + sum(float(h) ** 2 for h in sizes))
+    params = 16.0 * (sum(a * b for a, b in zip(chain[:-1], chain[1:], strict=True)) + sum(float(h) ** 2 for h in sizes))
     acts = float(cfg.train.batch_size) * steps * (6.0 * n + c) * 4.0
     clips = sum(float(getattr(data, f"n_{s}", 0)) for s in ("train", "val", "test"))
     dataset = clips * steps * c * 8.0

@@ -124,15 +124,16 @@ def run_config_path(out: Path) -> Path:
     return target
 
 
+_ADVICE = "(lower train.lr or set train.grad_clip); no checkpoint of this epoch was written"
+
+
 def _check_finite(model: torch.nn.Module, loss: torch.Tensor | None, epoch: int) -> None:
     """Stop a diverged run: a non-finite loss or weight is a one-line error naming the epoch (1-based)."""
     if loss is not None and not bool(torch.isfinite(loss)):
-        raise ConfigError(f"training diverged in epoch {epoch + 1}: loss is {float(loss.detach())} "
-                          "(lower train.lr or set train.grad_clip); no checkpoint of this epoch was written")  # fmt: skip
+        raise ConfigError(f"training diverged in epoch {epoch + 1}: loss is {float(loss.detach())} {_ADVICE}")
     for name, p in model.named_parameters():
         if not bool(torch.isfinite(p).all()):
-            raise ConfigError(f"training diverged in epoch {epoch + 1}: parameter '{name}' holds NaN/inf "
-                              "(lower train.lr or set train.grad_clip); no checkpoint of this epoch was written")  # fmt: skip
+            raise ConfigError(f"training diverged in epoch {epoch + 1}: parameter '{name}' holds NaN/inf {_ADVICE}")
 
 
 def _train_epoch(model, splits: Splits, cfg: RunConfig, opt, epoch: int, bar) -> tuple[float, float]:
