@@ -77,6 +77,9 @@ def read_npz(path: str | os.PathLike, what: str = "npz file") -> dict[str, np.nd
     try:
         with open(p, "rb") as fh:
             magic = fh.read(6)
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read the {what} ({exc.strerror or exc})") from None
+    try:
         if magic == b"\x93NUMPY":
             raise ConfigError(f"{p}: a bare .npy array, expected an .npz archive ({what})")
         with zipfile.ZipFile(p) as zf:

@@ -3,8 +3,9 @@
 ``yaml.SafeLoader`` builds plain types only (no ``!!python`` tags). Before anything is built the
 text and its node graph are bounded, so hostile files fail in milliseconds with one line:
 
-* size at most `MAX_BYTES` (1 MiB; configs are a few hundred bytes);
-* nesting at most `MAX_DEPTH` levels;
+* size at most `MAX_BYTES` (256 KiB; configs are a few hundred bytes);
+* nesting at most `MAX_DEPTH` levels and at most `MAX_NODES` parser events, checked while the
+  events stream (a long list is refused at its 20 001st item, before anything is composed);
 * at most `MAX_NODES` nodes *after alias expansion* (an alias bomb, e.g. 9 aliases of 9 aliases
   nine levels deep = 9^9 leaves, is refused from its node graph without expanding it).
 """
@@ -19,9 +20,30 @@ import yaml
 from xylodeploy.errors import ConfigError
 from xylodeploy.fileio import existing_file
 
-MAX_BYTES = 1 << 20
+MAX_BYTES = 256 << 10
 MAX_DEPTH = 32
-MAX_NODES = 100_000
+MAX_NODES = 20_000
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: same results, faster
+
+
+def _scan_events(text: str, where: str) -> None:
+    """Stream the parser's events and stop at `MAX_NODES` events or `MAX_DEPTH` levels (nothing is built)."""
+    loader = _LOADER(text)
+    depth = count = 0
+    try:
+        while loader.check_event():
+            event = loader.get_event()
+            count += 1
+            if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise ConfigError(f"{where}: YAML nests deeper than {MAX_DEPTH} levels")
+            elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+                depth -= 1
+            if count > MAX_NODES:
+                raise ConfigError(f"{where}: YAML holds more than {MAX_NODES:,} values")
+    finally:
+        loader.dispose()
 
 
 def _expanded_size(node: yaml.Node, depth: int, memo: dict[int, int], where: str) -> int:
@@ -54,7 +76,8 @@ def load_yaml(path: str | os.PathLike, what: str = "YAML file") -> Any:
         raise ConfigError(f"{p}: {what} is {size:,} bytes, more than the {MAX_BYTES:,}-byte limit")
     try:
         text = p.read_bytes().decode("utf-8")
-        loader = yaml.SafeLoader(text)
+        _scan_events(text, str(p))
+        loader = _LOADER(text)
         try:
             node = loader.get_single_node()
             if node is None:
