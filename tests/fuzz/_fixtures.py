@@ -75,7 +75,12 @@ def build(root: Path) -> Files:
     to_nir(graph, f.nir)
     x, y = splits.test.spikes[:4], splits.test.labels[:4]
     save_raster_npz(f.raster, np.asarray(x), np.asarray(y))
-    f.modelpy.write_text("import torch\n\nnet = torch.nn.Sequential(torch.nn.Linear(16, 8), torch.nn.Linear(8, 4))\n")
+    f.modelpy.write_text(
+        "import snntorch as snn\nfrom torch import nn\n\n\ndef net():\n"
+        "    syn = dict(alpha=0.75, beta=0.875, init_hidden=True)\n"
+        "    return nn.Sequential(nn.Linear(16, 8, bias=False), snn.Synaptic(**syn),\n"
+        "                         nn.Linear(8, 4, bias=False), snn.Synaptic(**syn))\n"
+    )
     return f
 
 

@@ -3,7 +3,8 @@
 Categories: ``code_exec`` (the marker file appeared), ``hang`` (past the time limit),
 ``traceback`` (an exception escaped or a traceback was printed), ``wrong_success`` (exit 0 where
 the input must be refused), ``clobbered`` (a file that existed before changed or vanished),
-``bad_message`` (refused, but not with one ``error:`` line / click usage error, or exit code not 1/2).
+``bad_message`` (refused, but not with one ``error:`` line / click usage error, or exit code not 1/2),
+``false_refusal`` (a control case on undamaged files did not succeed).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 from _cases import Case
 from _fixtures import Files, copy_to
 
-CATEGORIES = ("code_exec", "hang", "traceback", "wrong_success", "clobbered", "bad_message")
+CATEGORIES = ("code_exec", "hang", "traceback", "wrong_success", "clobbered", "bad_message", "false_refusal")
 
 
 class CaseTimeout(BaseException):
@@ -95,6 +96,8 @@ def run_case(case: Case, good: Files, workdir: Path, timeout: int = 60) -> Outco
             problems.append("traceback")  # an internal error is a traceback caught by the last line of defence
         if case.expect == "fail" and code == 0:
             problems.append("wrong_success")
+        elif case.expect == "ok" and code != 0:
+            problems.append("false_refusal")
         elif code != 0 and not problems and not _message_ok(code, res.stderr):
             problems.append("bad_message")
     except CaseTimeout:
