@@ -70,11 +70,13 @@ def keep_earlier(folder: str | os.PathLike, names: tuple[str, ...]) -> Iterator[
 
     Existing entries of ``names`` are moved aside into ``folder/.previous-<pid>`` first. If the job raises,
     whatever it wrote under those names is removed and the earlier entries are moved back; on success the
-    set-aside copy is deleted. (A process killed midway leaves the earlier result in ``.previous-<pid>``.)
+    set-aside copy is deleted. A process killed midway leaves the earlier result in ``.previous-<pid>``;
+    the next call puts it back first (the killed run's partial files are dropped).
     """
     import shutil
 
     root = Path(folder)
+    _restore_killed_runs(root, names)
     backup = root / f".previous-{os.getpid()}"
     moved = [n for n in names if (root / n).exists() or (root / n).is_symlink()]
     if moved:
@@ -97,4 +99,34 @@ def keep_earlier(folder: str | os.PathLike, names: tuple[str, ...]) -> Iterator[
             backup.rmdir()
         raise
     if moved:
+        shutil.rmtree(backup, ignore_errors=True)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def _restore_killed_runs(root: Path, names: tuple[str, ...]) -> None:
+    """Move back the earlier result that a killed `keep_earlier` job left in ``root/.previous-<pid>``."""
+    import shutil
+
+    for backup in sorted(root.glob(".previous-*")) if root.is_dir() else []:
+        pid = backup.name.removeprefix(".previous-")
+        if not pid.isdigit() or _pid_alive(int(pid)) or not backup.is_dir():
+            continue
+        for entry in backup.iterdir():
+            if entry.name not in names:
+                continue
+            target = root / entry.name
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)
+            elif target.exists() or target.is_symlink():
+                target.unlink()
+            os.replace(entry, target)
         shutil.rmtree(backup, ignore_errors=True)

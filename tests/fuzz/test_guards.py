@@ -129,3 +129,27 @@ def test_output_equal_to_input_is_refused_and_input_kept(good_files, tmp_path: P
     assert res.exit_code == 2 and "also an input" in res.stderr
     assert raster.read_bytes() == before
     assert np.array_equal(m.get_array(raster, "spikes"), m.get_array(good_files.raster, "spikes"))
+
+
+def test_keep_earlier_restores_after_a_killed_run(tmp_path: Path) -> None:
+    """A run killed inside keep_earlier (simulated: a backup of a dead pid) is undone by the next run."""
+    import os
+    import subprocess
+    import sys
+
+    from xylodeploy.fileio import keep_earlier
+
+    (tmp_path / "best.pt").write_text("good")
+    code = (
+        "import os, sys; from xylodeploy.fileio import keep_earlier\n"
+        f"with keep_earlier({str(tmp_path)!r}, ('best.pt',)):\n"
+        f"    open({str(tmp_path / 'best.pt')!r}, 'w').write('partial'); os._exit(9)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    assert subprocess.run([sys.executable, "-c", code], env=env).returncode == 9  # killed midway: no cleanup ran
+    assert (tmp_path / "best.pt").read_text() == "partial"
+    with pytest.raises(RuntimeError), keep_earlier(tmp_path, ("best.pt",)):
+        assert (tmp_path / "best.pt").exists() is False  # the restored file was moved aside again
+        raise RuntimeError("this run fails too")
+    assert (tmp_path / "best.pt").read_text() == "good"
+    assert not list(tmp_path.glob(".previous-*"))
