@@ -124,7 +124,8 @@ def _depth(text: str) -> int:
 
 
 def json_meta(arr: np.ndarray, where: str) -> object:
-    """Parse a uint8 JSON member: at most `MAX_META_BYTES`, nesting at most `MAX_META_DEPTH`, finite numbers."""
+    """Parse a uint8 JSON member: at most `MAX_META_BYTES`, nesting at most `MAX_META_DEPTH` (values are
+    checked by the reader of each field: provenance may hold an infinite number, ``dt`` may not)."""
     if arr.dtype != np.uint8 or arr.ndim != 1:
         raise ConfigError(f"{where}: metadata must be a 1-D uint8 array of UTF-8 JSON, got {arr.dtype} {arr.shape}")
     if arr.size > MAX_META_BYTES:
@@ -136,13 +137,9 @@ def json_meta(arr: np.ndarray, where: str) -> object:
     if _depth(text) > MAX_META_DEPTH:
         raise ConfigError(f"{where}: metadata nests deeper than {MAX_META_DEPTH} levels")
     try:
-        return json.loads(text, parse_constant=_no_constant)
+        return json.loads(text)
     except (json.JSONDecodeError, ValueError, RecursionError) as exc:
         raise ConfigError(f"{where}: metadata is not valid JSON ({str(exc)[:120]})") from None
-
-
-def _no_constant(name: str) -> float:
-    raise ValueError(f"non-finite number {name} in metadata")
 
 
 __all__ = ["MAX_META_DEPTH", "json_meta", "max_array_bytes", "read_npz"]
