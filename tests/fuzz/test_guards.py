@@ -153,3 +153,21 @@ def test_keep_earlier_restores_after_a_killed_run(tmp_path: Path) -> None:
         raise RuntimeError("this run fails too")
     assert (tmp_path / "best.pt").read_text() == "good"
     assert not list(tmp_path.glob(".previous-*"))
+
+
+@pytest.mark.parametrize(
+    "sizes,channels,classes,chip,rule",
+    [
+        ([60], 16, 10, "xylo-audio2", "max_readout"),  # 8 readouts
+        ([60], 17, 6, "xylo-audio2", "max_inputs"),  # 16 channels
+        ([600, 600], 16, 6, "xylo-audio2", "1000"),  # 1000 hidden neurons
+        ([100, 100], 16, 6, "xylo-audio2", "max_fanout"),  # 100 targets per neuron > 64
+        ([60], 16, 20, "xylo-imu", "max_readout"),  # 16 readouts
+    ],
+)
+def test_chip_fit_is_checked_before_training(sizes, channels, classes, chip, rule) -> None:  # noqa: ANN001
+    from xylodeploy.preflight import check_fits_chip
+
+    with pytest.raises(ConfigError, match=rule):
+        check_fits_chip(sizes, channels, classes, chip, 1e-3)
+    check_fits_chip([60], 16, min(classes, 8), chip, 1e-3)  # the quick-start shape fits every chip
