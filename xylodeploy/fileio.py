@@ -46,6 +46,8 @@ def _umask() -> int:
 def existing_file(path: str | os.PathLike, what: str = "file") -> Path:
     """Return ``path`` as a Path, or raise ConfigError if it is not a readable non-empty file."""
     p = Path(path)
+    if "\0" in str(p):
+        raise ConfigError(f"{str(p)!r}: a path cannot contain a NUL byte")
     if not p.exists():
         raise ConfigError(f"{p}: {what} not found")
     if not p.is_file():

@@ -66,6 +66,8 @@ def check_output(output: str | os.PathLike, inputs: Iterable[str | os.PathLike |
     ``folder``: ``output`` is a folder to create (else a file whose parent folder is checked).
     """
     out = Path(output)
+    if "\0" in str(out) or not str(output):
+        raise ConfigError(f"{option} {str(output)!r}: not a usable path")
     for src in inputs:
         if src is not None and _same(out, Path(src)):
             raise ConfigError(f"{option} {out}: is also an input of this command; choose another output path")

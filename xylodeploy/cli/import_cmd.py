@@ -175,6 +175,11 @@ def command(
         spec = graph_to_spec(graph, chip, method)
     for w in caught:
         click.echo(f"warning: {w.message}", err=True)
+    from xylodeploy.drc import check
+
+    violations = check(spec)
+    if violations:  # never write a spec its chip cannot run
+        raise ConfigError(f"{model}: the imported network does not fit {chip}: " + "; ".join(map(str, violations)))
     spec.replace(provenance={**spec.provenance, "import": {"source": source, "model": Path(model).name}}).save(output)
     click.echo(f"wrote {chip} spec {output}: {spec.n_inputs} inputs, {spec.n_hidden} hidden, {spec.n_outputs} outputs")
     if example is not None:

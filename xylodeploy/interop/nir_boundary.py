@@ -18,6 +18,7 @@ from xylodeploy.errors import ConfigError
 
 MAX_FILE_BYTES = 1 << 30
 MAX_VALUES = 50_000_000  # parameters in one graph
+MAX_ABS = 1e30  # no physical parameter of a NIR graph is larger; beyond it float arithmetic overflows
 _HDF5 = b"\x89HDF\r\n\x1a\n"
 _ARRAYS = ("tau_mem", "tau_syn", "tau", "r", "v_leak", "v_threshold", "v_reset", "w_in", "weight", "bias", "delay")
 _POSITIVE = ("tau_mem", "tau_syn", "tau")
@@ -68,6 +69,9 @@ def _node_arrays(name: str, node: Any) -> dict[str, np.ndarray]:
             raise ConfigError(f"{where}: {arr.size:,} values, more than {MAX_VALUES:,}")
         if not np.all(np.isfinite(arr)) and not (attr in _POSITIVE and np.all(np.isposinf(arr) | (arr > 0))):
             raise ConfigError(f"{where}: contains NaN or infinite values")
+        finite = arr[np.isfinite(arr)]
+        if finite.size and np.abs(finite).max() > MAX_ABS:
+            raise ConfigError(f"{where}: magnitude {np.abs(finite).max():g} exceeds {MAX_ABS:g}")
         if attr in _POSITIVE and np.any(arr <= 0):
             raise ConfigError(f"{where}: time constants must be > 0 s, found {arr.min():g}")
         out[attr] = arr
