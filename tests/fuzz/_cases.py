@@ -503,7 +503,7 @@ def option_cases() -> list[Case]:
     out += [Case("opt/simulate/-o=NUL", lambda f: ["simulate", str(f.spec), "-i", str(f.raster), "-o", "a\0b.npz"])]
     out += [Case("opt/inspect/spec=NUL", lambda f: ["inspect", str(f.spec) + "\0"])]
     out += [Case("opt/import/--chip_huge_weights",
-                 lambda f: ["import", str(f.nir), "--from", "nir", "--chip", "xylo-audio2", "-o", str(f.root / "i.xylo")],
+                 lambda f: ["import", str(f.nir), "--from", "nir", "--chip", "xylo-audio2", "-o", str(f.root / "i")],
                  _nir_edit(_nir_node("Linear", "weight", lambda a: a * 1e300)))]  # fmt: skip
     out += [Case("opt/simulate/--backend=nope", lambda f: ["simulate", str(f.spec), "-i", str(f.raster), "-b", "nope"])]
     out += [Case("opt/train/--seed=-1", lambda f: ["train", str(f.config), "--out", str(f.root / "r"), "--seed", "-1"],
