@@ -52,6 +52,9 @@ class LazyGroup(click.Group):
         return importlib.import_module(f"xylodeploy.cli.{module}").command
 
     def invoke(self, ctx: click.Context) -> object:
+        import warnings
+
+        warnings.showwarning = _one_line_warning  # library warnings: one "warning: ..." line, no source dump
         try:
             return super().invoke(ctx)
         except XylodeployError as exc:
@@ -70,6 +73,10 @@ class LazyGroup(click.Group):
                 raise
             name = type(exc).__name__
             _fail(ctx, f"internal error: {name}: {_first_line(exc)} (XYLODEPLOY_DEBUG=1 shows the traceback)")
+
+
+def _one_line_warning(message: Warning | str, category: type, *args: object, **kwargs: object) -> None:
+    click.echo(f"warning: {' '.join(str(message).split())[:300]}", err=True)
 
 
 def _first_line(exc: BaseException) -> str:
