@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, Strict, field_validator, model_validator
 
 from xylodeploy.chips import DEFAULT_CHIP, get_chip
 from xylodeploy.compile import CompileOptions, Deployment, compile
 from xylodeploy.errors import ConfigError
-from xylodeploy.fileio import sha256_file
+from xylodeploy.fileio import keep_earlier, sha256_file
 from xylodeploy.readout import ReadoutRule
 from xylodeploy.train.config import RunConfig, Section, load_config
 from xylodeploy.validate import ValidationReport, validate
@@ -36,12 +36,12 @@ class QuantizeSection(Section):
 
     chip: str = DEFAULT_CHIP
     method: Literal["global", "channel"] = "channel"
-    headroom_bits: Annotated[int, Field(ge=0, le=14)] = 2
-    clip_percentile: Annotated[float, Field(gt=0, le=100)] = 100.0
-    finetune_epochs: Annotated[int, Field(ge=0)] = 2
-    finetune_lr: Annotated[float, Field(gt=0)] = 0.1
-    finetune_batch_size: Annotated[int, Field(ge=1)] = 32
-    finetune_clips: Annotated[int, Field(ge=1)] | None = None  # training clips used for fine-tuning (None: all)
+    headroom_bits: Annotated[int, Strict(), Field(ge=0, le=14)] = 2
+    clip_percentile: Annotated[float, Strict(), Field(gt=0, le=100)] = 100.0
+    finetune_epochs: Annotated[int, Strict(), Field(ge=0)] = 2
+    finetune_lr: Annotated[float, Strict(), Field(gt=0, le=10)] = 0.1
+    finetune_batch_size: Annotated[int, Strict(), Field(ge=1)] = 32
+    finetune_clips: Annotated[int, Strict(), Field(ge=1)] | None = None  # training clips for fine-tuning (None: all)
 
     @field_validator("chip")
     @classmethod
@@ -56,9 +56,9 @@ class SimulateSection(Section):
     """Which integer stages run on the test clips (xylosim and the exact torch mode are slower)."""
 
     backends: list[Literal["reference", "xylosim"]] = ["reference", "xylosim"]
-    xylosim_clips: Annotated[int, Field(ge=0)] = 32
-    exact_clips: Annotated[int, Field(ge=0)] = 64
-    workers: Annotated[int, Field(ge=1, le=1024, strict=True)] = 1  # local processes for the reference simulator
+    xylosim_clips: Annotated[int, Strict(), Field(ge=0)] = 32
+    exact_clips: Annotated[int, Strict(), Field(ge=0)] = 64
+    workers: Annotated[int, Strict(), Field(ge=1, le=1024)] = 1  # local processes for the reference simulator
     scheduler: str | None = None  # Dask distributed scheduler address for the reference simulator
 
     @model_validator(mode="after")
@@ -70,7 +70,7 @@ class SimulateSection(Section):
 
 
 class ReportSection(Section):
-    plots: bool = True
+    plots: Annotated[bool, Strict()] = True
 
 
 class PipelineConfig(RunConfig):
@@ -106,23 +106,46 @@ class PipelineResult:
         return 100.0 * (self.deployed_test_acc - self.float_test_acc)
 
 
+# What a pipeline run writes into its folder: an earlier run's copies are kept until this run succeeds.
+OUTPUTS: tuple[str, ...] = ("train", "model.xylo", "report.json", "weights.png", "time_constants.png",
+                            "resources.png", "readout_trace.png")  # fmt: skip
+
+
 def run_pipeline(cfg: PipelineConfig, out_dir: str | Path, log: Callable[[str], None] = print,
                  on_epoch: Callable[[dict], None] | None = None) -> PipelineResult:  # fmt: skip
     """Train, compile (+ exact fine-tuning), validate on the test split and write the report.
 
-    ``on_epoch`` receives each training epoch's history row (see `train`)."""
-    from xylodeploy.train.checkpoint import load_model
+    ``on_epoch`` receives each training epoch's history row (see `train`).
+
+    The chip fit of the network is checked before training (`xylodeploy.preflight`); a run that fails
+    leaves an earlier run's files in ``out_dir`` as they were (`xylodeploy.fileio.keep_earlier`).
+    """
+    from xylodeploy.cli._inputs import writable_dir
+    from xylodeploy.preflight import check_fits_chip
     from xylodeploy.train.data import load_dataset
-    from xylodeploy.train.loop import train
 
     t0, out = time.perf_counter(), Path(out_dir)
     backends = _available_backends(cfg.simulate, log)  # before training: a config that cannot validate fails fast
-    out.mkdir(parents=True, exist_ok=True)
+    writable_dir(out, "--out")
     splits = load_dataset(cfg)
+    check_fits_chip(cfg.model.size_hidden_layers, splits.train.n_channels, splits.train.n_classes, cfg.quantize.chip,
+                    cfg.model.dt)  # fmt: skip
+    with keep_earlier(out, _outputs(out)):
+        return _run(cfg, out, splits, backends, log, t0, on_epoch)
+
+
+def _outputs(out: Path) -> tuple[str, ...]:
+    """`OUTPUTS` plus any other PNG an earlier run left (plot names may change between versions)."""
+    return tuple(sorted({*OUTPUTS, *(p.name for p in out.glob("*.png"))}))
+
+
+def _run(cfg: PipelineConfig, out: Path, splits, backends, log, t0: float, on_epoch=None) -> PipelineResult:  # noqa: ANN001
+    from xylodeploy.train.checkpoint import load_model
+    from xylodeploy.train.loop import train
+
     log(f"[1/4] train: {len(splits.train)} train / {len(splits.val)} val / {len(splits.test)} test clips")
-    trained = train(
-        cfg, out / "train", data=splits, overwrite=True, on_epoch=on_epoch
-    )  # the run folder belongs to this pipeline
+    # the run folder belongs to this pipeline
+    trained = train(cfg, out / "train", data=splits, overwrite=True, on_epoch=on_epoch)
     model, _ = load_model(trained.checkpoint)
     model.eval()
     rule = ReadoutRule.from_training(model.output, cfg.train.loss)

@@ -9,9 +9,9 @@ import numpy as np
 
 from xylodeploy.backends import Recording, get_backend
 from xylodeploy.chips import get_chip
+from xylodeploy.cli._inputs import load_checked_spec, no_check_option
 from xylodeploy.cli.simulate_cmd import summary_lines
-from xylodeploy.drc import assert_valid
-from xylodeploy.ir import XyloSpec, load_spec
+from xylodeploy.ir import XyloSpec
 from xylodeploy.rasters import load_raster_npz
 from xylodeploy.readout import ReadoutRule
 
@@ -52,15 +52,17 @@ def _stream(board: Any, spikes: np.ndarray | None) -> None:
 @click.option("--device", "-d", type=click.Choice(DEVICES), default="board", show_default=True)
 @click.option("--data", "data_path", metavar="DATA.npz", help="Clips to run: 'spikes' (N,T,C), optional 'labels'.")
 @click.option("--realtime", is_flag=True, help="Board only: stream in real-time mode until the data ends or Ctrl-C.")
-@click.option("--chip-check", is_flag=True, help="Check the design rules of the spec's chip (always on for a board).")
-def command(spec_path: str, device: str, data_path: str | None, realtime: bool, chip_check: bool) -> None:
-    """Load SPEC onto a device, run the clips of DATA and print predictions and output spike counts."""
-    spec = load_spec(spec_path)
+@click.option("--chip-check", is_flag=True, hidden=True, help="Kept for old scripts: the check is on by default.")
+@no_check_option
+def command(spec_path: str, device: str, data_path: str | None, realtime: bool, chip_check: bool,
+            no_check: bool) -> None:  # fmt: skip
+    """Load SPEC onto a device, run the clips of DATA and print predictions and output spike counts.
+
+    The spec's design rules are checked first (always for a board; --no-check skips it on a simulator)."""
     if realtime and device != "board":
         raise click.UsageError("--realtime needs --device board")
-    if chip_check or device == "board":
-        assert_valid(spec)
-    spikes, labels = load_raster_npz(data_path, spec.n_inputs) if data_path else (None, None)
+    spec = load_checked_spec(spec_path, no_check and not chip_check and device != "board")
+    spikes, labels = load_raster_npz(data_path, spec.n_inputs, spec.n_outputs) if data_path else (None, None)
     rule = ReadoutRule.from_spec(spec)  # a Vmem readout needs the readout state recorded
     if device == "board":
         backend = open_board(get_chip(spec.chip).name)

@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 
 from xylodeploy.cli import deploy_cmd
+from xylodeploy.cli._inputs import FiniteFloat, check_output, load_checked_spec, no_check_option
 from xylodeploy.errors import ConfigError
-from xylodeploy.ir import load_spec
 from xylodeploy.power.estimate import Estimate, estimate_from_activity
 from xylodeploy.power.measure import PowerReport, measure_power, save_json, save_report
 from xylodeploy.rasters import load_raster_npz
@@ -53,15 +53,20 @@ def _measure_lines(r: PowerReport) -> list[str]:
 @click.option("--device", type=click.Choice(["estimate", "board"]), default="estimate", show_default=True)
 @click.option("--out", "out_dir", metavar="DIR", help="Write power.json (+ power.png on a board) / estimate.json.")
 @click.option("--realtime", is_flag=True, help="Board: measure in real-time mode instead of accelerated time.")
-@click.option("--idle-s", default=2.0, show_default=True, help="Board: seconds of idle sampling.")
-@click.option("--active-s", default=2.0, show_default=True, help="Board: minimum seconds of active sampling.")
+@click.option("--idle-s", type=FiniteFloat(0.01, 3600), default=2.0, show_default=True,
+              help="Board: seconds of idle sampling.")  # fmt: skip
+@click.option("--active-s", type=FiniteFloat(0.01, 3600), default=2.0, show_default=True,
+              help="Board: minimum seconds of active sampling.")  # fmt: skip
+@no_check_option
 def command(
     spec_path: str, data_path: str | None, device: str, out_dir: str | None, realtime: bool, idle_s: float,
-    active_s: float,
+    active_s: float, no_check: bool,
 ) -> None:  # fmt: skip
     """Board power per rail (idle, active, dynamic, energy/inference) or, without a board, an ESTIMATE."""
-    spec = load_spec(spec_path)
-    spikes = load_raster_npz(data_path, spec.n_inputs)[0] if data_path else None
+    if out_dir:
+        check_output(out_dir, [spec_path, data_path], option="--out", folder=True)
+    spec = load_checked_spec(spec_path, no_check and device != "board")
+    spikes = load_raster_npz(data_path, spec.n_inputs, spec.n_outputs)[0] if data_path else None
     if device == "estimate":
         from xylodeploy.power.energy import energy_lines, estimate_energy
 

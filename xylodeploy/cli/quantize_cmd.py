@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from xylodeploy.chips import DEFAULT_CHIP
+from xylodeploy.cli._inputs import FiniteFloat
 
 
 @click.command("quantize")
@@ -18,7 +19,8 @@ from xylodeploy.chips import DEFAULT_CHIP
               help="Keep thresholds below int16 >> this many bits.")  # fmt: skip
 @click.option("--finetune-epochs", type=click.IntRange(min=0), default=0, show_default=True,
               help="Epochs of fine-tuning in the chip's exact arithmetic.")  # fmt: skip
-@click.option("--finetune-lr", type=click.FloatRange(min=0, min_open=True), default=0.1, show_default=True)
+@click.option("--finetune-lr", type=FiniteFloat(min=0, max=10, min_open=True), default=0.1, show_default=True,
+              help="Learning rate of the exact fine-tuning (finite, in (0, 10]).")  # fmt: skip
 @click.option(
     "--data",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -30,8 +32,11 @@ from xylodeploy.chips import DEFAULT_CHIP
 def command(checkpoint: Path, chip: str, method: str, headroom_bits: int, finetune_epochs: int, finetune_lr: float,
             data: Path | None, output: Path) -> None:  # fmt: skip
     """Compile CHECKPOINT for CHIP: print the quantisation report and write the spec."""
+    import math
+
     from xylodeploy.chips import get_chip
-    from xylodeploy.cli._data import checkpoint_splits
+    from xylodeploy.cli._data import checkpoint_splits, require_run_config
+    from xylodeploy.cli._inputs import check_output
     from xylodeploy.compile import CompileOptions, compile
     from xylodeploy.errors import ConfigError
     from xylodeploy.fileio import sha256_file
@@ -41,12 +46,16 @@ def command(checkpoint: Path, chip: str, method: str, headroom_bits: int, finetu
 
     if output.is_dir():
         raise ConfigError(f"-o {output}: is a directory; give the spec file to write (e.g. {output / 'model.xylo'})")
+    check_output(output, [checkpoint, data])
+    if not math.isfinite(finetune_lr):
+        raise ConfigError(f"--finetune-lr {finetune_lr}: expected a finite positive number")
     chip_spec = get_chip(chip)
     model, ckpt = load_model(checkpoint)
     model.eval()
+    require_run_config(ckpt)
     rule = ReadoutRule.from_training(model.output, str(ckpt.config.get("train", {}).get("loss", "ce_max")))
     if data is not None:
-        x, y = load_raster_npz(data, model.n_channels)
+        x, y = load_raster_npz(data, model.n_channels, model.n_classes)
         train_xy = val_xy = (x, y) if y is not None else None
     else:
         splits = checkpoint_splits(ckpt)

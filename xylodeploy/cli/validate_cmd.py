@@ -45,22 +45,25 @@ import click
     default=None,
     help="Dask distributed scheduler whose workers run the reference simulator's clips.",
 )
+@click.option("--no-check", is_flag=True, help="Skip the design-rule check of SPEC (not with --device board).")
 def command(spec_path: Path, checkpoint: Path | None, data: Path | None, device: str, max_clips: int | None,
-            device_clips: int, no_exact: bool, as_json: bool, workers: int, scheduler: str | None) -> None:  # fmt: skip
+            device_clips: int, no_exact: bool, as_json: bool, workers: int, scheduler: str | None,
+            no_check: bool) -> None:  # fmt: skip
     """Run SPEC's clips through float model, exact torch mode, reference and DEVICE and compare them.
 
     Exits 1 when two integer stages are not bit-exact."""
     from xylodeploy.cli._data import clips
-    from xylodeploy.ir import load_spec
+    from xylodeploy.cli._inputs import load_checked_spec
     from xylodeploy.validate import validate
 
-    spec = load_spec(spec_path)
+    spec = load_checked_spec(spec_path, no_check and device != "board")
     model = ckpt = None
     if checkpoint is not None:
         from xylodeploy.train.checkpoint import load_model
 
         model, ckpt = load_model(checkpoint)
-    x, y = clips(data, spec.n_inputs, ckpt)
+        _check_model_fits(checkpoint, model, spec_path, spec)
+    x, y = clips(data, spec.n_inputs, ckpt, n_classes=spec.n_outputs)
     if max_clips:
         x, y = x[:max_clips], None if y is None else y[:max_clips]
     devices = {}
@@ -95,6 +98,17 @@ def _metrics(spec, x, report, nb_path: Path | None) -> dict:  # noqa: ANN001
 
         save_json(nb, nb_path)
     return {**m.to_dict(), "neurobench": nb}
+
+
+def _check_model_fits(checkpoint: Path, model: object, spec_path: Path, spec: object) -> None:
+    """The checkpoint must be the model the spec was compiled from: same inputs and classes."""
+    from xylodeploy.errors import ConfigError
+
+    for what, ours, theirs in (("input channels", "n_channels", "n_inputs"), ("classes", "n_classes", "n_outputs")):
+        a, b = getattr(model, ours, None), getattr(spec, theirs)
+        if a is not None and a != b:
+            raise ConfigError(f"--checkpoint {checkpoint}: model has {a} {what}, spec {spec_path} has {b}: "
+                              "not the model this spec was compiled from")  # fmt: skip
 
 
 def _print(report) -> None:  # noqa: ANN001

@@ -17,8 +17,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import zipfile
-import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -326,15 +324,16 @@ def save_graph(graph: NetworkGraph, path: str | os.PathLike, report: ImportRepor
 def load_graph(path: str | os.PathLike) -> NetworkGraph:
     """Read a graph written by `save_graph`; ConfigError naming the file and field on any problem."""
     p = existing_file(path, "graph file")
-    try:
-        with np.load(p, allow_pickle=False) as npz:
-            members = {k: npz[k] for k in npz.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, zlib.error, AttributeError) as exc:
-        raise ConfigError(f"{p}: not a readable xylodeploy graph file ({exc})") from None
-    try:
-        meta = json.loads(members[_META].astype(np.uint8).tobytes().decode())
-    except (KeyError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"{p}: no valid '{_META}' block: not a xylodeploy graph file ({exc})") from None
+    from xylodeploy.npzfile import json_meta, read_npz
+
+    members = read_npz(p, "xylodeploy graph file")
+    if _META not in members:
+        raise ConfigError(f"{p}: no '{_META}' block: not a xylodeploy graph file")
+    meta = json_meta(members[_META], f"{p}: '{_META}'")
+    for key, arr in members.items():
+        if key != _META and (arr.dtype.kind not in "fiu" or not np.all(np.isfinite(arr))):
+            what = f"{arr.dtype}, NaN/inf" if arr.dtype.kind in "fiu" else str(arr.dtype)
+            raise ConfigError(f"{p}: member '{key}' must hold finite real numbers (got {what})")
     if not isinstance(meta, dict) or meta.get("format") != GRAPH_FORMAT:
         raise ConfigError(f"{p}: field 'format' is not '{GRAPH_FORMAT}'")
     if meta.get("schema_version") != GRAPH_SCHEMA_VERSION:
@@ -354,8 +353,8 @@ def load_graph(path: str | os.PathLike) -> NetworkGraph:
         )
     except KeyError as exc:
         raise ConfigError(f"{p}: field {exc} is missing") from None
-    except (TypeError, ConfigError) as exc:
-        raise ConfigError(f"{p}: {exc}") from None
+    except (TypeError, ValueError, AttributeError, IndexError, OverflowError, ConfigError) as exc:
+        raise ConfigError(f"{p}: {str(exc)[:300]}") from None
 
 
 def graph_to_spec(graph: NetworkGraph, chip: str, method: str = "channel") -> Any:

@@ -179,12 +179,14 @@ def from_nir(
     ``dt`` and ``discretization`` ("euler" | "exact") override what the file says (see
     `xylodeploy.interop.nir_conventions.resolve`, which raises when no ``dt`` can be found).
     """
+    from xylodeploy.interop.nir_boundary import check_nir_file, checked_nir_graph
     from xylodeploy.interop.nir_conventions import resolve
 
     nir = _nir()
     rep = ImportReport("nir")
-    g = read_nir(source, rep) if isinstance(source, (str, os.PathLike)) else source
+    g = read_nir(check_nir_file(source), rep) if isinstance(source, (str, os.PathLike)) else source
     _unsupported(g)
+    g = checked_nir_graph(g, dt)  # structure, shapes, finite values, dt range (interop/nir_boundary.py)
     conv = resolve(g, dt, discretization)
     for msg in conv.messages:
         rep.note("file", msg)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator, model_validator
 
 from xylodeploy.chips import DEFAULT_CHIP, get_chip
 from xylodeploy.errors import ConfigError
@@ -24,15 +24,18 @@ from xylodeploy.frontends.audio3 import Audio3Config
 from xylodeploy.frontends.imu_config import ImuInterfaceConfig
 
 _CHIP = get_chip(DEFAULT_CHIP)
-PosFloat = Annotated[float, Field(gt=0)]
-Fraction = Annotated[float, Field(ge=0, lt=1)]
-Prob = Annotated[float, Field(ge=0, le=1)]
+PosFloat = Annotated[float, Strict(), Field(gt=0)]
+StrictBool = Annotated[bool, Strict()]
+Float = Annotated[float, Strict()]
+Seed = Annotated[int, Strict(), Field(ge=0, le=2**32 - 1)]  # numpy/torch seeds
+Fraction = Annotated[float, Strict(), Field(ge=0, lt=1)]
+Prob = Annotated[float, Strict(), Field(ge=0, le=1)]
 
 
 class Section(BaseModel):
     """Base of every config section: strict keys, validated assignment."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 def _range(lo: float, hi: float) -> Any:
@@ -43,23 +46,23 @@ class SyntheticData(Section):
     """The embedded burst-order task (see `xylodeploy.train.data_synthetic`)."""
 
     kind: Literal["synthetic"] = "synthetic"
-    n_train: Annotated[int, Field(ge=1)] = 1200
-    n_val: Annotated[int, Field(ge=1)] = 300
-    n_test: Annotated[int, Field(ge=1)] = 300
-    n_channels: Annotated[int, Field(ge=1)] = _CHIP.max_inputs
-    n_groups: Annotated[int, Field(ge=2)] = 4
-    n_bursts: Annotated[int, Field(ge=2, le=5)] = 3
-    n_classes: Annotated[int, Field(ge=2)] = 6
+    n_train: Annotated[int, Strict(), Field(ge=1)] = 1200
+    n_val: Annotated[int, Strict(), Field(ge=1)] = 300
+    n_test: Annotated[int, Strict(), Field(ge=1)] = 300
+    n_channels: Annotated[int, Strict(), Field(ge=1)] = _CHIP.max_inputs
+    n_groups: Annotated[int, Strict(), Field(ge=2)] = 4
+    n_bursts: Annotated[int, Strict(), Field(ge=2, le=5)] = 3
+    n_classes: Annotated[int, Strict(), Field(ge=2)] = 6
     duration_ms: PosFloat = 450.0
-    onset_ms: tuple[float, float] = _range(0.0, 30.0)
-    burst_ms: tuple[float, float] = _range(20.0, 40.0)
-    gap_ms: tuple[float, float] = _range(50.0, 150.0)
-    burst_rate: tuple[float, float] = _range(1.0, 3.0)
-    noise_rate: Annotated[float, Field(ge=0)] = 0.05
+    onset_ms: tuple[Float, Float] = _range(0.0, 30.0)
+    burst_ms: tuple[Float, Float] = _range(20.0, 40.0)
+    gap_ms: tuple[Float, Float] = _range(50.0, 150.0)
+    burst_rate: tuple[Float, Float] = _range(1.0, 3.0)
+    noise_rate: Annotated[float, Strict(), Field(ge=0)] = 0.05
     p_distractor: Prob = 0.5
     p_drop: Prob = 0.1
-    max_count: Annotated[int, Field(ge=1)] = _CHIP.max_input_events
-    seed: int | None = None  # None: the run's seed
+    max_count: Annotated[int, Strict(), Field(ge=1)] = _CHIP.max_input_events
+    seed: Seed | None = None  # None: the run's seed
 
     @model_validator(mode="after")
     def _ranges_ordered(self) -> SyntheticData:
@@ -87,10 +90,10 @@ class ShdData(Section):
     kind: Literal["shd"]
     train: Path
     test: Path | None = None
-    n_channels: Annotated[int, Field(ge=1)] = _CHIP.max_inputs
-    n_units: Annotated[int, Field(ge=1)] = 700
+    n_channels: Annotated[int, Strict(), Field(ge=1)] = _CHIP.max_inputs
+    n_units: Annotated[int, Strict(), Field(ge=1)] = 700
     duration: PosFloat = 1.0
-    max_count: Annotated[int, Field(ge=1)] | None = _CHIP.max_input_events
+    max_count: Annotated[int, Strict(), Field(ge=1)] | None = _CHIP.max_input_events
     val_fraction: Fraction = 0.1
     test_fraction: Fraction = 0.1
 
@@ -102,13 +105,13 @@ class AudioData(Section):
     root: Path
     classes: list[str] | None = None
     cache_dir: Path | None = None  # None: $XDG_CACHE_HOME/xylodeploy/frontend
-    sample_rate: Annotated[int, Field(ge=1000)] = 16000
-    n_channels: Annotated[int, Field(ge=1)] = _CHIP.max_inputs
+    sample_rate: Annotated[int, Strict(), Field(ge=1000)] = 16000
+    n_channels: Annotated[int, Strict(), Field(ge=1)] = _CHIP.max_inputs
     f_min: PosFloat = 100.0
     f_max: PosFloat = 7000.0
     threshold: PosFloat = 0.01
     target_rms: PosFloat | None = 0.1
-    max_events: Annotated[int, Field(ge=1)] = _CHIP.max_input_events
+    max_events: Annotated[int, Strict(), Field(ge=1)] = _CHIP.max_input_events
     duration: PosFloat = 1.0
     val_fraction: Fraction = 0.1
     test_fraction: Fraction = 0.1
@@ -144,24 +147,43 @@ class ModelConfig(Section):
     """Keyword arguments of `xylodeploy.models.SynNet` (``n_channels``/``n_classes`` come from the data)."""
 
     name: Literal["SynNet"] = "SynNet"
-    size_hidden_layers: list[Annotated[int, Field(ge=1)]] = [60]
-    time_constants_per_layer: list[Annotated[int, Field(ge=1)]] = [10]
+    size_hidden_layers: list[Annotated[int, Strict(), Field(ge=1, le=100_000)]] = [60]
+    time_constants_per_layer: list[Annotated[int, Strict(), Field(ge=1)]] = [10]
     tau_syn_base: PosFloat = 2e-3
     tau_mem: PosFloat = 2e-3
     tau_syn_out: PosFloat = 2e-3
-    quantize_time_constants: bool = True
-    train_time_constants: bool = False
+    quantize_time_constants: StrictBool = True
+    train_time_constants: StrictBool = False
     threshold: PosFloat = 1.0
     threshold_out: PosFloat | None = None  # None: SynNet's default
-    train_threshold: bool | None = None  # None: SynNet's default
-    max_spikes_per_dt: Annotated[int, Field(ge=1)] = _CHIP.max_hidden_spikes
-    max_spikes_per_dt_out: Annotated[int, Field(ge=1)] = _CHIP.max_output_spikes
-    p_dropout: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    train_threshold: StrictBool | None = None  # None: SynNet's default
+    max_spikes_per_dt: Annotated[int, Strict(), Field(ge=1)] = _CHIP.max_hidden_spikes
+    max_spikes_per_dt_out: Annotated[int, Strict(), Field(ge=1)] = _CHIP.max_output_spikes
+    p_dropout: Annotated[float, Strict(), Field(ge=0, lt=1)] = 0.0
     dt: PosFloat = 1e-3
     output: Literal["vmem", "spikes"] = "vmem"
-    hop_delay: bool = True
+    hop_delay: StrictBool = True
     surrogate: str | None = None  # None: SynNet's default
     window: PosFloat | None = None  # surrogate width; None: SynNet's default
+
+    @field_validator("surrogate")
+    @classmethod
+    def _known_surrogate(cls, v: str | None) -> str | None:
+        from xylodeploy.models.surrogate import SURROGATES
+
+        if v is not None and v not in SURROGATES:
+            raise ValueError(f"must be one of {sorted(SURROGATES)} (got {v!r})")
+        return v
+
+    @field_validator("dt")
+    @classmethod
+    def _dt_range(cls, v: float) -> float:
+        from xylodeploy.chips._common import DT_RANGE_S
+
+        lo, hi = DT_RANGE_S
+        if not lo <= v <= hi:
+            raise ValueError(f"must be a time step between {lo:g} and {hi:g} s (got {v!r})")
+        return v
 
     @model_validator(mode="after")
     def _layers_match(self) -> ModelConfig:
@@ -181,16 +203,17 @@ class ModelConfig(Section):
 class TrainConfig(Section):
     """Optimiser, loss and stopping rule."""
 
-    epochs: Annotated[int, Field(ge=1)] = 30
-    batch_size: Annotated[int, Field(ge=1)] = 64
-    lr: PosFloat = 1e-3
-    weight_decay: Annotated[float, Field(ge=0)] = 0.0
+    epochs: Annotated[int, Strict(), Field(ge=1, le=100_000)] = 30
+    batch_size: Annotated[int, Strict(), Field(ge=1)] = 64
+    lr: Annotated[float, Strict(), Field(gt=0, le=100)] = 1e-3
+    memory_limit_gb: PosFloat = 8.0  # refuse configs whose estimated training memory exceeds this
+    weight_decay: Annotated[float, Strict(), Field(ge=0)] = 0.0
     lr_schedule: Literal["none", "cosine"] = "cosine"
     loss: Literal["ce_max", "ce_mean", "ce_count"] = "ce_mean"
     grad_clip: PosFloat | None = None
-    patience: Annotated[int, Field(ge=0)] = 0  # epochs without val improvement before stopping; 0: never
-    threads: Annotated[int, Field(ge=1)] | None = None  # torch CPU threads (None: torch default)
-    progress: bool = True
+    patience: Annotated[int, Strict(), Field(ge=0)] = 0  # epochs without val improvement before stopping; 0: never
+    threads: Annotated[int, Strict(), Field(ge=1, le=1024)] | None = None  # torch CPU threads (None: torch default)
+    progress: StrictBool = True
 
 
 class RunConfig(Section):
@@ -199,7 +222,14 @@ class RunConfig(Section):
     data: DataConfig = Field(default_factory=SyntheticData)
     model: ModelConfig = Field(default_factory=ModelConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
-    seed: int = 0
+    seed: Seed = 0
+
+    @model_validator(mode="after")
+    def _fits_memory(self) -> RunConfig:
+        from xylodeploy.train.budget import check_budget
+
+        check_budget(self)
+        return self
 
 
 # ---------------------------------------------------------------- loading and error messages
@@ -228,7 +258,7 @@ def _walk(cls: type, loc: tuple) -> tuple[list[str], Any]:
 
 
 def _describe(err: dict, cls: type) -> str:
-    kind, ctx, got = err["type"], err.get("ctx", {}), err.get("input")
+    kind, ctx, got = err["type"], err.get("ctx", {}), _short(err.get("input"))
     parts, _ = _walk(cls, err["loc"])
     ops = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}
     if kind in ops:
@@ -255,7 +285,27 @@ def _describe(err: dict, cls: type) -> str:
     else:
         text = err["msg"].removeprefix("Value error, ")
         msg = f"{text[0].lower()}{text[1:]} (got {got!r})" if kind not in ("value_error",) else text
-    return f"{'.'.join(parts) or '<top>'}: {msg}"
+    return f"{'.'.join(parts)}: {msg}" if parts else msg
+
+
+class _Short:
+    """A value shown in an error message: its repr cut to 60 characters (a 3 MB string stays one short line)."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        if isinstance(self.value, (dict, list, tuple)) and len(self.value) > 8:
+            return f"<{type(self.value).__name__} of {len(self.value)} items>"
+        text = repr(self.value) if not isinstance(self.value, str) or len(self.value) < 200 else repr(self.value[:60])
+        return text if len(text) <= 60 else text[:57] + "..."
+
+    def __format__(self, spec: str) -> str:
+        return repr(self)
+
+
+def _short(value: Any) -> Any:
+    return value if isinstance(value, (bool, int, float, type(None))) else _Short(value)
 
 
 def config_error(exc: ValidationError, source: str, cls: type = RunConfig) -> ConfigError:
@@ -286,25 +336,21 @@ def _resolve_paths(section: BaseModel, base: Path) -> None:
 
 
 def read_yaml(path: str | os.PathLike, what: str = "config file") -> Any:
-    """The plain data of a YAML file (safe loader); one-line `ConfigError` naming the line on bad YAML."""
-    p = existing_file(path, what)
-    try:
-        return yaml.safe_load(p.read_text())
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        where = getattr(exc, "problem_mark", None)
-        line = f" at line {where.line + 1}" if where is not None else ""
-        raise ConfigError(f"{p}: invalid YAML{line} ({getattr(exc, 'problem', None) or exc})") from None
+    """The plain data of a YAML file through the bounded safe loader (`xylodeploy.yamlfile`); one-line errors."""
+    from xylodeploy.yamlfile import load_yaml
+
+    return load_yaml(existing_file(path, what), what)
 
 
 def load_config(path: str | os.PathLike, cls: type[RunConfig] = RunConfig) -> RunConfig:
     """Read and validate a YAML run config."""
-    p = Path(path)
+    p = existing_file(path, "config file")
     return config_from_dict(read_yaml(p), str(p), cls, base_dir=p.parent)
 
 
-def save_config(cfg: RunConfig, path: str | os.PathLike) -> Path:
-    """Write ``cfg`` as YAML atomically (all defaults spelled out)."""
-    text = yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)
+def save_config(cfg: RunConfig, path: str | os.PathLike, header: str = "") -> Path:
+    """Write ``cfg`` as YAML atomically (all defaults spelled out), after an optional comment ``header``."""
+    text = header + yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)
     with atomic_write(path, "w") as fh:
         fh.write(text)
     return Path(path)

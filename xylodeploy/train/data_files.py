@@ -18,6 +18,7 @@ import numpy as np
 
 from xylodeploy.errors import ConfigError
 from xylodeploy.fileio import existing_file
+from xylodeploy.npzfile import read_npz
 from xylodeploy.train.dataset import RasterDataset
 
 
@@ -31,6 +32,15 @@ def _class_names(raw: np.ndarray | None, labels: np.ndarray, source: str) -> lis
     return names
 
 
+def _stored_dt(p: Path, raw: np.ndarray | None) -> float | None:
+    """The file's ``dt`` member: one finite positive float (seconds), or None."""
+    if raw is None:
+        return None
+    if raw.size != 1 or raw.dtype.kind not in "iuf" or not np.isfinite(raw).all() or float(raw.ravel()[0]) <= 0:
+        raise ConfigError(f"{p}: 'dt' must be one positive number of seconds, got {raw.dtype} {raw.shape}")
+    return float(raw.ravel()[0])
+
+
 def load_npz(path: str | os.PathLike, dt: float | None = None) -> RasterDataset:
     """Load a labelled raster dataset from ``.npz``; ``dt`` (if given) must match a stored ``dt``."""
     from xylodeploy.rasters import load_raster_npz
@@ -39,9 +49,9 @@ def load_npz(path: str | os.PathLike, dt: float | None = None) -> RasterDataset:
     p = Path(path)
     if labels is None:
         raise ConfigError(f"{p}: key 'labels' is missing (training needs one label per clip)")
-    with np.load(p, allow_pickle=False) as z:
-        classes = z["classes"] if "classes" in z.files else None
-        stored_dt = float(z["dt"]) if "dt" in z.files else None
+    z = read_npz(p, "raster dataset")
+    classes = z.get("classes")
+    stored_dt = _stored_dt(p, z.get("dt"))
     if dt is not None and stored_dt is not None and not np.isclose(dt, stored_dt):
         raise ConfigError(f"{p}: rasters were binned with dt={stored_dt} s but the model uses dt={dt} s")
     names = _class_names(classes, labels, str(p))

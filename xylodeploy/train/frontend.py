@@ -158,10 +158,10 @@ def encode_file(path: str | os.PathLike, params: FrontendParams, cache_dir: str 
         target = Path(cache_dir) / f"{cache_key(p, params)}.npy"
         if target.is_file():
             try:
-                raster = np.load(target, allow_pickle=False)
+                raster = np.load(target, allow_pickle=False, mmap_mode="r")  # mapped: a lying header allocates nothing
                 if raster.shape == (params.n_steps, params.n_channels) and raster.dtype == np.uint8:
-                    return raster, True
-            except (OSError, ValueError, EOFError):
+                    return np.array(raster), True
+            except (OSError, ValueError, EOFError, MemoryError):
                 pass  # damaged cache entry: recompute and overwrite
     raster = encode(read_wav(p, params.sample_rate), params)
     if target is not None:

@@ -117,6 +117,32 @@ def lr_at(cfg: RunConfig, epoch: int, epochs: int) -> float:
     return lo + (lr - lo) * 0.5 * (1 + math.cos(math.pi * epoch / (epochs - 1)))
 
 
+RUN_CONFIG_HEADER = "# xylodeploy train: the resolved run config of this folder (every default spelled out)\n"
+
+
+def run_config_path(out: Path) -> Path:
+    """``out/config.yaml``, unless a config.yaml not written by train is there (the user's own file,
+    e.g. ``train DIR/config.yaml --out DIR``): then ``out/run_config.yaml``, and the user's file is untouched."""
+    target = out / "config.yaml"
+    if target.is_file():
+        with open(target, "rb") as fh:
+            if fh.readline() != RUN_CONFIG_HEADER.encode():
+                return out / "run_config.yaml"
+    return target
+
+
+_ADVICE = "(lower train.lr or set train.grad_clip); no checkpoint of this epoch was written"
+
+
+def _check_finite(model: torch.nn.Module, loss: torch.Tensor | None, epoch: int) -> None:
+    """Stop a diverged run: a non-finite loss or weight is a one-line error naming the epoch (1-based)."""
+    if loss is not None and not bool(torch.isfinite(loss)):
+        raise ConfigError(f"training diverged in epoch {epoch + 1}: loss is {float(loss.detach())} {_ADVICE}")
+    for name, p in model.named_parameters():
+        if not bool(torch.isfinite(p).all()):
+            raise ConfigError(f"training diverged in epoch {epoch + 1}: parameter '{name}' holds NaN/inf {_ADVICE}")
+
+
 def _train_epoch(model, splits: Splits, cfg: RunConfig, opt, epoch: int, bar, dist: DistContext) -> tuple[float, float]:
     """One epoch; with several ranks each takes its part of every global batch (`DistContext.local_part`)."""
     model.train()
@@ -126,6 +152,7 @@ def _train_epoch(model, splits: Splits, cfg: RunConfig, opt, epoch: int, bar, di
         x, y, factor = dist.local_part(x_all, y_all)
         out = model(x)
         mean_loss = readout_loss(out, y, cfg.train.loss)
+        _check_finite(model, mean_loss, epoch)
         opt.zero_grad(set_to_none=True)
         (mean_loss * factor).backward()
         if cfg.train.grad_clip:
@@ -138,6 +165,7 @@ def _train_epoch(model, splits: Splits, cfg: RunConfig, opt, epoch: int, bar, di
         bar.update(1)
         bar.set_postfix(loss=f"{total / max(n, 1):.3f}", acc=f"{correct / max(n, 1):.1%}")
     total, correct, n = dist.sum(total, correct, n)
+    _check_finite(model, None, epoch)
     return total / n, correct / n
 
 
@@ -161,8 +189,13 @@ def _resume_state(path: Path, model, opt) -> tuple[int, list, dict]:
     load_state(model, ckpt.state_dict, str(path))
     try:
         opt.load_state_dict(ckpt.optimizer)
-    except (ValueError, KeyError, RuntimeError) as exc:
-        raise ConfigError(f"{path}: optimizer state does not fit this model ({exc})") from None
+    except (ValueError, KeyError, RuntimeError, TypeError, IndexError) as exc:
+        raise ConfigError(f"{path}: optimizer state does not fit this model ({str(exc)[:200]})") from None
+    for i, (param, state) in enumerate(opt.state.items()):
+        for key, value in state.items():
+            if torch.is_tensor(value) and value.ndim and value.shape != param.shape:
+                raise ConfigError(f"{path}: optimizer state '{key}' of parameter {i} has shape {tuple(value.shape)}, "
+                                  f"the parameter {tuple(param.shape)}: not this model's optimizer")  # fmt: skip
     return ckpt.epoch + 1, list(ckpt.history), dict(ckpt.best)
 
 
@@ -214,7 +247,7 @@ def train(
     if resume:
         start, history, best = _resume_state(out / LAST, model, opt)
     if dist.is_main:
-        save_config(cfg, out / "config.yaml")
+        save_config(cfg, run_config_path(out), header=RUN_CONFIG_HEADER)
     info, cfg_dict = splits.info(), cfg.model_dump(mode="json")
     common = {"dataset": info, "config": cfg_dict}
     stopped = bool(best.get("stopped_early", False))
