@@ -16,11 +16,13 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "fuzz"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: the case table lives in tests/fuzz
 
-import _cases  # noqa: E402
-import _fixtures  # noqa: E402
-from _harness import CATEGORIES, run_case  # noqa: E402
+from tests.fuzz import (
+    _cases,  # noqa: E402
+    _fixtures,  # noqa: E402
+)
+from tests.fuzz._harness import CATEGORIES, run_case  # noqa: E402
 
 
 def _mounts() -> None:

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import _mutate as m
 import numpy as np
-from _fixtures import Files
+
+from tests.fuzz import _mutate as m
+from tests.fuzz._fixtures import Files
 
 
 @dataclass(frozen=True)
@@ -612,11 +613,57 @@ def control_cases() -> list[Case]:
 MAY_SUCCEED = ("import/nir/bitflip", "/weight:1e300")
 
 
+# ---- sweep (search-space files and storage) -----------------------------------------------------------
+def _space(text: str) -> Callable[[Files], Any]:
+    return lambda f: (f.root / "space.yaml").write_text(text)
+
+
+def _sweep_argv(*extra: str) -> Callable[[Files], list[str]]:
+    return lambda f: ["sweep", str(f.pconfig), "--space", str(f.root / "space.yaml"), "--trials", "1",
+                      "--out", str(f.root / "sweep"), *extra]  # fmt: skip
+
+
+SPACES = {
+    "alias_bomb": _p(lambda f: ((f.root / "space.yaml").write_text("train.lr: {float: [0.001, 0.01]}\n"),
+                                _alias_bomb(f.root / "space.yaml"))),
+    "alias_bomb_values": _space(
+        'a0: &a0 ["x","x","x","x","x","x","x","x","x"]\n'
+        + "".join(f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]\n" for i in range(1, 9))
+    ),
+    "not_a_mapping": _space("[1, 2, 3]\n"),
+    "empty": _space(""),
+    "unknown_config_key": _space("train.lrr: {float: [0.001, 0.01]}\n"),
+    "undotted_key": _space("lr: {float: [0.001, 0.01]}\n"),
+    "low_above_high": _space("train.lr: {float: [0.1, 0.001]}\n"),
+    "log_of_zero": _space("train.lr: {float: [0.0, 0.1], log: true}\n"),
+    "two_kinds": _space("train.lr: {float: [0.001, 0.1], choices: [0.1]}\n"),
+    "nan_bound": _space("train.lr: {float: [.nan, 0.1]}\n"),
+    "inf_bound": _space("train.lr: {float: [0.001, .inf]}\n"),
+    "bool_int": _space("train.epochs: {int: [true, 3]}\n"),
+    "choice_breaks_config": _space("model.size_hidden_layers: {choices: [[3000000]]}\n"),
+    "choice_wrong_type": _space("train.epochs: {choices: ['many']}\n"),
+    "random": _p(lambda f: m.random_bytes(f.root / "space.yaml", 5)),
+    "directory": _p(lambda f: (f.root / "space.yaml").mkdir()),
+    "missing": None,
+}
+
+
+def sweep_cases() -> list[Case]:
+    out = [Case(f"sweep/space/{k}", _sweep_argv(), prep, slow=True) for k, prep in SPACES.items()]
+    good = _space("train.lr: {float: [0.001, 0.01], log: true}\n")
+    out.append(Case("sweep/storage/unreachable_sqlite", _sweep_argv("--storage", "sqlite:////nonexistent/dir/s.db"),
+                    good, slow=True))  # fmt: skip
+    out.append(Case("sweep/trials_0", lambda f: [*_sweep_argv()(f)[:4], "--trials", "0"], good))
+    out.append(Case("sweep/jobs_0", _sweep_argv("--jobs", "0"), good))
+    out.append(Case("sweep/cost_unknown", _sweep_argv("--cost", "watts"), good))
+    return out
+
+
 def all_cases(slow: bool = True) -> list[Case]:
     import dataclasses
 
     cases = control_cases() + spec_cases() + raster_cases() + graph_cases() + ckpt_cases() + import_cases()
-    cases += output_cases() + option_cases() + yaml_cases() + stateful_cases()
+    cases += output_cases() + option_cases() + yaml_cases() + stateful_cases() + sweep_cases()
     lenient = [c.expect != "ok" and any(k in c.name for k in MAY_SUCCEED) for c in cases]
     cases = [dataclasses.replace(c, expect="any") if soft else c for c, soft in zip(cases, lenient, strict=True)]
     return [c for c in cases if slow or not c.slow]

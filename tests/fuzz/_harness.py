@@ -19,8 +19,8 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from _cases import Case
-from _fixtures import Files, copy_to
+from tests.fuzz._cases import Case
+from tests.fuzz._fixtures import Files, copy_to
 
 CATEGORIES = ("code_exec", "hang", "traceback", "wrong_success", "clobbered", "bad_message", "false_refusal")
 

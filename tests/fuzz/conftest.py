@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))  # _cases, _fixtures, _harness, _mutate
-
-import _cases  # noqa: E402
-import _fixtures  # noqa: E402
+from tests.fuzz import _cases, _fixtures
 
 
 @pytest.fixture(scope="session")

@@ -3,11 +3,12 @@ traceback, no changed input or earlier output, nothing executed (see `_harness` 
 
 from __future__ import annotations
 
-import _cases
 import pytest
-from _harness import run_case
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from tests.fuzz import _cases
+from tests.fuzz._harness import run_case
 
 CASES = _cases.all_cases()
 
@@ -23,8 +24,7 @@ def test_hostile_case(case: _cases.Case, good_files, special_mounts, tmp_path) -
 def test_table_covers_every_command() -> None:
     from pathlib import Path
 
-    from _fixtures import Files
-
+    from tests.fuzz._fixtures import Files
     from xylodeploy.cli import COMMANDS
 
     names = {c.argv(Files(Path("/nonexistent")))[0] for c in CASES}
@@ -47,7 +47,7 @@ COMMANDS = {**_cases.SPEC_CMDS, **{f"r-{k}": v for k, v in _cases.RASTER_CMDS.it
 def test_random_damage_any_command(cmd, target, seed, flips, cut, good_files, tmp_path_factory) -> None:  # noqa: ANN001
     """Random bit flips / truncation of any input under any command: the file may stay valid (success is
     allowed), but never a traceback, a hang, a changed input or executed code."""
-    import _mutate as m
+    from tests.fuzz import _mutate as m
 
     def prep(f) -> None:  # noqa: ANN001
         p = getattr(f, target)

@@ -6,13 +6,13 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import _mutate as m
 import numpy as np
 import pytest
 import torch
-from _harness import snapshot
 from click.testing import CliRunner
 
+from tests.fuzz import _mutate as m
+from tests.fuzz._harness import snapshot
 from xylodeploy.cli import main
 from xylodeploy.errors import ConfigError
 

@@ -8,12 +8,12 @@ import shutil
 import zipfile
 from pathlib import Path
 
-import _mutate as m
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.fuzz import _mutate as m
 from xylodeploy.errors import XylodeployError
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))

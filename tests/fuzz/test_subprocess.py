@@ -8,8 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import _mutate as m
 import pytest
+
+from tests.fuzz import _mutate as m
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,8 +41,8 @@ CASES = {
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_real_process(name: str, good_files, tmp_path: Path) -> None:  # noqa: ANN001
-    from _fixtures import copy_to
-    from _harness import snapshot
+    from tests.fuzz._fixtures import copy_to
+    from tests.fuzz._harness import snapshot
 
     f = copy_to(good_files, tmp_path / "case")
     prep, argv = CASES[name]

@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from fixtures_small import write_yaml
 
+from tests.support.fixtures_small import write_yaml
 from xylodeploy.cli import main
 from xylodeploy.frontends.imu_config import read_interface
 from xylodeploy.ir import XyloSpec
