@@ -112,8 +112,26 @@ class AudioData(Section):
     test_fraction: Fraction = 0.1
 
 
-DataConfig = Annotated[SyntheticData | NpzData | ShdData | AudioData, Field(discriminator="kind")]
-DATA_KINDS = ("synthetic", "npz", "shd", "audio")
+class DenseData(Section):
+    """The embedded dense keyword task: synthetic speakers through the audio front-end (`data_dense`)."""
+
+    kind: Literal["dense"]
+    n_classes: Annotated[int, Field(ge=2, le=8)] = 8
+    clips_per_speaker: Annotated[int, Field(ge=1)] = 40
+    n_train_speakers: Annotated[int, Field(ge=1)] = 32
+    n_val_speakers: Annotated[int, Field(ge=1)] = 6
+    n_test_speakers: Annotated[int, Field(ge=1)] = 12
+    snr_db: tuple[float, float] = _range(0.0, 20.0)
+    threshold: PosFloat = 0.012
+    max_events: Annotated[int, Field(ge=1)] = _CHIP.max_input_events
+    n_channels: Annotated[int, Field(ge=1)] = _CHIP.max_inputs
+    cache: bool = True
+    cache_dir: Path | None = None  # None: $XDG_CACHE_HOME/xylodeploy/frontend
+    seed: int | None = None  # None: the run's seed
+
+
+DataConfig = Annotated[SyntheticData | NpzData | ShdData | AudioData | DenseData, Field(discriminator="kind")]
+DATA_KINDS = ("synthetic", "npz", "shd", "audio", "dense")
 
 
 class ModelConfig(Section):
