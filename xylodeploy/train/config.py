@@ -121,7 +121,8 @@ class DenseData(Section):
     n_train_speakers: Annotated[int, Field(ge=1)] = 32
     n_val_speakers: Annotated[int, Field(ge=1)] = 6
     n_test_speakers: Annotated[int, Field(ge=1)] = 12
-    snr_db: tuple[float, float] = _range(0.0, 20.0)
+    snr_db: tuple[float, float] = _range(-3.0, 20.0)
+    p_talker: Prob = 0.5  # probability of a quieter background talker
     threshold: PosFloat = 0.012
     max_events: Annotated[int, Field(ge=1)] = _CHIP.max_input_events
     n_channels: Annotated[int, Field(ge=1)] = _CHIP.max_inputs

@@ -37,7 +37,7 @@ from xylodeploy.fileio import atomic_write
 from xylodeploy.train.dataset import RasterDataset, Splits
 from xylodeploy.train.frontend import FrontendParams, encode_batch
 
-DENSE_VERSION = 1
+DENSE_VERSION = 2
 SR = 16000
 
 # phoneme -> (kind, formants F1..F3 [Hz] or (frication centre, amplitude), duration [ms])
@@ -53,6 +53,7 @@ WORDS: tuple[tuple[str, ...], ...] = (
     ("sh", "o", "e"), ("e", "sh", "o"), ("t", "i", "n", "e"), ("n", "e", "t", "i"),
 )  # fmt: skip
 NOISE_TYPES = ("white", "pink", "hum", "babble")
+NEUTRAL = (500.0, 1500.0, 2500.0)  # formants of a neutral vowel [Hz]
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,8 @@ class DenseTask:
     n_train_speakers: int = 32
     n_val_speakers: int = 6
     n_test_speakers: int = 12
-    snr_db: tuple[float, float] = (0.0, 20.0)
+    snr_db: tuple[float, float] = (-3.0, 20.0)
+    p_talker: float = 0.5
     threshold: float = 0.012
     max_events: int = 15
     n_channels: int = 16
@@ -93,7 +95,7 @@ def speaker(seed: int, sid: int) -> dict:
     rng = np.random.default_rng([seed, sid, 1 << 20])
     f0 = float(np.exp(rng.uniform(np.log(85), np.log(260))))
     return {
-        "f0": f0, "fscale": float(np.clip((f0 / 150) ** 0.25 * rng.uniform(0.88, 1.12), 0.8, 1.3)),
+        "f0": f0, "fscale": float(np.clip((f0 / 150) ** 0.25 * rng.uniform(0.8, 1.25), 0.75, 1.4)),
         "rate": float(rng.uniform(0.75, 1.35)), "bw": float(rng.uniform(0.6, 1.8)),
         "tilt": float(rng.uniform(0.25, 1.0)), "breath": float(rng.uniform(0.0, 0.35)),
         "emph": float(rng.uniform(-0.6, 0.9)), "noise": str(rng.choice(NOISE_TYPES)),
@@ -103,17 +105,19 @@ def speaker(seed: int, sid: int) -> dict:
 
 def _tracks(word: tuple[str, ...], spk: dict, rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
     """Per-sample formant, amplitude and frication tracks of one utterance of ``word``."""
-    durs = np.array([PHONEMES[p][2] for p in word]) * 1e-3 / spk["rate"] * rng.uniform(0.85, 1.15, len(word))
+    durs = np.array([PHONEMES[p][2] for p in word]) * 1e-3 / spk["rate"] * rng.uniform(0.7, 1.3, len(word))
     start = rng.uniform(0.03, max(0.04, 0.97 - durs.sum() - 0.05))
     keys: dict[str, list] = {k: [] for k in ("t", "F1", "F2", "F3", "Av", "Af", "Fc", "Aw")}
-    t, last = start, (500.0, 1500.0, 2500.0)
+    t, last = start, NEUTRAL
     for p, d in zip(word, durs, strict=True):
         kind, par, _ = PHONEMES[p]
         if kind == "p":  # closure silence, then a short loud burst
             t += 0.035 / spk["rate"]
         for frac in (0.15, 0.85):
             keys["t"].append(t + frac * d)
-            last = tuple(f * spk["fscale"] for f in par) if kind in "vn" else last
+            if kind in "vn":  # sloppy articulation: targets undershoot towards a neutral vowel
+                under = rng.uniform(0.0, 0.35)
+                last = tuple(spk["fscale"] * (f + under * (f0 - f)) for f, f0 in zip(par, NEUTRAL, strict=True))
             for k in range(3):
                 keys[f"F{k + 1}"].append(last[k])
             keys["Av"].append({"v": 1.0, "n": 0.35}.get(kind, 0.0))
@@ -155,8 +159,8 @@ def _background(kind: str, spk: dict, rng: np.random.Generator, n: int) -> np.nd
     return env * mix
 
 
-def synthesize(word: tuple[str, ...], spk: dict, rng: np.random.Generator, snr_db: tuple[float, float]) -> np.ndarray:
-    """One 1 s waveform of ``word`` spoken by ``spk`` in its noise."""
+def _speech(word: tuple[str, ...], spk: dict, rng: np.random.Generator) -> np.ndarray:
+    """The clean 1 s waveform of ``word`` spoken by ``spk``."""
     from scipy.signal import lfilter
 
     n = SR
@@ -171,12 +175,22 @@ def synthesize(word: tuple[str, ...], spk: dict, rng: np.random.Generator, snr_d
     breath = spk["breath"] * _lowpass_noise(rng, n, 3)
     fric = tr["Af"] * _lowpass_noise(rng, n, 6) * np.sin(2 * np.pi * np.cumsum(tr["Fc"]) / SR)
     speech = tr["Av"] * (voiced + breath) + 0.5 * fric + tr["Aw"] * rng.standard_normal(n)
-    speech = lfilter([1.0, -spk["emph"]], [1.0], speech)
-    noise = _background(spk["noise"], spk, rng, n)
+    return lfilter([1.0, -spk["emph"]], [1.0], speech)
+
+
+def synthesize(word: tuple[str, ...], spk: dict, rng: np.random.Generator, snr_db: tuple[float, float],
+               p_talker: float = 0.5) -> np.ndarray:  # fmt: skip
+    """One 1 s waveform of ``word`` spoken by ``spk`` in its noise, with probability ``p_talker`` over a
+    quieter background talker (another voice saying another word, 6-15 dB below)."""
+    speech = _speech(word, spk, rng)
+    p_s = np.mean(speech**2)
+    if rng.random() < p_talker:
+        other = _speech(WORDS[rng.integers(len(WORDS))], speaker(int(rng.integers(1 << 30)), 1 << 21), rng)
+        speech = speech + other * np.sqrt(p_s / (np.mean(other**2) + 1e-12) * 10 ** (-rng.uniform(6, 15) / 10))
+    noise = _background(spk["noise"], spk, rng, SR)
     lo, hi = snr_db
     snr = lo + spk["snr"] * (hi - lo) + rng.normal(0, 2)
-    p_s, p_n = np.mean(speech**2), np.mean(noise**2) + 1e-12
-    return speech + noise * np.sqrt(p_s / p_n * 10 ** (-snr / 10))
+    return speech + noise * np.sqrt(p_s / (np.mean(noise**2) + 1e-12) * 10 ** (-snr / 10))
 
 
 def generate_speakers(task: DenseTask, speakers: np.ndarray, source: str) -> RasterDataset:
@@ -187,7 +201,7 @@ def generate_speakers(task: DenseTask, speakers: np.ndarray, source: str) -> Ras
         for j in range(task.clips_per_speaker):
             rng = np.random.default_rng([task.seed, int(sid), j])
             label = j % task.n_classes
-            waves.append(synthesize(WORDS[label], spk, rng, task.snr_db))
+            waves.append(synthesize(WORDS[label], spk, rng, task.snr_db, task.p_talker))
             labels.append(label)
             groups.append(int(sid))
     params, chunk = task.frontend(), 100
