@@ -132,6 +132,9 @@ def run_pipeline(cfg: PipelineConfig, out_dir: str | Path, log: Callable[[str], 
                        (splits.val.spikes, splits.val.labels)),
         source={"checkpoint": str(trained.checkpoint), "sha256": sha256_file(trained.checkpoint)},
     )  # fmt: skip
+    cal = dep.quantization.calibration
+    if cal is not None:
+        log(f"      calibrated: {len(cal.candidates)} candidate specs tried, winner {cal.winner} ({cal.reason})")
     spec_path = out / "model.xylo"
     dep.spec.save(spec_path)
     s = cfg.simulate

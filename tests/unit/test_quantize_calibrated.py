@@ -81,9 +81,9 @@ def test_selection_follows_agreement_then_score_error(net, dense_clips, monkeypa
     cal = calibrated_quantize(net, tq, CHIP, dense_clips[:4], RULE, vmem_range=1.0).report.calibration
     assert cal.winner == "h0.5-o1.25"
     assert "tied with channel-headroom3" in cal.reason and "0.100 vs 0.400" in cal.reason
-    table["h2-o1.25"] = (0.97, 0.9)
+    table["h0.125-o1.25"] = (0.97, 0.9)
     cal = calibrated_quantize(net, tq, CHIP, dense_clips[:4], RULE, vmem_range=1.0).report.calibration
-    assert cal.winner == "h2-o1.25" and "highest agreement" in cal.reason
+    assert cal.winner == "h0.125-o1.25" and "highest agreement" in cal.reason
 
 
 def test_inputs_are_not_modified(net, dense_clips):
@@ -122,3 +122,19 @@ def test_compile_without_clips_falls_back_to_channel(net):
     with pytest.warns(CalibrationWarning, match="falls back"):
         dep = compile(spiking, "xylo-audio2")
     assert dep.quantization.method == "channel" and dep.quantization.calibration is None
+
+
+def test_spiking_readout_is_calibrated_too(dense_clips):
+    torch.manual_seed(1)
+    spiking = SynNet(8, 16, [16], [2], output="spikes").eval()
+    rule = ReadoutRule("spikes", "count")
+    tq = quantize_time_constants(extract(spiking), CHIP)
+    qg = calibrated_quantize(spiking, tq, CHIP, dense_clips, rule)
+    cal = qg.report.calibration
+    win = next(c for c in cal.candidates if c.name == cal.winner)
+    backend = get_backend("reference")
+    backend.load(map_to_spec(qg))
+    chip_pred = rule.predict(backend.run(dense_clips).spikes_out)
+    float_pred = float_scores(spiking, dense_clips, rule).argmax(1)
+    assert np.mean(chip_pred == float_pred) == pytest.approx(win.agreement)
+    assert win.agreement == max(c.agreement for c in cal.candidates)

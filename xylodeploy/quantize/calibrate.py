@@ -7,14 +7,15 @@
 
 2. Candidates. A calibrated candidate with margins ``(m_h, m_o)`` gives every hidden neuron its own
    scale with ``m_h * R_j`` inside int16 (``s_j <= 32767 / (m_h R_j)``; thresholds are limited only by
-   the chip's threshold range, no fixed headroom bits), and the readout ONE scale (the argmax over readout
-   neurons must survive) with ``m_o * max_j R_j`` inside int16, optionally clipping readout weights at a
-   percentile. The readout's resolution is thus set by its measured Vmem/Isyn range rather than by
-   ``2**headroom_bits`` of slack. Shifts are the largest that fit (`quantize_weights`), or one more
-   (``shift_offsets``: where a cap binds, a finer state unit for coarser weights). The ``channel`` specs
-   with 2 and 3 headroom bits are candidates too. Coordinate search: hidden margin (``HIDDEN_MARGINS``,
-   ``m_o = 1.25``), hidden shift offsets, readout margin (``READOUT_MARGINS``), readout shift offset,
-   readout clipping (``READOUT_CLIP``) -- each step keeps the best so far (13 candidates at most).
+   the chip's threshold range, no fixed headroom bits), and the readout ONE scale (the argmax over
+   readout neurons must survive) with ``m_o * max_j R_j`` inside int16, optionally clipping readout
+   weights at a percentile (a spiking readout: per-neuron scales from ``m_o R_j``). The readout's
+   resolution is thus set by its measured Vmem/Isyn range rather than by ``2**headroom_bits`` of slack.
+   Shifts are the largest that fit (`quantize_weights`), or one more (``shift_offsets``: where a cap
+   binds, a finer state unit for coarser weights). The ``channel`` specs with 2 and 3 headroom bits are
+   candidates too. Coordinate search: hidden margin (``HIDDEN_MARGINS``, ``m_o = 1.25``), hidden shift
+   offsets, readout margin (``READOUT_MARGINS``), readout shift offset, readout clipping
+   (``READOUT_CLIP``) -- each step keeps the best so far (13 candidates at most).
 
 3. Selection. Each candidate's spec runs the calibration clips on the bit-exact reference simulator.
    ``agreement`` = fraction of clips whose chip prediction equals the float model's prediction (no labels
@@ -38,7 +39,7 @@ from xylodeploy.quantize.timeconst import TimeQuantizedGraph
 from xylodeploy.quantize.weights import quantize_weights
 from xylodeploy.readout import ReadoutRule
 
-HIDDEN_MARGINS = (0.25, 0.5, 1.0, 2.0)
+HIDDEN_MARGINS = (0.125, 0.25, 0.5, 1.0)
 READOUT_MARGINS = (1.0, 1.5)
 READOUT_CLIP = 99.5
 BATCH = 128
@@ -143,6 +144,8 @@ def _quantize(tq: TimeQuantizedGraph, chip: ChipSpec, cand: Candidate, ranges: M
     state = None
     if cand.hidden_margin is not None and ranges is not None:
         state = {n: cand.hidden_margin * r for n, r in ranges.items() if n != readout}
+        if vmem_range is None and cand.readout_margin is not None:  # spiking readout: ranges as hidden neurons
+            state[readout] = cand.readout_margin * ranges[readout]
     vr = vmem_range
     if vr is not None and cand.readout_margin is not None and ranges is not None:
         vr = cand.readout_margin * float(np.max(ranges[readout]))
@@ -184,7 +187,7 @@ def _reason(results: list[CandidateResult], best: CandidateResult) -> str:
             f"{best.score_error:.3f} vs {runner.score_error:.3f}")  # fmt: skip
 
 
-def _search(attempt: Any, tried: list, vmem_readout: bool) -> None:
+def _search(attempt: Any, tried: list) -> None:
     """Coordinate search over hidden margin, hidden shift offsets, then readout settings (module docstring)."""
 
     def best() -> Candidate:
@@ -201,7 +204,7 @@ def _search(attempt: Any, tried: list, vmem_readout: bool) -> None:
         attempt(b.but(shift_offsets=offs))
     b = best()
     hidden_offs = tuple(o for o in b.shift_offsets if o[0] != "out")
-    for m in READOUT_MARGINS if vmem_readout else ():
+    for m in READOUT_MARGINS:
         attempt(b.but(readout_margin=m))
     b = best()
     attempt(b.but(shift_offsets=(*hidden_offs, ("out", 1))))
@@ -234,7 +237,7 @@ def calibrated_quantize(model: Any, tq: TimeQuantizedGraph, chip: ChipSpec, cali
     for bits in (2, 3):
         attempt(Candidate(f"channel-headroom{bits}", None, None, headroom_bits=bits))
     if ranges is not None:
-        _search(attempt, tried, vmem_range is not None)
+        _search(attempt, tried)
     results = [r for r, _ in tried]
     win_result, win_graph = min(tried, key=lambda t: _rank(t[0]))
     summary = {n: float(np.max(r)) for n, r in ranges.items()} if ranges is not None else {}

@@ -29,11 +29,12 @@ as the scales allow, so no group loses weight range. ``clip_percentile < 100`` t
 weight scale from that percentile of the nonzero ``|W|`` instead of the maximum: outliers
 are then clipped (never wrapped) and counted in the report.
 
-``state_ranges`` (population -> per-neuron float ``|state|`` that must stay representable, e.g.
-measured on calibration clips times a margin, see `xylodeploy.quantize.calibrate`) caps each
-hidden neuron's scale further, ``s_j <= state_range.hi / range_j``; ``readout_clip_percentile``
-sets the readout's own weight clipping percentile (default: ``clip_percentile``); ``shift_offsets``
-adds bits to a group's chosen shift (finer state unit, coarser weights where a cap binds).
+``state_ranges`` (population -> per-neuron float ``|state|`` that must stay representable, e.g. measured
+on calibration clips times a margin, see `xylodeploy.quantize.calibrate`) caps each hidden neuron's
+scale (and a spiking readout's) further, ``s_j <= state_range.hi / range_j``;
+``readout_clip_percentile`` sets the readout's own weight clipping percentile (default:
+``clip_percentile``); ``shift_offsets`` adds bits to a group's chosen shift (finer state unit, coarser
+weights where a cap binds).
 """
 
 from __future__ import annotations
@@ -218,7 +219,7 @@ def _side(graph: NetworkGraph, names: tuple[str, ...], groups: tuple[str, ...], 
     b = np.concatenate([p.bias for p in pops])
     cap = _caps(th, b, chip, opts["headroom"])
     ranges = opts.get("state_ranges") or {}
-    if groups != ("out",) and any(n in ranges for n in names):
+    if (groups != ("out",) or opts.get("vmem_range") is None) and any(n in ranges for n in names):
         r = np.concatenate([np.broadcast_to(np.asarray(ranges.get(p.name, 0.0), float), (p.size,)) for p in pops])
         with np.errstate(divide="ignore"):
             cap = np.minimum(cap, np.where(r > 0, chip.state_range.hi / np.where(r > 0, r, 1.0), np.inf))
