@@ -4,6 +4,8 @@ untouched inputs, the report, and readout resolution against the headroom-bits r
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -27,9 +29,9 @@ RULE = ReadoutRule("vmem", "max")
 
 @pytest.fixture(scope="module")
 def dense_clips() -> np.ndarray:
-    """48 dense front-end clips (3 speakers), cropped to 400 steps to keep the tests fast."""
-    task = DenseTask(clips_per_speaker=16, seed=3)
-    return generate_speakers(task, np.arange(3), "cal").spikes[:, 100:500]
+    """24 dense front-end clips (3 speakers), cropped to 300 steps to keep the tests fast."""
+    task = DenseTask(clips_per_speaker=8, seed=3)
+    return generate_speakers(task, np.arange(3), "cal").spikes[:, 100:400]
 
 
 @pytest.fixture(scope="module")
@@ -54,11 +56,11 @@ def test_winner_has_the_best_agreement_and_reproduces_it(net, dense_clips):
     qg = calibrated_quantize(net, tq, CHIP, dense_clips, RULE, vmem_range=1.0)
     cal = qg.report.calibration
     assert qg.method == "calibrated" and qg.report.method == "calibrated"
-    best = max(c.agreement for c in cal.candidates)
+    tie = max(c.agreement for c in cal.candidates) - 1 / len(dense_clips) - 1e-9  # one clip less is a tie
     win = next(c for c in cal.candidates if c.name == cal.winner)
-    assert win.agreement == best
-    assert win.score_error == min(c.score_error for c in cal.candidates if c.agreement == best)
-    assert len({c.name for c in cal.candidates}) == len(cal.candidates) >= 8
+    assert win.agreement >= tie
+    assert win.score_error == min(c.score_error for c in cal.candidates if c.agreement >= tie)
+    assert len({c.name for c in cal.candidates}) == len(cal.candidates) >= 6
     # independent re-check: the returned graph's spec on the reference simulator vs the float model
     backend = get_backend("reference")
     backend.load(map_to_spec(qg))
@@ -69,8 +71,9 @@ def test_winner_has_the_best_agreement_and_reproduces_it(net, dense_clips):
 
 
 def test_selection_follows_agreement_then_score_error(net, dense_clips, monkeypatch):
-    """With evaluations stubbed, the candidate with the highest agreement wins; ties go to the lower error."""
-    table = {"h1-o1.25": (0.90, 0.5), "channel-headroom3": (0.95, 0.4), "h0.5-o1.25": (0.95, 0.1)}
+    """With evaluations stubbed (24 clips: one clip = 4.2 %), the candidate with the highest agreement wins;
+    agreement within one clip is a tie, which goes to the lower score error."""
+    table = {"h1-o1.25": (0.80, 0.05), "channel-headroom3": (0.95, 0.4), "h0.5-o1.25": (0.92, 0.1)}
 
     def fake(cand, qg, x, ref, rule):
         agree, err = table.get(cand.name, (0.5, 1.0))
@@ -78,11 +81,11 @@ def test_selection_follows_agreement_then_score_error(net, dense_clips, monkeypa
 
     monkeypatch.setattr(calibrate, "_evaluate", fake)
     tq = quantize_time_constants(extract(net), CHIP)
-    cal = calibrated_quantize(net, tq, CHIP, dense_clips[:4], RULE, vmem_range=1.0).report.calibration
+    cal = calibrated_quantize(net, tq, CHIP, dense_clips, RULE, vmem_range=1.0).report.calibration
     assert cal.winner == "h0.5-o1.25"
-    assert "tied with channel-headroom3" in cal.reason and "0.100 vs 0.400" in cal.reason
-    table["h0.125-o1.25"] = (0.97, 0.9)
-    cal = calibrated_quantize(net, tq, CHIP, dense_clips[:4], RULE, vmem_range=1.0).report.calibration
+    assert "within one clip" in cal.reason and "next: channel-headroom3 95.00%, 0.400" in cal.reason
+    table["h0.125-o1.25"] = (1.0, 0.9)
+    cal = calibrated_quantize(net, tq, CHIP, dense_clips, RULE, vmem_range=1.0).report.calibration
     assert cal.winner == "h0.125-o1.25" and "highest agreement" in cal.reason
 
 
@@ -138,3 +141,22 @@ def test_spiking_readout_is_calibrated_too(dense_clips):
     float_pred = float_scores(spiking, dense_clips, rule).argmax(1)
     assert np.mean(chip_pred == float_pred) == pytest.approx(win.agreement)
     assert win.agreement == max(c.agreement for c in cal.candidates)
+
+
+def test_dense_trained_readout_keeps_its_resolution(dense_clips):
+    """A SynNet 3x24 trained on the dense task (tests/data): the issue measured readout SMAPE 18 % with the
+    old rule on such a model; the calibrated readout must stay far below (int8 with a shared scale: ~4 %)."""
+    from xylodeploy.train.checkpoint import load_model
+
+    model, _ = load_model(Path(__file__).parent.parent / "data" / "dense_synnet_3x24.pt")
+    model.eval()
+    clips = generate_speakers(DenseTask(clips_per_speaker=8, seed=3), np.arange(3), "cal").spikes  # 1000 steps
+    opts = CompileOptions(readout_pooling="max")
+    dep = compile(model, "xylo-audio2", opts, calibration=clips)
+    old = compile(model, "xylo-audio2", replace(opts, method="channel"), calibration=clips)
+    ours, before = dep.quantization.layer("readout"), old.quantization.layer("readout")
+    assert ours.weight_smape < 6.0 and ours.weight_snr_db > 38.0
+    assert ours.weight_smape <= before.weight_smape + 0.5
+    win = next(c for c in dep.quantization.calibration.candidates if c.name == dep.quantization.calibration.winner)
+    legacy = next(c for c in dep.quantization.calibration.candidates if c.name == "channel-headroom2")
+    assert win.agreement >= legacy.agreement

@@ -19,7 +19,8 @@
 
 3. Selection. Each candidate's spec runs the calibration clips on the bit-exact reference simulator.
    ``agreement`` = fraction of clips whose chip prediction equals the float model's prediction (no labels
-   are used). Highest agreement wins; a tie goes to the lower score error
+   are used). Highest agreement wins, where one clip less counts as a tie (that difference is below the
+   resolution of the measurement); a tie goes to the lower score error
    ``RMS(chip_score / s_out - float_score) / std(float_score)``, then to the earlier candidate.
 """
 
@@ -171,27 +172,32 @@ def _evaluate(cand: Candidate, qg: QuantizedGraph, x: np.ndarray, ref: np.ndarra
     )  # fmt: skip
 
 
-def _rank(r: CandidateResult) -> tuple[float, float]:
-    return (-round(r.agreement, 9), r.score_error)
+def _pick(results: list[CandidateResult], n_clips: int) -> CandidateResult:
+    """Best agreement, where one clip less counts as a tie (below the measurement's resolution); then the
+    lowest score error; then the earliest candidate."""
+    top = max(r.agreement for r in results)
+    pool = [r for r in results if r.agreement >= top - 1.0 / n_clips - 1e-9]
+    return min(pool, key=lambda r: r.score_error)
 
 
-def _reason(results: list[CandidateResult], best: CandidateResult) -> str:
+def _reason(results: list[CandidateResult], best: CandidateResult, n_clips: int) -> str:
     others = [r for r in results if r is not best]
     if not others:
         return "only candidate"
-    runner = min(others, key=_rank)
-    if runner.agreement < best.agreement:
+    runner = _pick(others, n_clips)
+    if runner.agreement < best.agreement - 1.0 / n_clips - 1e-9:
         return (f"highest agreement with the float model: {best.agreement:.2%} "
                 f"(next: {runner.name} {runner.agreement:.2%})")  # fmt: skip
-    return (f"agreement {best.agreement:.2%} tied with {runner.name}; lower score error "
-            f"{best.score_error:.3f} vs {runner.score_error:.3f}")  # fmt: skip
+    return (f"agreement {best.agreement:.2%}, within one clip of the best ({max(r.agreement for r in results):.2%}), "
+            f"and the lowest score error {best.score_error:.3f} (next: {runner.name} {runner.agreement:.2%}, "
+            f"{runner.score_error:.3f})")  # fmt: skip
 
 
-def _search(attempt: Any, tried: list) -> None:
+def _search(attempt: Any, tried: list, n_clips: int) -> None:
     """Coordinate search over hidden margin, hidden shift offsets, then readout settings (module docstring)."""
 
     def best() -> Candidate:
-        r = min((r for r, _ in tried if r.settings["hidden_margin"] is not None), key=_rank)
+        r = _pick([r for r, _ in tried if r.settings["hidden_margin"] is not None], n_clips)
         st = r.settings
         return Candidate(r.name, st["hidden_margin"], st["readout_margin"], st["readout_clip_percentile"],
                          shift_offsets=tuple(st["shift_offsets"].items()))  # fmt: skip
@@ -237,11 +243,12 @@ def calibrated_quantize(model: Any, tq: TimeQuantizedGraph, chip: ChipSpec, cali
     for bits in (2, 3):
         attempt(Candidate(f"channel-headroom{bits}", None, None, headroom_bits=bits))
     if ranges is not None:
-        _search(attempt, tried)
+        _search(attempt, tried, len(x))
     results = [r for r, _ in tried]
-    win_result, win_graph = min(tried, key=lambda t: _rank(t[0]))
+    win_result = _pick(results, len(x))
+    win_graph = next(g for r, g in tried if r is win_result)
     summary = {n: float(np.max(r)) for n, r in ranges.items()} if ranges is not None else {}
     cal = CalibrationReport(n_clips=len(x), percentile=percentile, state_ranges=summary, candidates=tuple(results),
-                            winner=win_result.name, reason=_reason(results, win_result))  # fmt: skip
+                            winner=win_result.name, reason=_reason(results, win_result, len(x)))  # fmt: skip
     report = replace(win_graph.report, method="calibrated", calibration=cal)
     return replace(win_graph, method="calibrated", report=report)
