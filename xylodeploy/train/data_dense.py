@@ -195,7 +195,9 @@ def synthesize(word: tuple[str, ...], spk: dict, rng: np.random.Generator, snr_d
 
 def generate_speakers(task: DenseTask, speakers: np.ndarray, source: str) -> RasterDataset:
     """All clips of ``speakers`` (balanced labels), encoded by the front-end; ``groups`` = speaker id."""
+    params, chunk = task.frontend(), 100
     labels, groups, waves = [], [], []
+    parts = [np.zeros((0, params.n_steps, params.n_channels), np.uint8)]
     for sid in speakers:
         spk = speaker(task.seed, int(sid))
         for j in range(task.clips_per_speaker):
@@ -204,10 +206,12 @@ def generate_speakers(task: DenseTask, speakers: np.ndarray, source: str) -> Ras
             waves.append(synthesize(WORDS[label], spk, rng, task.snr_db, task.p_talker))
             labels.append(label)
             groups.append(int(sid))
-    params, chunk = task.frontend(), 100
-    x = np.stack(waves) if waves else np.zeros((0, SR))
-    spikes = np.concatenate([encode_batch(x[i : i + chunk], params) for i in range(0, len(x), chunk)] or
-                            [np.zeros((0, params.n_steps, params.n_channels), np.uint8)])  # fmt: skip
+            if len(waves) == chunk:  # encode as we go: only ``chunk`` waveforms are held at once
+                parts.append(encode_batch(np.stack(waves), params))
+                waves.clear()
+    if waves:
+        parts.append(encode_batch(np.stack(waves), params))
+    spikes = np.concatenate(parts)
     return RasterDataset(spikes, np.array(labels, dtype=np.int64), task.classes, task.dt, source=source,
                          groups=np.array(groups, dtype=np.int64))  # fmt: skip
 
