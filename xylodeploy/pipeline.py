@@ -2,7 +2,7 @@
 
 The config is a training `RunConfig` plus three sections (all optional)::
 
-    quantize:  {chip: xylo-audio2, method: channel, headroom_bits: 2, clip_percentile: 100,
+    quantize:  {chip: xylo-audio2, method: calibrated, headroom_bits: 2, clip_percentile: 100,
                 finetune_epochs: 2, finetune_lr: 0.1, finetune_batch_size: 32, finetune_clips: null}
     simulate:  {backends: [reference, xylosim], xylosim_clips: 32, exact_clips: 64}
     report:    {plots: true}
@@ -35,9 +35,9 @@ class QuantizeSection(Section):
     """How the trained network becomes a chip spec."""
 
     chip: str = DEFAULT_CHIP
-    method: Literal["global", "channel"] = "channel"
-    headroom_bits: Annotated[int, Strict(), Field(ge=0, le=14)] = 2
-    clip_percentile: Annotated[float, Strict(), Field(gt=0, le=100)] = 100.0
+    method: Literal["calibrated", "global", "channel"] = "calibrated"
+    headroom_bits: Annotated[int, Strict(), Field(ge=0, le=14)] = 2  # global / channel only
+    clip_percentile: Annotated[float, Strict(), Field(gt=0, le=100)] = 100.0  # global / channel only
     finetune_epochs: Annotated[int, Strict(), Field(ge=0)] = 2
     finetune_lr: Annotated[float, Strict(), Field(gt=0, le=10)] = 0.1
     finetune_batch_size: Annotated[int, Strict(), Field(ge=1)] = 32
@@ -163,6 +163,9 @@ def _run(cfg: PipelineConfig, out: Path, splits, backends, log, t0: float, on_ep
                        (splits.val.spikes, splits.val.labels)),
         source={"checkpoint": str(trained.checkpoint), "sha256": sha256_file(trained.checkpoint)},
     )  # fmt: skip
+    cal = dep.quantization.calibration
+    if cal is not None:
+        log(f"      calibrated: {len(cal.candidates)} candidate specs tried, winner {cal.winner} ({cal.reason})")
     spec_path = out / "model.xylo"
     dep.spec.save(spec_path)
     s = cfg.simulate

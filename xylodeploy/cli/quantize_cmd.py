@@ -13,10 +13,12 @@ from xylodeploy.cli._inputs import FiniteFloat
 @click.command("quantize")
 @click.argument("checkpoint", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--chip", default=DEFAULT_CHIP, show_default=True, help="Target chip.")
-@click.option("--method", type=click.Choice(["channel", "global"]), default="channel", show_default=True,
-              help="One scale per neuron (channel) or per hidden/readout group (global).")  # fmt: skip
+@click.option("--method", type=click.Choice(["calibrated", "channel", "global"]), default="calibrated",
+              show_default=True, help="calibrated: scales from state ranges measured on the data, best of several "
+              "candidate specs on the reference simulator; channel: one scale per neuron; global: per "
+              "hidden/readout group.")  # fmt: skip
 @click.option("--headroom-bits", type=click.IntRange(0, 14), default=2, show_default=True,
-              help="Keep thresholds below int16 >> this many bits.")  # fmt: skip
+              help="channel/global: keep thresholds below int16 >> this many bits.")  # fmt: skip
 @click.option("--finetune-epochs", type=click.IntRange(min=0), default=0, show_default=True,
               help="Epochs of fine-tuning in the chip's exact arithmetic.")  # fmt: skip
 @click.option("--finetune-lr", type=FiniteFloat(min=0, max=10, min_open=True), default=0.1, show_default=True,

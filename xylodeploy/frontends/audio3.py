@@ -27,7 +27,7 @@ from typing import Annotated, Literal
 
 import numpy as np
 from numba import njit
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
 
 from xylodeploy.chips import audio3_afe as hw
 from xylodeploy.errors import ConfigError
@@ -35,17 +35,21 @@ from xylodeploy.errors import ConfigError
 MAX_SAMPLE = 2 ** (hw.INPUT_BITS - 1) - 1
 
 
+_Filter = Annotated[int, Strict(), Field(ge=0, lt=hw.N_FILTERS)]
+_Shift = Annotated[int, Strict(), Field(ge=0, le=31)]
+
+
 class Audio3Config(BaseModel):
     """Settings of the Xylo Audio 3 front-end (register-level; see the module docstring)."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-    filters: list[Annotated[int, Field(ge=0, lt=hw.N_FILTERS)]] = Field(default_factory=lambda: list(range(16)))
+    model_config = ConfigDict(allow_inf_nan=False, extra="forbid", validate_assignment=True)
+    filters: list[_Filter] = Field(default_factory=lambda: list(range(16)))
     spike_gen: Literal["divisive_norm", "threshold"] = "divisive_norm"
-    rate_shift: tuple[Annotated[int, Field(ge=0, le=31)], Annotated[int, Field(ge=0, le=31)]] = (6, 0)
-    low_pass_shift: Annotated[int, Field(ge=0, le=31)] = 12
-    eps: Annotated[int, Field(ge=0)] = 1
-    fixed_threshold: Annotated[int, Field(ge=1, lt=2**40)] = 2**27
-    downsample: Annotated[int, Field(ge=1)] = hw.DEFAULT_DOWNSAMPLE
+    rate_shift: tuple[_Shift, _Shift] = (6, 0)
+    low_pass_shift: _Shift = 12
+    eps: Annotated[int, Strict(), Field(ge=0)] = 1
+    fixed_threshold: Annotated[int, Strict(), Field(ge=1, lt=2**40)] = 2**27
+    downsample: Annotated[int, Strict(), Field(ge=1)] = hw.DEFAULT_DOWNSAMPLE
     scale: Annotated[float, Field(gt=0)] = 1.0
     start: Literal["zero", "mirror"] = "zero"
 

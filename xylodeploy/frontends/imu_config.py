@@ -17,15 +17,15 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
 
 from xylodeploy.chips import imu_if as hw
 from xylodeploy.errors import ConfigError
 
-_SHIFT = Annotated[int, Field(ge=0, le=2**hw.FILTER_B_BITS - 1)]
-_TAP = Annotated[int, Field(ge=-(2 ** (hw.FILTER_TAP_BITS - 1)), le=2 ** (hw.FILTER_TAP_BITS - 1) - 1)]
-_SCALE = Annotated[int, Field(ge=0, le=2**hw.SCALE_SHIFT_BITS - 1)]
-_THRESH = Annotated[int, Field(ge=1, le=2**hw.IAF_THRESHOLD_BITS - 1)]
+_SHIFT = Annotated[int, Strict(), Field(ge=0, le=2**hw.FILTER_B_BITS - 1)]
+_TAP = Annotated[int, Strict(), Field(ge=-(2 ** (hw.FILTER_TAP_BITS - 1)), le=2 ** (hw.FILTER_TAP_BITS - 1) - 1)]
+_SCALE = Annotated[int, Strict(), Field(ge=0, le=2**hw.SCALE_SHIFT_BITS - 1)]
+_THRESH = Annotated[int, Strict(), Field(ge=1, le=2**hw.IAF_THRESHOLD_BITS - 1)]
 DEFAULT_BANDS: tuple[tuple[float, float], ...] = ((1.0, 2.0), (2.0, 4.0), (4.0, 8.0), (8.0, 16.0), (16.0, 32.0))
 B_WF_DEFAULT = hw.FILTER_GUARD_BITS - 1
 
@@ -33,7 +33,7 @@ B_WF_DEFAULT = hw.FILTER_GUARD_BITS - 1
 class ImuFilter(BaseModel):
     """Register values of one band-pass filter: shifts ``b_b``, ``b_wf``, ``b_af`` and taps ``a1``, ``a2``."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(allow_inf_nan=False, extra="forbid", frozen=True)
     b_b: _SHIFT = 6
     b_wf: _SHIFT = B_WF_DEFAULT
     b_af: _SHIFT = 9
@@ -80,15 +80,15 @@ class ImuInterfaceConfig(BaseModel):
             run over the time-reversed clip (rockpool's simulation convention, no start transient).
     """
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(allow_inf_nan=False, extra="forbid", validate_assignment=True)
     bands: list[tuple[float, float]] = Field(default_factory=lambda: [list(b) for b in DEFAULT_BANDS])
     filters: list[ImuFilter] | None = None
     encoder: Literal["scale", "iaf"] = "scale"
     scale_shift: _SCALE | list[_SCALE] = 5
     iaf_threshold: _THRESH | list[_THRESH] = 1024
-    rotation_removal: bool = True
-    avg_shift: Annotated[int, Field(ge=0, le=2**hw.AVG_SHIFT_BITS - 1)] = 4
-    hold_period: Annotated[int, Field(ge=1, le=2**hw.HOLD_PERIOD_BITS - 1)] = 10
+    rotation_removal: Annotated[bool, Strict()] = True
+    avg_shift: Annotated[int, Strict(), Field(ge=0, le=2**hw.AVG_SHIFT_BITS - 1)] = 4
+    hold_period: Annotated[int, Strict(), Field(ge=1, le=2**hw.HOLD_PERIOD_BITS - 1)] = 10
     filter_start: Literal["zero", "mirror"] = "zero"
 
     @field_validator("bands")

@@ -129,18 +129,37 @@ class ImuData(Section):
     kind: Literal["imu"]
     train: Path | None = None  # .npz with `imu` (N, T, 3) ints, `labels`, optional `classes`
     test: Path | None = None
-    n_train: Annotated[int, Field(ge=1)] = 600
-    n_val: Annotated[int, Field(ge=1)] = 150
-    n_test: Annotated[int, Field(ge=1)] = 150
-    duration: Annotated[float, Field(ge=0.5, le=60)] = 2.0  # synthetic clip length [s]
+    n_train: Annotated[int, Strict(), Field(ge=1)] = 600
+    n_val: Annotated[int, Strict(), Field(ge=1)] = 150
+    n_test: Annotated[int, Strict(), Field(ge=1)] = 150
+    duration: Annotated[float, Strict(), Field(ge=0.5, le=60)] = 2.0  # synthetic clip length [s]
     interface: ImuInterfaceConfig = Field(default_factory=ImuInterfaceConfig)
     val_fraction: Fraction = 0.1
     test_fraction: Fraction = 0.1
-    seed: int | None = None  # None: the run's seed
+    seed: Seed | None = None  # None: the run's seed
 
 
-DataConfig = Annotated[SyntheticData | NpzData | ShdData | AudioData | ImuData, Field(discriminator="kind")]
-DATA_KINDS = ("synthetic", "npz", "shd", "audio", "imu")
+class DenseData(Section):
+    """The embedded dense keyword task: synthetic speakers through the audio front-end (`data_dense`)."""
+
+    kind: Literal["dense"]
+    n_classes: Annotated[int, Strict(), Field(ge=2, le=8)] = 8
+    clips_per_speaker: Annotated[int, Strict(), Field(ge=1)] = 40
+    n_train_speakers: Annotated[int, Strict(), Field(ge=1)] = 32
+    n_val_speakers: Annotated[int, Strict(), Field(ge=1)] = 6
+    n_test_speakers: Annotated[int, Strict(), Field(ge=1)] = 12
+    snr_db: tuple[float, float] = _range(-3.0, 20.0)
+    p_talker: Prob = 0.5  # probability of a quieter background talker
+    threshold: PosFloat = 0.012
+    max_events: Annotated[int, Strict(), Field(ge=1)] = _CHIP.max_input_events
+    n_channels: Annotated[int, Strict(), Field(ge=1)] = _CHIP.max_inputs
+    cache: StrictBool = True
+    cache_dir: Path | None = None  # None: $XDG_CACHE_HOME/xylodeploy/frontend
+    seed: Seed | None = None  # None: the run's seed
+
+
+DataConfig = Annotated[SyntheticData | NpzData | ShdData | AudioData | ImuData | DenseData, Field(discriminator="kind")]
+DATA_KINDS = ("synthetic", "npz", "shd", "audio", "imu", "dense")
 
 
 class ModelConfig(Section):

@@ -59,6 +59,7 @@ class RasterDataset:
         classes: class names, ``len(classes) == n_classes``.
         dt: time step [s].
         source: where the data came from (for messages).
+        groups: optional (N,) int64 group of each sample (e.g. the speaker), for group-disjoint splits.
     """
 
     spikes: np.ndarray
@@ -67,6 +68,7 @@ class RasterDataset:
     dt: float = 1e-3
     source: str = "<memory>"
     meta: dict = field(default_factory=dict)
+    groups: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.classes = [str(c) for c in self.classes]
@@ -74,6 +76,11 @@ class RasterDataset:
             raise ConfigError(f"{self.source}: dataset has no classes")
         self.spikes = as_counts(self.spikes, self.source)
         self.labels = as_labels(self.labels, self.spikes.shape[0], len(self.classes), self.source)
+        if self.groups is not None:
+            self.groups = np.asarray(self.groups)
+            if self.groups.shape != self.labels.shape or not np.issubdtype(self.groups.dtype, np.integer):
+                raise ConfigError(f"{self.source}: groups must be {len(self.labels)} integers, got {self.groups.shape}")
+            self.groups = self.groups.astype(np.int64)
 
     @property
     def n_classes(self) -> int:
@@ -98,7 +105,10 @@ class RasterDataset:
     def subset(self, index: Sequence[int] | np.ndarray) -> RasterDataset:
         """The samples at ``index`` (same classes, dt, source)."""
         idx = np.asarray(index, dtype=np.int64)
-        return RasterDataset(self.spikes[idx], self.labels[idx], self.classes, self.dt, self.source, dict(self.meta))
+        groups = None if self.groups is None else self.groups[idx]
+        return RasterDataset(
+            self.spikes[idx], self.labels[idx], self.classes, self.dt, self.source, dict(self.meta), groups
+        )
 
     def check_compatible(self, n_channels: int, n_classes: int, what: str = "model") -> None:
         """Raise ConfigError if this dataset's channel or class count does not match ``what``."""
@@ -157,5 +167,6 @@ def save_dataset_npz(ds: RasterDataset, path: str | os.PathLike) -> Path:
     """Write ``ds`` atomically as ``.npz`` (``spikes``, ``labels``, ``classes``, ``dt``)."""
     from xylodeploy.rasters import save_npz
 
-    save_npz(path, spikes=ds.spikes, labels=ds.labels, classes=np.array(ds.classes), dt=np.float64(ds.dt))
+    extra = {} if ds.groups is None else {"groups": ds.groups}
+    save_npz(path, spikes=ds.spikes, labels=ds.labels, classes=np.array(ds.classes), dt=np.float64(ds.dt), **extra)
     return Path(path)
