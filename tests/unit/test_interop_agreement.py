@@ -84,3 +84,26 @@ def test_threshold_below_one_chip_unit_is_named():
     g = NetworkGraph(g.n_inputs, (h, g.populations[1]), g.connections, "o")
     _, causes, _ = _run(g)
     assert any(c.startswith("threshold out of range: 0.0001 needs") and "1 neuron(s)" in c for c in causes["h"])
+
+
+def test_silent_chip_readout_never_has_the_same_winning_readout():
+    g = _graph(0.5, 0.875)
+    w = g.connections[1].weight.copy()
+    w[:, 0] = np.abs(w[:, 0]) + 1.0  # readout 0 wins in float: a silent chip's tie-rule class 0 would match
+    g = g.replace(connections=(g.connections[0], Connection("h", "o", w)))
+    clips, _ = agr.example_clips(g, n_clips=4, t_len=80)
+    spec, _, res = _run(g, clips=clips)
+    assert res.informative > 0 and res.same_class == 1.0
+    dead = spec.replace(weights_out=np.zeros_like(spec.weights_out))  # chip readout silent, argmax 0 by ties
+    res = agr.compare(g, dead, clips, causes={})
+    assert res.informative > 0 and res.same_class == 0.0
+    assert any("loses 100%" in w for w in res.warnings)
+
+
+def test_readout_firing_more_than_once_per_step_in_the_source_is_named():
+    g = _graph(0.5, 0.875, w_out=20.0)
+    pops = (g.populations[0], g.populations[1].replace(max_spikes=2**16))  # rockpool LIFTorch's default
+    g = g.replace(populations=pops)
+    _, causes, res = _run(g)
+    assert any("at most 1 per step" in c for c in causes["o"])
+    assert any("'o' loses" in w and "at most 1 per step" in w for w in res.warnings)

@@ -8,13 +8,15 @@ and through the quantized spec on the reference simulator, and compares them lay
 
 A vmem readout (rockpool ``output="vmem"``, NIR ``LI``) is compared on its membrane, chip states divided
 by the quantisation scale: ``error = sum |v_chip/s - v_float| / sum |v_float|`` and the clip's class is
-``argmax_j mean_t v[t, j]``. All-silent against all-silent is never counted as agreement: a float
-readout with no activity on every clip makes the check inconclusive, which is said loudly.
+``argmax_j mean_t v[t, j]``. Silence is never counted as agreement: a float readout with no activity on
+every clip makes the check inconclusive, which is said loudly, and a clip on which the chip's readout is
+silent never has "the same winning readout".
 
 `diagnose` names, per layer, the static causes a chip loses accuracy to: time constants that round to
 the same dash (snnTorch ``Synaptic`` alpha 0.9 and beta 0.85 both become 1 - 2**-3 = 0.875), time
 constants whose decay moves by more than 2 %, thresholds that do not fit the chip's range, hidden
-layers that spike at most once per step in the source but up to 31 times on the chip, and connections
+layers that spike at most once per step in the source but up to 31 times on the chip, readouts that
+spike more than once per step in the source (rockpool's default) but once on the chip, and connections
 whose weights all quantise to zero (dead readout).
 """
 
@@ -110,6 +112,11 @@ def diagnose(graph: NetworkGraph, qgraph: Any) -> dict[str, list[str]]:
                 f"max {p.max_spikes} spike(s) per step in the source model, but the chip's hidden neurons fire up "
                 f"to {chip.max_hidden_spikes} per step (floor(v / threshold)) when v exceeds 2 thresholds"
             )
+        if p.name == graph.readout and p.max_spikes > chip.max_output_spikes:
+            found.append(
+                f"up to {p.max_spikes} spike(s) per step in the source model's readout, but the chip's readout "
+                f"neurons fire at most {chip.max_output_spikes} per step"
+            )
         if found:
             causes[p.name] = found
     for c in qgraph.connections:
@@ -184,7 +191,9 @@ def compare(graph: NetworkGraph, spec: Any, clips: Any, *, readout_mode: str = "
         ag.readout_error = _count_error(fs, cs) if np.any(fs) else float("nan")
         active = fs.sum(1) > 0
     ag.informative = int(active.sum())
-    ag.same_class = float(np.mean(fs[active].argmax(1) == cs[active].argmax(1))) if active.any() else float("nan")
+    chip_alive = np.abs(cs).sum(1) > 0  # a silent chip readout wins class 0 only by the tie rule: never "same"
+    same = (fs.argmax(1) == cs.argmax(1)) & chip_alive
+    ag.same_class = float(np.mean(same[active])) if active.any() else float("nan")
     _warn(ag, graph, causes, threshold)
     return ag
 
