@@ -97,7 +97,7 @@ def test_silent_chip_readout_never_has_the_same_winning_readout():
     dead = spec.replace(weights_out=np.zeros_like(spec.weights_out))  # chip readout silent, argmax 0 by ties
     res = agr.compare(g, dead, clips, causes={})
     assert res.informative > 0 and res.same_class == 0.0
-    assert any("loses 100%" in w for w in res.warnings)
+    assert any("loses 100.0%" in w for w in res.warnings)
 
 
 def test_readout_firing_more_than_once_per_step_in_the_source_is_named():
@@ -107,3 +107,12 @@ def test_readout_firing_more_than_once_per_step_in_the_source_is_named():
     _, causes, res = _run(g)
     assert any("at most 1 per step" in c for c in causes["o"])
     assert any("'o' loses" in w and "at most 1 per step" in w for w in res.warnings)
+
+
+def test_a_loss_just_over_the_threshold_does_not_read_as_equal_to_it():
+    ag = agr.Agreement("clips", "spikes", layer_error={"h": 0.104}, readout_error=0.0, informative=1)
+    agr._warn(ag, _graph(0.5, 0.875), {}, agr.LOSS_THRESHOLD)
+    assert ag.warnings == [
+        "layer 'h' loses 10.4% on the chip (threshold 10%): no single static cause found (accumulated quantisation "
+        "error)"
+    ]

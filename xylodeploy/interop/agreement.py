@@ -216,7 +216,7 @@ def _warn(ag: Agreement, graph: NetworkGraph, causes: dict[str, list[str]], thre
         bad[graph.readout] = ag.readout_error
     for name, err in bad.items():
         why = "; ".join(causes.get(name, [])) or "no single static cause found (accumulated quantisation error)"
-        ag.warnings.append(f"layer '{name}' loses {err:.0%} on the chip (threshold {threshold:.0%}): {why}")
+        ag.warnings.append(f"layer '{name}' loses {err:.1%} on the chip (threshold {threshold:.0%}): {why}")
     for name, why in causes.items():
         if name not in bad and any("dead readout" in w for w in why):
             ag.warnings.append(f"layer '{name}': {'; '.join(why)}")
