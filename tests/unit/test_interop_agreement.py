@@ -116,3 +116,10 @@ def test_a_loss_just_over_the_threshold_does_not_read_as_equal_to_it():
         "layer 'h' loses 10.4% on the chip (threshold 10%): no single static cause found (accumulated quantisation "
         "error)"
     ]
+
+
+def test_generated_clips_drive_a_model_silent_at_every_rate_as_hard_as_they_can():
+    g = _graph(0.5, 0.875, thr_out=1e6)
+    h = g.populations[0].replace(threshold=1e6)
+    clips, text = agr.example_clips(g.replace(populations=(h, g.populations[1])), n_clips=2, t_len=40)
+    assert "rate 0.4 " in text and clips.mean() > 0.3

@@ -39,7 +39,8 @@ def example_clips(graph: NetworkGraph, n_clips: int = 8, t_len: int = 100, seed:
     """Bernoulli input clips ``(n_clips, t_len, n_inputs)`` at the rate that drives the float model best.
 
     The rate is taken from ``_RATES``: the one whose mean hidden firing probability per step (float
-    graph) is nearest to 0.1 (log distance), among those that make the readout respond at all.
+    graph) is nearest to 0.1 (log distance), among those that make the readout respond at all; the
+    highest such rate on ties (a model silent at every rate gets the strongest clips).
     """
     from xylodeploy.interop._common import simulate_graph
 
@@ -52,7 +53,7 @@ def example_clips(graph: NetworkGraph, n_clips: int = 8, t_len: int = 100, seed:
         h = float(np.mean(hidden)) if hidden else 0.0
         readout_alive = bool(np.any(out[graph.readout]) or np.any(out[f"{graph.readout}.v"]))
         score = abs(np.log(max(h, 1e-4) / _TARGET_RATE)) + (0.0 if readout_alive else 10.0)
-        if score < best_score:
+        if score <= best_score:  # ties (a model silent at every rate): the strongest drive
             best, best_score = rate, score
     clips = (rng.random((n_clips, t_len, graph.n_inputs)) < best).astype(np.int64)
     return clips, f"{n_clips} generated clip(s) of {t_len} steps, Bernoulli input rate {best} per channel and step"
