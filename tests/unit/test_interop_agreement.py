@@ -123,3 +123,12 @@ def test_generated_clips_drive_a_model_silent_at_every_rate_as_hard_as_they_can(
     h = g.populations[0].replace(threshold=1e6)
     clips, text = agr.example_clips(g.replace(populations=(h, g.populations[1])), n_clips=2, t_len=40)
     assert "rate 0.4 " in text and clips.mean() > 0.3
+
+
+def test_hidden_layer_allowed_more_spikes_per_step_than_the_chip_is_named():
+    g = _graph(0.5, 0.875)
+    g = g.replace(populations=(g.populations[0].replace(max_spikes=2**16), g.populations[1]))
+    _, causes, _ = _run(g)
+    assert any("at most 31 per step" in c for c in causes["h"])
+    _, causes, _ = _run(_graph(0.5, 0.875))  # max_spikes=31, as the chip: no such cause
+    assert not any("per step" in c for c in causes.get("h", []))

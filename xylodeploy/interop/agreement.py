@@ -16,7 +16,8 @@ silent never has "the same winning readout".
 the same dash (snnTorch ``Synaptic`` alpha 0.9 and beta 0.85 both become 1 - 2**-3 = 0.875), time
 constants whose decay moves by more than 2 %, thresholds that do not fit the chip's range, hidden
 layers that spike at most once per step in the source but up to 31 times on the chip, readouts that
-spike more than once per step in the source (rockpool's default) but once on the chip, and connections
+spike more than once per step in the source (rockpool's default) but once on the chip, hidden layers
+allowed more than 31 spikes per step in the source (rockpool's 65536), and connections
 whose weights all quantise to zero (dead readout).
 """
 
@@ -112,6 +113,11 @@ def diagnose(graph: NetworkGraph, qgraph: Any) -> dict[str, list[str]]:
             found.append(
                 f"max {p.max_spikes} spike(s) per step in the source model, but the chip's hidden neurons fire up "
                 f"to {chip.max_hidden_spikes} per step (floor(v / threshold)) when v exceeds 2 thresholds"
+            )
+        if p.name != graph.readout and p.max_spikes > chip.max_hidden_spikes:
+            found.append(
+                f"up to {p.max_spikes} spike(s) per step in the source model, but the chip's hidden neurons fire "
+                f"at most {chip.max_hidden_spikes} per step"
             )
         if p.name == graph.readout and p.max_spikes > chip.max_output_spikes:
             found.append(
