@@ -50,15 +50,8 @@ import numpy as np
 
 from xylodeploy._optional import require
 from xylodeploy.errors import ConfigError
-from xylodeploy.interop._common import (
-    Chain,
-    ImportReport,
-    chain_inputs,
-    fast_synapse,
-    fold_batchnorm,
-    refuse_unsupported,
-    tau_from_decay,
-)
+from xylodeploy.interop import _common as common
+from xylodeploy.interop._common import Chain, ImportReport, chain_inputs, fast_synapse, fold_batchnorm, tau_from_decay
 from xylodeploy.ir.graph import NetworkGraph
 
 _SKIP = ("Flatten", "Identity", "Dropout", "Dropout1d", "AlphaDropout")
@@ -268,7 +261,7 @@ def from_snntorch(
     torch_nn = require("torch.nn", "snntorch", "importing snnTorch models")
     leaves = _leaves(model)
     n_inputs = chain_inputs(model, leaves, torch_nn.Linear, n_inputs)
-    refuse_unsupported(leaves, lambda path, mod: _refusal(mod, path, torch_nn.Linear))
+    common.refuse_unsupported(leaves, lambda path, mod: _refusal(mod, path, torch_nn.Linear))
     report = ImportReport("snntorch")
     chain = Chain(n_inputs, dt, report)
     for path, mod in leaves:

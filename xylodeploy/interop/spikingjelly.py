@@ -40,15 +40,8 @@ import numpy as np
 
 from xylodeploy._optional import require
 from xylodeploy.errors import ConfigError
-from xylodeploy.interop._common import (
-    Chain,
-    ImportReport,
-    chain_inputs,
-    fast_synapse,
-    fold_batchnorm,
-    refuse_unsupported,
-    tau_from_decay,
-)
+from xylodeploy.interop import _common as common
+from xylodeploy.interop._common import Chain, ImportReport, chain_inputs, fast_synapse, fold_batchnorm, tau_from_decay
 from xylodeploy.ir.graph import NetworkGraph
 from xylodeploy.quantize.timeconst import dash_to_tau
 
@@ -170,7 +163,7 @@ def from_spikingjelly(
     torch_nn = require("torch.nn", "spikingjelly", "importing SpikingJelly models")
     leaves = _leaves(model)
     n_inputs = chain_inputs(model, leaves, torch_nn.Linear, n_inputs)
-    refuse_unsupported(leaves, lambda path, mod: _refusal(mod, path, torch_nn.Linear))
+    common.refuse_unsupported(leaves, lambda path, mod: _refusal(mod, path, torch_nn.Linear))
     report = ImportReport("spikingjelly")
     chain = Chain(n_inputs, dt, report)
     syn_tau: float | None = None
