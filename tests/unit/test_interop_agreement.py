@@ -132,3 +132,11 @@ def test_hidden_layer_allowed_more_spikes_per_step_than_the_chip_is_named():
     assert any("at most 31 per step" in c for c in causes["h"])
     _, causes, _ = _run(_graph(0.5, 0.875))  # max_spikes=31, as the chip: no such cause
     assert not any("per step" in c for c in causes.get("h", []))
+
+
+def test_a_hidden_layer_silent_on_both_sides_is_not_judged():
+    g = _graph(0.5, 0.875)
+    clips = np.zeros((2, 40, 8), dtype=np.int64)
+    _, _, res = _run(g, clips=clips)
+    assert np.isnan(res.layer_error["h"])
+    assert "  layer 'h': silent in the float graph and on the chip (not judged)" in res.lines()

@@ -158,7 +158,12 @@ class Agreement:
     def lines(self) -> list[str]:
         head = [f"agreement float graph vs chip (reference simulator) on {self.clips}:"]
         for name, err in self.layer_error.items():
-            head.append(f"  layer '{name}': spike-count error {err:.3f}")
+            what = (
+                "silent in the float graph and on the chip (not judged)"
+                if np.isnan(err)
+                else f"spike-count error {err:.3f}"
+            )
+            head.append(f"  layer '{name}': {what}")
         what = "membrane error" if self.readout_mode == "vmem" else "spike-count error"
         if self.informative == 0:
             head.append(f"  readout ({self.readout_mode}): silent in the float graph on every clip (not judged)")
@@ -187,7 +192,8 @@ def compare(graph: NetworkGraph, spec: Any, clips: Any, *, readout_mode: str = "
     for p in graph.hidden_populations():
         r = ranges.get(p.name)
         if r is not None:
-            ag.layer_error[p.name] = _count_error(fl[p.name].sum(1), rec.spikes[:, :, r["start"] : r["stop"]].sum(1))
+            f_n, c_n = fl[p.name].sum(1), rec.spikes[:, :, r["start"] : r["stop"]].sum(1)
+            ag.layer_error[p.name] = _count_error(f_n, c_n) if np.any(f_n) or np.any(c_n) else float("nan")
     if readout_mode == "vmem":
         f, c = fl[f"{graph.readout}.v"], rec.vmem_out / scale
         ag.readout_error = float(np.abs(c - f).sum() / np.abs(f).sum()) if np.any(f) else float("nan")
