@@ -233,6 +233,15 @@ class Chain:
         return NetworkGraph(self.n_inputs, tuple(self.pops), tuple(self.conns), self.pops[-1].name, name)
 
 
+def refuse_unsupported(leaves: list[tuple[str, Any]], reason: Any) -> None:
+    """One ConfigError naming every layer ``reason(path, module)`` refuses (None: supported), all at once."""
+    bad = [msg for path, mod in leaves if (msg := reason(path, mod)) is not None]
+    if len(bad) == 1:
+        raise ConfigError(bad[0])
+    if bad:
+        raise ConfigError(f"{len(bad)} layers have no Xylo equivalent: " + "; ".join(bad))
+
+
 def fold_batchnorm(chain: Chain, mod: Any, path: str) -> None:
     """Fold an inference-time ``BatchNorm1d`` into the pending Linear: ``W' = s W``, ``b' = s (b - mu) + beta``
     with ``s = gamma / sqrt(var + eps)`` (running statistics; exact)."""

@@ -120,6 +120,10 @@ def _neuron(name: str, node: Any, n: int, conv: Any, rep: ImportReport) -> tuple
             "threshold": _arr(node.v_threshold, n, f"{w} v_threshold"),
             "max_spikes": int(meta.get("max_spikes", default_max)),
         }
+        if conv.producer == "rockpool" and "max_spikes" not in meta:
+            rep.note(name, "spikes per step not in the file: rockpool's LIFTorch default 65536 assumed (a net "
+                     "built with max_spikes_per_dt, e.g. SynNet's 31 hidden / 1 readout, spikes differently)",
+                     exact=False)  # fmt: skip
         if meta.get("reset") != "subtract":
             if conv.producer == "rockpool":
                 rep.note(name, "rockpool's LIFTorch resets by subtraction, as the graph does")
