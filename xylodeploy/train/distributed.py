@@ -46,6 +46,7 @@ class DistContext:
             return cls()
         if not dist.is_initialized():
             dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        _share_cores(int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
         return cls(dist.get_rank(), dist.get_world_size())
 
     def local_part(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, float]:
@@ -83,6 +84,17 @@ class DistContext:
     def barrier(self) -> None:
         if self.active:
             dist.barrier()
+
+
+def _share_cores(local_ranks: int) -> None:
+    """Give each of the ``local_ranks`` processes on this machine its share of the cores (torch and numba
+    threads): oversubscribed spinning thread pools make data-parallel training slower than one process."""
+    import numba
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    share = max(1, cores // max(1, local_ranks))
+    torch.set_num_threads(share)
+    numba.set_num_threads(min(share, numba.config.NUMBA_NUM_THREADS))
 
 
 def is_main_process() -> bool:
