@@ -13,7 +13,8 @@ Losses are those of float training (`xylodeploy.train.losses`): ``"ce_max"``, ``
 cross-entropy. The trace is ``readout="vmem"`` (``vmem_out`` divided by the mean readout
 threshold, so that logits are O(1); the argmax is unchanged) or ``readout="spikes"``
 (``spikes_out``). The prediction is the argmax of the scores. If no epoch beats the input
-spec, the input spec is returned unchanged (``best_epoch == 0``).
+spec, the input spec is returned unchanged (``best_epoch == 0``). ``max_minutes`` bounds the run
+by wall time at batch granularity (the report's last history row then has ``out_of_time``).
 """
 
 from __future__ import annotations
@@ -133,6 +134,7 @@ def finetune_exact(
     seed: int = 0,
     progress: bool = True,
     logit_scale: float | None = None,
+    max_minutes: float | None = None,
 ) -> tuple[XyloSpec, FinetuneReport]:
     """Fine-tune ``spec`` in exact chip arithmetic; returns (best spec, report).
 
@@ -147,7 +149,11 @@ def finetune_exact(
         device: torch device (default: CPU). seed: shuffling seed. progress: show a progress bar.
         logit_scale: chip Vmem units per logit unit for Vmem readouts (default: mean readout
             threshold); `compile` passes the quantizer's readout scale so logits match float training.
+        max_minutes: wall-time budget (None: unlimited). The epoch in progress stops after the batch
+            that uses it up, is validated like any epoch, and the best epoch so far is returned.
     """
+    from xylodeploy.train.loop import Budget
+
     if loss not in LOSSES or readout not in READOUTS:
         raise ConfigError(f"loss '{loss}' / readout '{readout}': expected {LOSSES} / {READOUTS}")
     if epochs < 0 or lr <= 0 or batch_size < 1:
@@ -165,13 +171,15 @@ def finetune_exact(
     best_acc, flagged = evaluate_exact(model, check, loss, readout)
     best = (0, best_acc, flagged, spec)
     history = [{"epoch": 0, "train_loss": float("nan"), "train_accuracy": float("nan"), "val_accuracy": best_acc}]
+    budget = Budget(max_minutes)
     bar = _progress(epochs, progress)
     for epoch in range(1, epochs + 1):
-        train_loss, train_acc = _train_epoch(
-            model, opt, _batches(train_data, batch_size, True, gen, "training data"), loss, readout
-        )
+        batches = _timed(_batches(train_data, batch_size, True, gen, "training data"), budget, bar)
+        train_loss, train_acc = _train_epoch(model, opt, batches, loss, readout)
         acc, flagged = evaluate_exact(model, check, loss, readout)
         history.append({"epoch": epoch, "train_loss": train_loss, "train_accuracy": train_acc, "val_accuracy": acc})
+        if budget.exhausted():
+            history[-1]["out_of_time"] = 1.0
         if acc > best[1]:
             best = (
                 epoch,
@@ -181,7 +189,9 @@ def finetune_exact(
             )
         if bar is not None:
             bar.update(1)
-            bar.set_postfix(loss=f"{train_loss:.4f}", val_acc=f"{acc:.3f}", best=f"{best[1]:.3f}")
+            bar.set_postfix(loss=f"{train_loss:.4f}", val_acc=f"{acc:.3f}", best=f"{best[1]:.3f}", **budget.postfix())
+        if budget.exhausted():
+            break
     if bar is not None:
         bar.close()
     report = FinetuneReport(
@@ -193,6 +203,16 @@ def finetune_exact(
         history=history,
     )
     return best[3], report
+
+
+def _timed(batches: Iterator[tuple], budget: Any, bar: Any) -> Iterator[tuple]:
+    """``batches`` until ``budget`` is used up (checked before each batch; at least one batch runs)."""
+    for i, batch in enumerate(batches):
+        if i and budget.exhausted():
+            return
+        if bar is not None and budget.seconds is not None:
+            bar.set_postfix(budget.postfix(), refresh=True)
+        yield batch
 
 
 def _train_epoch(

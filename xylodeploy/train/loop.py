@@ -1,6 +1,9 @@
 """The training loop: Adam, validation every epoch, best/last checkpoints, early stopping, resume.
 
-``train(cfg, out_dir)`` writes into ``out_dir``: ``last.pt`` (after every epoch, with optimizer
+Training batches are augmented (``cfg.augment``, `xylodeploy.train.augment`); the optimiser is
+AdamW (decoupled weight decay ``train.weight_decay``). ``train.max_minutes`` bounds the run by wall
+time: the epoch in progress ends after the current batch, is validated, and the best epoch so far is
+kept. ``train(cfg, out_dir)`` writes into ``out_dir``: ``last.pt`` (after every epoch, with optimizer
 state, for ``resume=True``), ``best.pt`` (best validation accuracy; gets the test metrics at
 the end), ``config.yaml`` (the resolved run config) and ``metrics.json``. Every epoch reseeds
 torch / numpy / random from ``(seed, epoch)``, so a resumed run reproduces an uninterrupted one.
@@ -46,6 +49,11 @@ class TrainResult:
     out_dir: Path
     stopped_early: bool = False
     history: list[dict] = field(default_factory=list)
+
+    @property
+    def out_of_time(self) -> bool:
+        """True if ``train.max_minutes`` ended the run before ``train.epochs``."""
+        return bool(self.history and self.history[-1].get("out_of_time"))
 
     def summary(self) -> dict:
         """JSON-friendly summary."""
@@ -110,11 +118,18 @@ def lr_at(cfg: RunConfig, epoch: int, epochs: int) -> float:
     return lo + (lr - lo) * 0.5 * (1 + math.cos(math.pi * epoch / (epochs - 1)))
 
 
-def _train_epoch(model, splits: Splits, cfg: RunConfig, opt, epoch: int, bar) -> tuple[float, float]:
+def _train_epoch(model, splits: Splits, cfg: RunConfig, opt, epoch: int, bar, budget: Budget) -> tuple[float, float]:
+    """One pass over the training set (augmented); stops after the batch that uses up ``budget`` (>= 1 batch)."""
+    from xylodeploy.train.augment import augment_batch
+
     model.train()
     rng = np.random.default_rng([cfg.seed, epoch, 1])
+    gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
     total, correct, n = 0.0, 0, 0
     for x, y in splits.train.batches(cfg.train.batch_size, rng):
+        if n and budget.exhausted():
+            break
+        x = augment_batch(x, cfg.augment, splits.train.dt, gen)
         out = model(x)
         loss = readout_loss(out, y, cfg.train.loss)
         opt.zero_grad(set_to_none=True)
@@ -126,12 +141,32 @@ def _train_epoch(model, splits: Splits, cfg: RunConfig, opt, epoch: int, bar) ->
         correct += int((predict(out.detach(), cfg.train.loss) == y).sum())
         n += len(y)
         bar.update(1)
-        bar.set_postfix(loss=f"{total / n:.3f}", acc=f"{correct / n:.1%}")
-    return total / n, correct / n
+        bar.set_postfix(loss=f"{total / n:.3f}", acc=f"{correct / n:.1%}", **budget.postfix())
+    return (total / n, correct / n) if n else (math.nan, math.nan)
 
 
 def _fmt_time(s: float) -> str:
     return f"{int(s // 60)}m{int(s % 60):02d}s" if s >= 60 else f"{s:.1f}s"
+
+
+class Budget:
+    """A wall-time budget of ``minutes`` (None: unlimited), checked between batches."""
+
+    def __init__(self, minutes: float | None) -> None:
+        self.seconds = None if minutes is None else 60.0 * minutes
+        self.t0 = time.perf_counter()
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.t0
+
+    def exhausted(self) -> bool:
+        return self.seconds is not None and self.elapsed() >= self.seconds
+
+    def postfix(self) -> dict[str, str]:
+        """Progress-bar field ``budget=used/total`` (empty when unlimited)."""
+        if self.seconds is None:
+            return {}
+        return {"budget": f"{_fmt_time(self.elapsed())}/{_fmt_time(self.seconds)}"}
 
 
 def _resume_state(path: Path, model, opt) -> tuple[int, list, dict]:
@@ -191,7 +226,7 @@ def train(
     model = model or build_model(cfg, splits.train.n_channels, splits.train.n_classes)
     _check_data(splits, model)
     epochs = cfg.train.epochs
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
     start, history, best = 0, [], {"val_acc": -1.0, "epoch": -1}
     if resume:
         start, history, best = _resume_state(out / LAST, model, opt)
@@ -199,7 +234,7 @@ def train(
     info, cfg_dict = splits.info(), cfg.model_dump(mode="json")
     common = {"dataset": info, "config": cfg_dict}
     stopped = bool(best.get("stopped_early", False))
-    t0 = time.perf_counter()
+    t0, budget = time.perf_counter(), Budget(cfg.train.max_minutes)
     n_batches = math.ceil(len(splits.train) / cfg.train.batch_size)
     for epoch in range(start, epochs):
         if stopped:
@@ -210,7 +245,7 @@ def train(
         te = time.perf_counter()
         with tqdm(total=n_batches, desc=f"epoch {epoch + 1}/{epochs}", leave=False, disable=not cfg.train.progress,
                   file=sys.stderr, unit="batch") as bar:  # fmt: skip
-            tr_loss, tr_acc = _train_epoch(model, splits, cfg, opt, epoch, bar)
+            tr_loss, tr_acc = _train_epoch(model, splits, cfg, opt, epoch, bar, budget)
         val_loss, val_acc = evaluate(model, splits.val, cfg.train.loss)
         row = {"epoch": epoch, "train_loss": tr_loss, "train_acc": tr_acc, "val_loss": val_loss, "val_acc": val_acc,
                "lr": opt.param_groups[0]["lr"], "seconds": time.perf_counter() - te}  # fmt: skip
@@ -229,6 +264,10 @@ def train(
             + (f"  ETA {_fmt_time(eta)}" if epoch + 1 < epochs and not stopped else ""))  # fmt: skip
         if stopped:
             log(f"early stop: no validation improvement for {patience} epochs")
+        if budget.exhausted() and epoch + 1 < epochs:
+            row["out_of_time"] = True
+            log(f"time budget of {cfg.train.max_minutes:g} min used up: stopped in epoch {epoch + 1}, keeping the best")
+            break
     return _finish(out, model, splits, cfg, history, best, stopped, time.perf_counter() - t0, common)
 
 
