@@ -16,6 +16,7 @@ FAST_SIM = {"simulate": {"backends": ["reference"], "exact_clips": 0}, "report":
 
 def _cfg(quantize: dict | None = None) -> PipelineConfig:
     raw = {**copy.deepcopy(TINY), **copy.deepcopy(FAST_SIM)}
+    raw["data"].update(n_train=32, n_val=16, n_test=16, duration_ms=100)
     if quantize is not None:
         raw["quantize"] = quantize
     return config_from_dict(raw, "<qat>", PipelineConfig)
