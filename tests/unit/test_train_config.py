@@ -39,7 +39,7 @@ def test_unknown_keys_list_the_allowed_ones():
 
 def test_data_kind_and_required_keys():
     assert _err({"data": {"kind": "wav"}}).endswith(
-        "data.kind: must be one of 'synthetic', 'npz', 'shd', 'audio' (got 'wav')"
+        "data.kind: must be one of 'synthetic', 'npz', 'shd', 'audio', 'dense' (got 'wav')"
     )
     assert _err({"data": {"kind": "npz"}}) == "configs/x.yaml: data.train: required key missing"
     assert "data: gap_ms must be [min, max] with 0 <= min <= max (got [150.0, 50.0])" in _err(

@@ -115,8 +115,27 @@ class AudioData(Section):
     group_split: bool = True  # split by speaker (`<speaker>_nohash_<n>.wav`) when file names carry one
 
 
-DataConfig = Annotated[SyntheticData | NpzData | ShdData | AudioData, Field(discriminator="kind")]
-DATA_KINDS = ("synthetic", "npz", "shd", "audio")
+class DenseData(Section):
+    """The embedded dense keyword task: synthetic speakers through the audio front-end (`data_dense`)."""
+
+    kind: Literal["dense"]
+    n_classes: Annotated[int, Field(ge=2, le=8)] = 8
+    clips_per_speaker: Annotated[int, Field(ge=1)] = 40
+    n_train_speakers: Annotated[int, Field(ge=1)] = 32
+    n_val_speakers: Annotated[int, Field(ge=1)] = 6
+    n_test_speakers: Annotated[int, Field(ge=1)] = 12
+    snr_db: tuple[float, float] = _range(-3.0, 20.0)
+    p_talker: Prob = 0.5  # probability of a quieter background talker
+    threshold: PosFloat = 0.012
+    max_events: Annotated[int, Field(ge=1)] = _CHIP.max_input_events
+    n_channels: Annotated[int, Field(ge=1)] = _CHIP.max_inputs
+    cache: bool = True
+    cache_dir: Path | None = None  # None: $XDG_CACHE_HOME/xylodeploy/frontend
+    seed: int | None = None  # None: the run's seed
+
+
+DataConfig = Annotated[SyntheticData | NpzData | ShdData | AudioData | DenseData, Field(discriminator="kind")]
+DATA_KINDS = ("synthetic", "npz", "shd", "audio", "dense")
 
 
 class ModelConfig(Section):

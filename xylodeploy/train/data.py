@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from xylodeploy.train.config import AudioData, NpzData, RunConfig, ShdData, SyntheticData
+from xylodeploy.train.config import AudioData, DenseData, NpzData, RunConfig, ShdData, SyntheticData
 from xylodeploy.train.dataset import RasterDataset, Splits, group_split_indices, split_indices
 
 
@@ -81,7 +81,17 @@ def _audio(cfg: AudioData, dt: float, seed: int) -> Splits:
     )
 
 
+def _dense(cfg: DenseData, dt: float, seed: int) -> Splits:
+    from xylodeploy.train.data_dense import DenseTask, generate_dense
+
+    fields = set(DenseTask.__dataclass_fields__) - {"dt", "seed"}
+    kwargs = {k: v for k, v in cfg.model_dump().items() if k in fields}
+    task = DenseTask(**kwargs, dt=dt, seed=cfg.seed if cfg.seed is not None else seed)
+    cache = (cfg.cache_dir if cfg.cache_dir is not None else default_cache_dir()) if cfg.cache else None
+    return generate_dense(task, cache)
+
+
 def load_dataset(cfg: RunConfig) -> Splits:
     """Train / validation / test datasets for ``cfg.data``, binned to ``cfg.model.dt``."""
-    loaders = {"synthetic": _synthetic, "npz": _npz, "shd": _shd, "audio": _audio}
+    loaders = {"synthetic": _synthetic, "npz": _npz, "shd": _shd, "audio": _audio, "dense": _dense}
     return loaders[cfg.data.kind](cfg.data, cfg.model.dt, cfg.seed)

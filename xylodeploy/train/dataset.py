@@ -69,6 +69,7 @@ class RasterDataset:
         classes: class names, ``len(classes) == n_classes``.
         dt: time step [s].
         source: where the data came from (for messages).
+        groups: optional (N,) int64 group of each sample (e.g. the speaker), for group-disjoint splits.
     """
 
     spikes: np.ndarray
