@@ -96,3 +96,22 @@ def test_p_leaves_the_other_clips_untouched():
     y = augment_batch(x, AugmentConfig(p=0.5, event_drop=0.5), 1e-3, gen())
     same = torch.tensor([torch.equal(a, b) for a, b in zip(x, y, strict=True)])
     assert 60 < int(same.sum()) < 140  # Bin(200, 0.5): mean 100, sd 7
+
+
+def test_hidden_spike_dropout_is_training_only_and_not_in_the_extracted_graph():
+    import numpy as np
+
+    from xylodeploy.extract import extract
+    from xylodeploy.models import SynNet
+
+    torch.manual_seed(3)
+    drop = SynNet(3, 4, [8], [2], threshold=0.2, p_dropout=0.5, output="vmem")
+    plain = SynNet(3, 4, [8], [2], threshold=0.2, p_dropout=0.0, output="vmem")
+    plain.load_state_dict(drop.state_dict())
+    x = counts(shape=(2, 50, 4), rate=1.0)
+    drop.train()
+    assert not torch.equal(drop(x), plain.eval()(x))  # dropout acts in training
+    assert torch.equal(drop.eval()(x), plain(x))  # and nowhere else
+    ga, gb = extract(drop), extract(plain)
+    assert [repr(p) for p in ga.populations] == [repr(p) for p in gb.populations]
+    assert all(np.array_equal(a.weight, b.weight) for a, b in zip(ga.connections, gb.connections, strict=True))

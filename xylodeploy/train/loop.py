@@ -124,7 +124,7 @@ def _train_epoch(model, splits: Splits, cfg: RunConfig, opt, epoch: int, bar, bu
 
     model.train()
     rng = np.random.default_rng([cfg.seed, epoch, 1])
-    gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
+    gen = torch.Generator().manual_seed(int(np.random.default_rng([cfg.seed, epoch, 2]).integers(2**62)))
     total, correct, n = 0.0, 0, 0
     for x, y in splits.train.batches(cfg.train.batch_size, rng):
         if n and budget.exhausted():
