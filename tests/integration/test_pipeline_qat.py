@@ -54,3 +54,20 @@ def test_bad_budget_is_a_config_error() -> None:
         _cfg({"finetune_max_minutes": 0})
     with pytest.raises(ConfigError, match="quantize.exact_training: must be one of"):
         _cfg({"exact_training": "sometimes"})
+
+
+def test_cli_budgets_stop_training_and_exact_training(tmp_path) -> None:
+    from click.testing import CliRunner
+    from fixtures_small import write_yaml
+
+    from xylodeploy.cli import main
+
+    raw = _cfg({"finetune_epochs": 3}).model_dump(mode="json")
+    path = write_yaml(tmp_path / "b.yaml", raw)
+    args = ["pipeline", str(path), "--out", str(tmp_path / "o"), "--epochs", "5", "--max-minutes", "1e-9",
+            "--finetune-max-minutes", "1e-9"]  # fmt: skip
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    doc = json.loads((tmp_path / "o" / "report.json").read_text())
+    assert doc["train"]["epochs_run"] == 1 and doc["config"]["train"]["max_minutes"] == 1e-9
+    assert len(doc["finetune"]["history"]) == 2 and doc["finetune"]["history"][-1]["out_of_time"]

@@ -17,6 +17,7 @@ sees augmentation.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from xylodeploy.train.config import AugmentConfig
@@ -24,10 +25,22 @@ from xylodeploy.train.config import AugmentConfig
 __all__ = ["AugmentConfig", "augment_batch"]
 
 
+def _events(x: torch.Tensor) -> torch.Tensor:
+    """Flat index into ``x`` of every event (a count of k at one place gives that index k times)."""
+    counts = x.detach().flatten().to(torch.int64).numpy()
+    return torch.from_numpy(np.repeat(np.arange(counts.size), counts))
+
+
+def _counts(pos: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """Inverse of `_events`: the count raster of events at flat indices ``pos``."""
+    return torch.bincount(pos, minlength=like.numel()).view_as(like).to(like.dtype)
+
+
 def _thin(x: torch.Tensor, keep: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     """Binomial thinning: each of the ``x`` events survives with probability ``keep`` (broadcast)."""
-    keep = keep.expand_as(x).clamp(0.0, 1.0)
-    return torch.binomial(x, keep, generator=gen)
+    pos = _events(x)
+    p = keep.clamp(0.0, 1.0).expand_as(x).flatten()[pos]
+    return _counts(pos[torch.rand(len(pos), generator=gen) < p], x)
 
 
 def _shift(x: torch.Tensor, max_steps: int, gen: torch.Generator) -> torch.Tensor:
@@ -41,22 +54,19 @@ def _shift(x: torch.Tensor, max_steps: int, gen: torch.Generator) -> torch.Tenso
 
 
 def _jitter(x: torch.Tensor, max_steps: int, gen: torch.Generator) -> torch.Tensor:
-    """Move each event by d in [-max_steps, max_steps] steps (multinomial split of each count)."""
-    n = 2 * max_steps + 1
-    t = x.shape[1]
-    # split every count x[b, t, c] into n offsets with equal probability (sequential binomials)
-    out = torch.zeros_like(x)
-    left = x.clone()
-    for k, d in enumerate(range(-max_steps, max_steps + 1)):
-        part = left if k == n - 1 else torch.binomial(left, torch.full_like(left, 1.0 / (n - k)), generator=gen)
-        left = left - part
-        if d > 0:
-            out[:, d:] += part[:, : t - d]
-        elif d < 0:
-            out[:, :d] += part[:, -d:]
-        else:
-            out += part
-    return out
+    """Move each event by its own d in [-max_steps, max_steps] steps (uniform); events past the ends are lost."""
+    _, t, c = x.shape
+    pos = _events(x)
+    d = torch.randint(-max_steps, max_steps + 1, (len(pos),), generator=gen)
+    step = (pos // c) % t + d
+    ok = (step >= 0) & (step < t)
+    return _counts(pos[ok] + d[ok] * c, x)
+
+
+def _noise(like: torch.Tensor, rate: float, gen: torch.Generator) -> torch.Tensor:
+    """Independent Poisson(rate) counts per element: a Poisson total placed uniformly at random."""
+    total = int(torch.poisson(torch.tensor(float(rate * like.numel())), generator=gen))
+    return _counts(torch.randint(0, like.numel(), (total,), generator=gen), like)
 
 
 def augment_batch(x: torch.Tensor, cfg: AugmentConfig, dt: float, gen: torch.Generator) -> torch.Tensor:
@@ -75,7 +85,7 @@ def augment_batch(x: torch.Tensor, cfg: AugmentConfig, dt: float, gen: torch.Gen
     if cfg.jitter_ms > 0 and round(cfg.jitter_ms * 1e-3 / dt) > 0:
         y = _jitter(y, round(cfg.jitter_ms * 1e-3 / dt), gen)
     if cfg.noise_rate > 0:
-        y = y + torch.poisson(torch.full_like(y, cfg.noise_rate), generator=gen)
+        y = y + _noise(y, cfg.noise_rate, gen)
     y = y.clamp(max=cfg.max_count)
     if cfg.p < 1:
         use = (torch.rand((b, 1, 1), generator=gen) < cfg.p).float()
