@@ -71,3 +71,24 @@ def test_finetune_budget_stops_after_one_batch_and_returns_the_best(spec, data):
     assert rep.best_epoch == int(np.argmax(accs)) and rep.best_val_accuracy == max(accs)
     # the returned spec really has the best accuracy (evaluated afresh in exact arithmetic)
     assert evaluate_exact(XyloExactNet(best), val_xy, "ce_max")[0] == pytest.approx(rep.best_val_accuracy)
+
+
+def test_schedule_is_replanned_to_end_with_the_budget():
+    from xylodeploy.train.loop import planned_epochs
+
+    class Clock(Budget):
+        def __init__(self, minutes, elapsed):
+            super().__init__(minutes)
+            self._e = elapsed
+
+        def elapsed(self):
+            return self._e
+
+    assert planned_epochs(60, 5, 5, Budget(None)) == 60  # no budget: the configured schedule
+    assert planned_epochs(60, 0, 0, Clock(1.0, 0.0)) == 60  # nothing measured yet
+    # 10 epochs took 100 s of a 300 s budget: 20 more fit, the schedule spans 30 epochs
+    assert planned_epochs(60, 10, 10, Clock(5.0, 100.0)) == 30
+    assert planned_epochs(25, 10, 10, Clock(5.0, 100.0)) == 25  # the budget does not bind
+    assert planned_epochs(60, 10, 10, Clock(5.0, 400.0)) == 11  # over budget: at least this epoch
+    # resumed after 4 epochs, 2 run in this session in 50 s of a 100 s budget: 2 more fit
+    assert planned_epochs(60, 6, 2, Clock(100 / 60, 50.0)) == 8

@@ -1,12 +1,16 @@
-"""The training loop: Adam, validation every epoch, best/last checkpoints, early stopping, resume.
+"""The training loop: AdamW, validation every epoch, best/last checkpoints, early stopping, resume.
 
 Training batches are augmented (``cfg.augment``, `xylodeploy.train.augment`); the optimiser is
 AdamW (decoupled weight decay ``train.weight_decay``). ``train.max_minutes`` bounds the run by wall
 time: the epoch in progress ends after the current batch, is validated, and the best epoch so far is
-kept. ``train(cfg, out_dir)`` writes into ``out_dir``: ``last.pt`` (after every epoch, with optimizer
+kept; when the budget will end the run before ``train.epochs``, the cosine schedule is re-planned each
+epoch to end with the budget (`planned_epochs`).
+
+``train(cfg, out_dir)`` writes into ``out_dir``: ``last.pt`` (after every epoch, with optimizer
 state, for ``resume=True``), ``best.pt`` (best validation accuracy; gets the test metrics at
 the end), ``config.yaml`` (the resolved run config) and ``metrics.json``. Every epoch reseeds
-torch / numpy / random from ``(seed, epoch)``, so a resumed run reproduces an uninterrupted one.
+torch / numpy / random from ``(seed, epoch)``, so a resumed run reproduces an uninterrupted one
+(without a binding time budget).
 """
 
 from __future__ import annotations
@@ -149,6 +153,17 @@ def _fmt_time(s: float) -> str:
     return f"{int(s // 60)}m{int(s % 60):02d}s" if s >= 60 else f"{s:.1f}s"
 
 
+def planned_epochs(epochs: int, epoch: int, done: int, budget: Budget) -> int:
+    """Epochs the learning-rate schedule should span: ``epochs``, or fewer when the time budget will stop
+    the run first (``epoch + remaining time / mean epoch time``, at least ``epoch + 1``), so the cosine
+    decay still ends when the budget does. ``done``: epochs trained in this session so far."""
+    if budget.seconds is None or done == 0:
+        return epochs
+    per_epoch = budget.elapsed() / done
+    fit = epoch + int(max(budget.seconds - budget.elapsed(), 0.0) // max(per_epoch, 1e-9))
+    return max(epoch + 1, min(epochs, fit))
+
+
 class Budget:
     """A wall-time budget of ``minutes`` (None: unlimited), checked between batches."""
 
@@ -240,8 +255,9 @@ def train(
         if stopped:
             break
         seed_everything(cfg.seed, epoch)
+        plan = planned_epochs(epochs, epoch, epoch - start, budget)
         for group in opt.param_groups:
-            group["lr"] = lr_at(cfg, epoch, epochs)
+            group["lr"] = lr_at(cfg, epoch, plan)
         te = time.perf_counter()
         with tqdm(total=n_batches, desc=f"epoch {epoch + 1}/{epochs}", leave=False, disable=not cfg.train.progress,
                   file=sys.stderr, unit="batch") as bar:  # fmt: skip
