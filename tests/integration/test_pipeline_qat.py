@@ -69,5 +69,6 @@ def test_cli_budgets_stop_training_and_exact_training(tmp_path) -> None:
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 0, res.output
     doc = json.loads((tmp_path / "o" / "report.json").read_text())
-    assert doc["train"]["epochs_run"] == 1 and doc["config"]["train"]["max_minutes"] == 1e-9
+    assert doc["train"]["epochs_run"] == 1 and doc["train"]["out_of_time"]
+    assert doc["config"]["train"]["max_minutes"] == 1e-9
     assert len(doc["finetune"]["history"]) == 2 and doc["finetune"]["history"][-1]["out_of_time"]

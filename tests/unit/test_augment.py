@@ -115,3 +115,16 @@ def test_hidden_spike_dropout_is_training_only_and_not_in_the_extracted_graph():
     ga, gb = extract(drop), extract(plain)
     assert [repr(p) for p in ga.populations] == [repr(p) for p in gb.populations]
     assert all(np.array_equal(a.weight, b.weight) for a, b in zip(ga.connections, gb.connections, strict=True))
+
+
+def test_bad_augment_and_budget_keys_are_one_line_config_errors():
+    from xylodeploy.errors import ConfigError
+    from xylodeploy.pipeline import PipelineConfig
+    from xylodeploy.train.config import config_from_dict
+
+    with pytest.raises(ConfigError, match=r"^x.yaml: augment.event_drop: must be < 1 \(got 1.0\)$"):
+        config_from_dict({"augment": {"event_drop": 1.0}}, "x.yaml")
+    with pytest.raises(ConfigError, match=r"augment.shiftms: unknown key \(allowed: enabled, p, shift_ms"):
+        config_from_dict({"augment": {"shiftms": 3}}, "x.yaml")
+    with pytest.raises(ConfigError, match=r"^x.yaml: train.max_minutes: must be > 0 \(got -1\)$"):
+        config_from_dict({"train": {"max_minutes": -1}}, "x.yaml", PipelineConfig)

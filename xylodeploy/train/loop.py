@@ -61,7 +61,7 @@ class TrainResult:
 
     def summary(self) -> dict:
         """JSON-friendly summary."""
-        d = asdict(self)
+        d = {**asdict(self), "out_of_time": self.out_of_time}
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in d.items() if k != "history"}
 
 
