@@ -9,7 +9,7 @@ import torch
 
 from xylodeploy.train.augment import AugmentConfig, augment_batch
 
-OFF = {"shift_ms": 0.0, "gain_sigma": 0.0, "event_drop": 0.0, "jitter_ms": 0.0, "noise_rate": 0.0}
+OFF = {"enabled": True, "shift_ms": 0.0, "gain_sigma": 0.0, "event_drop": 0.0, "jitter_ms": 0.0, "noise_rate": 0.0}
 
 
 def only(**knobs: float) -> AugmentConfig:
@@ -26,9 +26,9 @@ def gen(seed: int = 1) -> torch.Generator:
 
 def test_off_is_the_identity_and_output_is_valid_counts():
     x = counts()
-    assert augment_batch(x, AugmentConfig(enabled=False), 1e-3, gen()) is x
+    assert augment_batch(x, AugmentConfig(), 1e-3, gen()) is x  # off by default
     assert augment_batch(x, only(), 1e-3, gen()) is x
-    y = augment_batch(x * 4, AugmentConfig(), 1e-3, gen())
+    y = augment_batch(x * 4, AugmentConfig(enabled=True), 1e-3, gen())
     assert y.shape == x.shape and torch.equal(y, y.round()) and y.min() >= 0 and y.max() <= 15
 
 
@@ -93,7 +93,7 @@ def test_noise_adds_poisson_events_at_the_rate():
 
 def test_p_leaves_the_other_clips_untouched():
     x = counts(shape=(200, 50, 4))
-    y = augment_batch(x, AugmentConfig(p=0.5, event_drop=0.5), 1e-3, gen())
+    y = augment_batch(x, AugmentConfig(enabled=True, p=0.5, event_drop=0.5), 1e-3, gen())
     same = torch.tensor([torch.equal(a, b) for a, b in zip(x, y, strict=True)])
     assert 60 < int(same.sum()) < 140  # Bin(200, 0.5): mean 100, sd 7
 

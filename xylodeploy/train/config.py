@@ -196,10 +196,10 @@ NonNeg = Annotated[float, Field(ge=0)]
 
 
 class AugmentConfig(Section):
-    """Raster augmentation of training batches (see `xylodeploy.train.augment`); ``enabled: false``
-    switches all of it off. Validation, test and deployment never see it."""
+    """Raster augmentation of training batches (see `xylodeploy.train.augment`), off unless ``enabled``;
+    the other keys are the settings it uses then. Validation, test and deployment never see it."""
 
-    enabled: bool = True
+    enabled: bool = False
     p: Prob = 1.0  # probability that a clip is augmented at all
     shift_ms: NonNeg = 50.0  # max |time shift| per clip
     gain_sigma: NonNeg = 0.3  # per-channel log-gain spread (gains above 1 clip to 1: thinning only)
