@@ -11,8 +11,8 @@ probability of acting on a clip (``p``; 0 switches a transform off):
     noise:   x'[t, c] += Poisson(noise_rate)  (spurious events, rate per step and channel)
 
 and finally ``x' = min(x', max_count)`` (the chip's input event limit), so the result is again a
-valid raster of integer counts. Evaluation (validation, test, quantization, the chip) never
-sees augmentation.
+valid raster of integer counts. Off unless ``augment.enabled``. Evaluation (validation, test,
+quantization, the chip) never sees augmentation.
 """
 
 from __future__ import annotations
