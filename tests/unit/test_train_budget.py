@@ -92,3 +92,9 @@ def test_schedule_is_replanned_to_end_with_the_budget():
     assert planned_epochs(60, 10, 10, Clock(5.0, 400.0)) == 11  # over budget: at least this epoch
     # resumed after 4 epochs, 2 run in this session in 50 s of a 100 s budget: 2 more fit
     assert planned_epochs(60, 6, 2, Clock(100 / 60, 50.0)) == 8
+
+
+def test_budget_reserves_time_for_the_last_validation():
+    b = Budget(1.0, reserve=60.0)
+    assert b.exhausted()  # 60 s budget, all of it kept back for the validation after the stop
+    assert not Budget(1.0, reserve=1.0).exhausted()

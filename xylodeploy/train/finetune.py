@@ -149,8 +149,9 @@ def finetune_exact(
         device: torch device (default: CPU). seed: shuffling seed. progress: show a progress bar.
         logit_scale: chip Vmem units per logit unit for Vmem readouts (default: mean readout
             threshold); `compile` passes the quantizer's readout scale so logits match float training.
-        max_minutes: wall-time budget (None: unlimited). The epoch in progress stops after the batch
-            that uses it up, is validated like any epoch, and the best epoch so far is returned.
+        max_minutes: wall-time budget (None: unlimited) of the whole call, validation included: the epoch
+            in progress stops after the batch past ``budget - one validation pass`` (at least one batch
+            runs), is validated like any epoch, and the best epoch so far is returned.
     """
     from xylodeploy.train.loop import Budget
 
@@ -168,10 +169,11 @@ def finetune_exact(
     opt = torch.optim.Adam(params, lr=lr)
     gen = torch.Generator().manual_seed(seed)
     check = val_data if val_data is not None else train_data
+    budget = Budget(max_minutes)
     best_acc, flagged = evaluate_exact(model, check, loss, readout)
+    budget.reserve = budget.elapsed()  # training stops early enough for one more validation pass
     best = (0, best_acc, flagged, spec)
     history = [{"epoch": 0, "train_loss": float("nan"), "train_accuracy": float("nan"), "val_accuracy": best_acc}]
-    budget = Budget(max_minutes)
     bar = _progress(epochs, progress)
     for epoch in range(1, epochs + 1):
         batches = _timed(_batches(train_data, batch_size, True, gen, "training data"), budget, bar)

@@ -167,15 +167,16 @@ def planned_epochs(epochs: int, epoch: int, done: int, budget: Budget) -> int:
 class Budget:
     """A wall-time budget of ``minutes`` (None: unlimited), checked between batches."""
 
-    def __init__(self, minutes: float | None) -> None:
+    def __init__(self, minutes: float | None, reserve: float = 0.0) -> None:
         self.seconds = None if minutes is None else 60.0 * minutes
+        self.reserve = reserve  # seconds kept back for work after the stop (e.g. the last validation)
         self.t0 = time.perf_counter()
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.t0
 
     def exhausted(self) -> bool:
-        return self.seconds is not None and self.elapsed() >= self.seconds
+        return self.seconds is not None and self.elapsed() + self.reserve >= self.seconds
 
     def postfix(self) -> dict[str, str]:
         """Progress-bar field ``budget=used/total`` (empty when unlimited)."""
