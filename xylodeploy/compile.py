@@ -47,6 +47,7 @@ class CompileOptions:
     finetune_lr: float = 0.1
     finetune_loss: Literal["ce_max", "ce_mean", "ce_count"] | None = None  # None: the readout rule's loss
     finetune_batch_size: int = 32
+    finetune_max_minutes: float | None = None  # wall-time budget of fine-tuning (None: unlimited)
     readout_pooling: Literal["max", "mean", "count"] | None = None  # None: mean for vmem (ce_mean), count for spikes
     progress: bool = True  # progress bar during fine-tuning
     seed: int = 0
@@ -187,7 +188,8 @@ def _quantize_weights(run: _Stages, model: Any, tq: Any, chip: ChipSpec, opts: C
 
 def _ft_settings(opts: CompileOptions, rule: ReadoutRule) -> dict[str, Any]:
     return {"epochs": opts.finetune_epochs, "lr": opts.finetune_lr, "loss": opts.finetune_loss or rule.loss_name,
-            "batch_size": opts.finetune_batch_size, "seed": opts.seed}  # fmt: skip
+            "batch_size": opts.finetune_batch_size, "seed": opts.seed,
+            "max_minutes": opts.finetune_max_minutes}  # fmt: skip
 
 
 def _finetune(

@@ -3,9 +3,17 @@
 The config is a training `RunConfig` plus three sections (all optional)::
 
     quantize:  {chip: xylo-audio2, method: calibrated, headroom_bits: 2, clip_percentile: 100,
-                finetune_epochs: 2, finetune_lr: 0.1, finetune_batch_size: 32, finetune_clips: null}
+                finetune_epochs: 4, finetune_lr: 0.1, finetune_batch_size: 32, finetune_clips: null,
+                finetune_max_minutes: 5, exact_training: finetune}
     simulate:  {backends: [reference, xylosim], xylosim_clips: 32, exact_clips: 64}
     report:    {plots: true}
+
+Quantization-aware training is the default: after float training (at most ``train.max_minutes``,
+12 by default here) the quantized network keeps training in the chip's exact integer arithmetic
+(`XyloExactNet`, `finetune_exact`) on the whole training set for ``finetune_epochs`` (at most
+``finetune_max_minutes``), and the epoch with the best exact validation accuracy is deployed.
+``exact_training: all`` trains one float epoch (to calibrate the quantizer) and runs every other
+epoch (``train.epochs - 1 + finetune_epochs``) with the chip's arithmetic in the loop.
 
 Outputs in the run folder: ``train/`` (checkpoints), ``model.xylo`` (the deployed spec),
 ``report.json`` and the PNG plots of `xylodeploy.report`.
@@ -27,7 +35,7 @@ from xylodeploy.compile import CompileOptions, Deployment, compile
 from xylodeploy.errors import ConfigError
 from xylodeploy.fileio import keep_earlier, sha256_file
 from xylodeploy.readout import ReadoutRule
-from xylodeploy.train.config import RunConfig, Section, load_config
+from xylodeploy.train.config import RunConfig, Section, TrainConfig, load_config
 from xylodeploy.validate import ValidationReport, validate
 
 
@@ -38,10 +46,12 @@ class QuantizeSection(Section):
     method: Literal["calibrated", "global", "channel"] = "calibrated"
     headroom_bits: Annotated[int, Strict(), Field(ge=0, le=14)] = 2  # global / channel only
     clip_percentile: Annotated[float, Strict(), Field(gt=0, le=100)] = 100.0  # global / channel only
-    finetune_epochs: Annotated[int, Strict(), Field(ge=0)] = 2
+    finetune_epochs: Annotated[int, Strict(), Field(ge=0)] = 4
     finetune_lr: Annotated[float, Strict(), Field(gt=0, le=10)] = 0.1
     finetune_batch_size: Annotated[int, Strict(), Field(ge=1)] = 32
     finetune_clips: Annotated[int, Strict(), Field(ge=1)] | None = None  # training clips for fine-tuning (None: all)
+    finetune_max_minutes: Annotated[float, Strict(), Field(gt=0)] | None = 5.0  # wall-time budget (None: none)
+    exact_training: Literal["finetune", "all"] = "finetune"  # "all": chip arithmetic in the loop after 1 epoch
 
     @field_validator("chip")
     @classmethod
@@ -73,9 +83,16 @@ class ReportSection(Section):
     plots: Annotated[bool, Strict()] = True
 
 
+class PipelineTrainConfig(TrainConfig):
+    """`TrainConfig` with a default time budget: the pipeline's float training stops after 12 minutes."""
+
+    max_minutes: Annotated[float, Strict(), Field(gt=0)] | None = 12.0
+
+
 class PipelineConfig(RunConfig):
     """A training run config plus the quantize, simulate and report sections."""
 
+    train: PipelineTrainConfig = Field(default_factory=PipelineTrainConfig)
     quantize: QuantizeSection = Field(default_factory=QuantizeSection)
     simulate: SimulateSection = Field(default_factory=SimulateSection)
     report: ReportSection = Field(default_factory=ReportSection)
@@ -144,16 +161,22 @@ def _run(cfg: PipelineConfig, out: Path, splits, backends, log, t0: float, on_ep
     from xylodeploy.train.loop import train
 
     log(f"[1/4] train: {len(splits.train)} train / {len(splits.val)} val / {len(splits.test)} test clips")
+    q = cfg.quantize
+    float_cfg, ft_epochs = cfg, q.finetune_epochs
+    if q.exact_training == "all":
+        float_cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"epochs": 1})})
+        ft_epochs = cfg.train.epochs - 1 + q.finetune_epochs
     # the run folder belongs to this pipeline
-    trained = train(cfg, out / "train", data=splits, overwrite=True, on_epoch=on_epoch)
+    trained = train(float_cfg, out / "train", data=splits, overwrite=True, on_epoch=on_epoch)
     model, _ = load_model(trained.checkpoint)
     model.eval()
     rule = ReadoutRule.from_training(model.output, cfg.train.loss)
-    q = cfg.quantize
-    log(f"[2/4] quantize for {q.chip} ({q.method}), exact fine-tuning {q.finetune_epochs} epoch(s)")
+    budget = f", at most {q.finetune_max_minutes:g} min" if q.finetune_max_minutes else ""
+    log(f"[2/4] quantize for {q.chip} ({q.method}), exact training {ft_epochs} epoch(s){budget}")
     opts = CompileOptions(method=q.method, headroom_bits=q.headroom_bits, clip_percentile=q.clip_percentile,
-                          finetune_epochs=q.finetune_epochs, finetune_lr=q.finetune_lr,
+                          finetune_epochs=ft_epochs, finetune_lr=q.finetune_lr,
                           finetune_loss=rule.loss_name, finetune_batch_size=q.finetune_batch_size,
+                          finetune_max_minutes=q.finetune_max_minutes, progress=cfg.train.progress,
                           readout_pooling=rule.pooling, seed=cfg.seed)  # fmt: skip
     n_ft = len(splits.train) if q.finetune_clips is None else min(q.finetune_clips, len(splits.train))
     dep = compile(

@@ -33,7 +33,7 @@ def test_messages_name_key_limit_and_value():
 def test_unknown_keys_list_the_allowed_ones():
     msg = _err({"train": {"lr": 0.1, "learning_rate": 0.1}})
     assert msg.startswith("configs/x.yaml: train.learning_rate: unknown key (allowed: epochs, batch_size, lr,")
-    assert "bogus: unknown key (allowed: data, model, train, seed)" in _err({"bogus": 1})
+    assert "bogus: unknown key (allowed: data, model, train, augment, seed)" in _err({"bogus": 1})
     assert "data.n_trian: unknown key (allowed: kind, n_train" in _err({"data": {"kind": "synthetic", "n_trian": 5}})
 
 

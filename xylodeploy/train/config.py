@@ -1,6 +1,6 @@
 """Run configs: YAML files validated on load (pydantic v2, unknown keys rejected).
 
-A `RunConfig` has the sections ``data``, ``model``, ``train`` and ``seed``. Later stages extend
+A `RunConfig` has the sections ``data``, ``model``, ``train``, ``augment`` and ``seed``. Later stages extend
 it by subclassing (``class PipelineConfig(RunConfig): quantize: QuantizeConfig = QuantizeConfig()``)
 and passing the subclass to `load_config`. Relative paths in ``data`` are resolved against the
 directory of the config file. Validation errors become one `ConfigError` line such as
@@ -82,6 +82,7 @@ class NpzData(Section):
     test: Path | None = None
     val_fraction: Fraction = 0.1
     test_fraction: Fraction = 0.1
+    group_split: StrictBool = True  # with a 'groups' array (e.g. speakers): split off whole groups
 
 
 class ShdData(Section):
@@ -96,6 +97,7 @@ class ShdData(Section):
     max_count: Annotated[int, Strict(), Field(ge=1)] | None = _CHIP.max_input_events
     val_fraction: Fraction = 0.1
     test_fraction: Fraction = 0.1
+    group_split: StrictBool = True  # with 'extra/speaker' in the file: split off whole speakers
 
 
 class AudioData(Section):
@@ -137,6 +139,7 @@ class ImuData(Section):
     val_fraction: Fraction = 0.1
     test_fraction: Fraction = 0.1
     seed: Seed | None = None  # None: the run's seed
+    group_split: StrictBool = True  # split by speaker (`<speaker>_nohash_<n>.wav`) when file names carry one
 
 
 class DenseData(Section):
@@ -220,19 +223,42 @@ class ModelConfig(Section):
 
 
 class TrainConfig(Section):
-    """Optimiser, loss and stopping rule."""
+    """Optimiser, loss, regularisation and stopping rules."""
 
     epochs: Annotated[int, Strict(), Field(ge=1, le=100_000)] = 30
-    batch_size: Annotated[int, Strict(), Field(ge=1)] = 64
-    lr: Annotated[float, Strict(), Field(gt=0, le=100)] = 1e-3
+    batch_size: Annotated[int, Strict(), Field(ge=1)] = 32
+    lr: Annotated[float, Strict(), Field(gt=0, le=100)] = 3e-3
     memory_limit_gb: PosFloat = 8.0  # refuse configs whose estimated training memory exceeds this
-    weight_decay: Annotated[float, Strict(), Field(ge=0)] = 0.0
+    weight_decay: Annotated[float, Strict(), Field(ge=0)] = 1e-2  # decoupled (AdamW): w -= lr * weight_decay * w
     lr_schedule: Literal["none", "cosine"] = "cosine"
-    loss: Literal["ce_max", "ce_mean", "ce_count"] = "ce_mean"
+    loss: Literal["ce_max", "ce_mean", "ce_count"] = "ce_max"
     grad_clip: PosFloat | None = None
     patience: Annotated[int, Strict(), Field(ge=0)] = 0  # epochs without val improvement before stopping; 0: never
+    max_minutes: PosFloat | None = None  # wall-time budget; stops after the batch in progress, keeps the best
     threads: Annotated[int, Strict(), Field(ge=1, le=1024)] | None = None  # torch CPU threads (None: torch default)
     progress: StrictBool = True
+
+
+NonNeg = Annotated[float, Strict(), Field(ge=0)]
+
+
+class AugmentConfig(Section):
+    """Raster augmentation of training batches (see `xylodeploy.train.augment`), off unless ``enabled``;
+    the other keys are the settings it uses then. Validation, test and deployment never see it."""
+
+    enabled: StrictBool = False
+    p: Prob = 1.0  # probability that a clip is augmented at all
+    shift_ms: NonNeg = 50.0  # max |time shift| per clip
+    gain_sigma: NonNeg = 0.3  # per-channel log-gain spread (gains above 1 clip to 1: thinning only)
+    event_drop: Fraction = 0.05  # fraction of events dropped at random
+    jitter_ms: NonNeg = 1.0  # max |time jitter| per event
+    noise_rate: NonNeg = 0.02  # spurious events per step and channel
+    max_count: Annotated[int, Strict(), Field(ge=1)] = _CHIP.max_input_events
+
+    def active(self) -> bool:
+        """True if any transform would change a clip."""
+        knobs = (self.shift_ms, self.gain_sigma, self.event_drop, self.jitter_ms, self.noise_rate)
+        return self.enabled and self.p > 0 and any(v > 0 for v in knobs)
 
 
 class RunConfig(Section):
@@ -241,6 +267,7 @@ class RunConfig(Section):
     data: DataConfig = Field(default_factory=SyntheticData)
     model: ModelConfig = Field(default_factory=ModelConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+    augment: AugmentConfig = Field(default_factory=AugmentConfig)
     seed: Seed = 0
 
     @model_validator(mode="after")

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from xylodeploy.train.config import AudioData, DenseData, NpzData, RunConfig, ShdData, SyntheticData
-from xylodeploy.train.dataset import RasterDataset, Splits, split_indices
+from xylodeploy.train.dataset import RasterDataset, Splits, group_split_indices, split_indices
 
 
 def _synthetic(cfg: SyntheticData, dt: float, seed: int) -> Splits:
@@ -18,9 +18,13 @@ def _synthetic(cfg: SyntheticData, dt: float, seed: int) -> Splits:
 
 
 def _split_off(full: RasterDataset, val: RasterDataset | None, test: RasterDataset | None, cfg, seed: int) -> Splits:
-    """Cut missing validation / test sets off ``full`` by the configured fractions."""
+    """Cut missing validation / test sets off ``full`` by the configured fractions (whole groups
+    when ``full`` has groups and ``cfg.group_split``)."""
     fracs = [cfg.val_fraction if val is None else 0.0, cfg.test_fraction if test is None else 0.0]
-    val_idx, test_idx, train_idx = split_indices(len(full), fracs, seed)
+    if full.groups is not None and getattr(cfg, "group_split", False):
+        val_idx, test_idx, train_idx = group_split_indices(full.groups, fracs, seed)
+    else:
+        val_idx, test_idx, train_idx = split_indices(len(full), fracs, seed)
     return Splits(full.subset(train_idx), val or full.subset(val_idx), test or full.subset(test_idx))
 
 
@@ -76,7 +80,9 @@ def _audio(cfg: AudioData, dt: float, seed: int) -> Splits:
         from xylodeploy.train.data_audio3 import load_audio3_splits
 
         return load_audio3_splits(cfg, dt, seed, cache)
-    return load_audio_splits(cfg.root, params, cache, cfg.classes, cfg.val_fraction, cfg.test_fraction, seed)
+    return load_audio_splits(
+        cfg.root, params, cache, cfg.classes, cfg.val_fraction, cfg.test_fraction, seed, cfg.group_split
+    )
 
 
 def _imu(cfg, dt: float, seed: int) -> Splits:

@@ -76,6 +76,14 @@ class DistContext:
         dist.all_reduce(t)
         return tuple(float(v) for v in t)
 
+    def any(self, flag: bool) -> bool:
+        """True on every rank when ``flag`` is true on some rank (a time budget stops all ranks together)."""
+        if not self.active:
+            return bool(flag)
+        t = torch.tensor([1.0 if flag else 0.0])
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+        return bool(t.item())
+
     def shard(self, n: int) -> slice:
         """This rank's contiguous share of ``n`` items (for evaluation)."""
         per = -(-n // self.world)
