@@ -111,6 +111,15 @@ def _cls(name: str, fields: dict[str, tuple[Any, Any]]) -> type:
     return type(name, (Strict,), {"_fields": fields})
 
 
+# samna's xyloImu InputInterfaceConfig as SynSense's IMU interface code writes it (docs/imu-frontend.md)
+IMU_INTERFACE_FIELDS: dict[str, tuple[Any, Any]] = {
+    "configuration_timeout": ("int", 0), "enable": ("bool", False), "select_iaf_output": ("bool", False),
+    "bypass_jsvd": ("bool", False), "estimator_k_setting": ("int", 0), "update_matrix_threshold": ("int", 0),
+    **{k: ("ids", []) for k in ("bpf_bb_values", "bpf_bwf_values", "bpf_baf_values", "bpf_a1_values",
+                                "bpf_a2_values", "scale_values", "iaf_threshold_values")},
+}  # fmt: skip
+
+
 def make_configuration_module(ns: str, synapse2: bool = True) -> Any:  # noqa: C901 - one table per chip
     """The ``<ns>.configuration`` module: XyloConfiguration, neuron classes (NeuronRange on A2/IMU).
 
@@ -157,7 +166,7 @@ def make_configuration_module(ns: str, synapse2: bool = True) -> Any:  # noqa: C
         top["time_resolution_wrap"] = ("int", 0)
     if ns == "xyloImu":
         top["imu_if_input_enable"] = ("bool", True)
-        top["input_interface"] = (_cls("InputInterfaceConfig", {"configuration_timeout": ("int", 0)}), None)
+        top["input_interface"] = (_cls("InputInterfaceConfig", IMU_INTERFACE_FIELDS), None)
     if ns == "xyloAudio3":
         top["input_source"] = (InputSource, InputSource.DigitalMicrophone)
         fb = _cls("FilterBankConfig", {"dn_enable": ("bool", False), "use_global_iaf_threshold": ("bool", False)})

@@ -147,6 +147,8 @@ def test_simulate_warns_on_clamped_counts_and_violations(files: dict[str, Path])
     cap = get_chip("xylo-audio2").max_input_events
     np.savez(raster, spikes=np.full((1, 5, 4), cap + 1))
     res = cli("simulate", str(files["bad"]), "-i", str(raster), "-b", "null")
+    assert res.exit_code == 2 and "design-rule violation" in res.stderr and "--no-check" in res.stderr
+    res = cli("simulate", str(files["bad"]), "-i", str(raster), "-b", "null", "--no-check")
     assert res.exit_code == 0, res.output
     assert f"clamped to {cap}" in res.stderr and "design-rule violation" in res.stderr
 

@@ -34,7 +34,8 @@ def run(tmp_path_factory):
 def test_outputs_spec_report_and_plots(run) -> None:
     result, lines, cfg = run
     out = result.out_dir
-    assert [ln.split(" ")[0] for ln in lines] == ["[1/4]", "[2/4]", "[3/4]", "[4/4]"]
+    assert [ln.split(" ")[0] for ln in lines if not ln.startswith(" ")] == ["[1/4]", "[2/4]", "[3/4]", "[4/4]"]
+    assert any(ln.strip().startswith("calibrated: ") and "winner" in ln for ln in lines)
     spec = XyloSpec.load(out / "model.xylo")
     assert spec.chip == "xylo-audio2" and check(spec) == []
     ckpt = out / "train" / "best.pt"
@@ -42,6 +43,8 @@ def test_outputs_spec_report_and_plots(run) -> None:
     assert spec.provenance["source"] == {"checkpoint": str(ckpt), "sha256": sha}
     assert [s["name"] for s in spec.provenance["stages"]][-2:] == ["finetune_exact", "check"]
     doc = json.loads((out / "report.json").read_text())
+    cal = doc["quantization"]["calibration"]  # the calibrated quantiser's candidates and its choice
+    assert cal["winner"] in [c["name"] for c in cal["candidates"]] and cal["reason"]
     s = doc["summary"]
     assert s["bit_exact_reference_xylosim_exact"] is True and s["deployed_on"] == "reference"
     assert s["readout_rule"] == {"quantity": "vmem", "pooling": "mean"}  # the training loss ce_mean
@@ -61,6 +64,10 @@ def test_outputs_spec_report_and_plots(run) -> None:
     ref.load(spec)
     pred = ReadoutRule.from_spec(spec).predict(ref.run(test.spikes, record=True).vmem_out)
     assert s["deployed_test_accuracy"] == pytest.approx(float(np.mean(pred == test.labels)))
+    e = doc["energy"]  # labelled estimate per inference, ordered interval, same clip length as the data
+    assert "ESTIMATE" in e["label"] and e["n_steps"] == test.spikes.shape[1]
+    lo, mid, hi = (e["energy_per_inference_j"][k] for k in ("low", "mid", "high"))
+    assert 0 < lo <= mid <= hi and any("µJ" in line for line in e["lines"])
     for name in PLOTS:
         data = (out / name).read_bytes()
         assert data[:8] == PNG_SIGNATURE and len(data) > 2000, name

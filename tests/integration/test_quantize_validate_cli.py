@@ -56,7 +56,8 @@ def files(tmp_path_factory) -> dict[str, object]:
 
 def test_quantize_writes_the_spec_compile_would(files) -> None:
     res, spec_path = files["quantize"], files["spec"]
-    assert "chip xylo-imu, method channel" in res.output and "tau_syn" in res.output
+    assert "chip xylo-imu, method calibrated" in res.output and "tau_syn" in res.output
+    assert "channel-headroom2" in res.output and "winner: " in res.output  # the candidates tried
     assert f"wrote {spec_path} (Xylo IMU: 16 hidden, 6 readout)" in res.output
     spec = XyloSpec.load(spec_path)
     assert spec.chip == "xylo-imu" and check(spec) == []

@@ -129,4 +129,4 @@ def test_synops_counts_events_times_fan_out():
     expect += 3 * (nnz(spec.weights_rec[1]) + nnz(spec.weights_out[1]))
     costs = chip_costs(spec, raster, hidden)
     assert expect > 0 and costs["synops"] == expect
-    assert costs["neurons"] == 6 and costs["cycles"] > 0
+    assert costs["neurons"] == 6 and costs["cycles"] > 0 and costs["energy"] > 0

@@ -19,13 +19,14 @@ ALLOWED: dict[str, set[str]] = {
     "models": {"arith", "chips", "drc", "errors", "ir"},
     "backends": {"arith", "chips", "drc", "errors", "io", "ir", "models", "_optional"},
     "extract": {"errors", "ir", "models"},
-    "data": {"chips", "errors", "io"},
-    "train": {"chips", "data", "errors", "io", "ir", "models", "readout", "(root)"},
+    "frontends": {"chips", "errors", "io", "ir"},
+    "data": {"chips", "errors", "frontends", "io"},
+    "train": {"chips", "data", "errors", "frontends", "io", "ir", "models", "readout", "(root)"},
     "interop": {"arith", "backends", "chips", "errors", "io", "ir", "mapping", "models", "quantize", "_optional"},
     "baselines": {"chips", "errors", "interop", "ir"},
     "power": {"backends", "chips", "io", "ir", "errors"},
-    "flow": {"(root)", "_optional", "backends", "chips", "drc", "errors", "extract", "io", "ir", "mapping",
-             "quantize", "readout", "scale", "train"},
+    "flow": {"(root)", "_optional", "backends", "chips", "drc", "errors", "extract", "frontends", "io", "ir",
+             "mapping", "power", "quantize", "readout", "scale", "train"},
     "scale": {"_optional", "backends", "chips", "errors", "flow", "io", "ir", "power", "readout", "train"},
 }  # fmt: skip
 

@@ -84,3 +84,59 @@ def test_threshold_below_one_chip_unit_is_named():
     g = NetworkGraph(g.n_inputs, (h, g.populations[1]), g.connections, "o")
     _, causes, _ = _run(g)
     assert any(c.startswith("threshold out of range: 0.0001 needs") and "1 neuron(s)" in c for c in causes["h"])
+
+
+def test_silent_chip_readout_never_has_the_same_winning_readout():
+    g = _graph(0.5, 0.875)
+    w = g.connections[1].weight.copy()
+    w[:, 0] = np.abs(w[:, 0]) + 1.0  # readout 0 wins in float: a silent chip's tie-rule class 0 would match
+    g = g.replace(connections=(g.connections[0], Connection("h", "o", w)))
+    clips, _ = agr.example_clips(g, n_clips=4, t_len=80)
+    spec, _, res = _run(g, clips=clips)
+    assert res.informative > 0 and res.same_class == 1.0
+    dead = spec.replace(weights_out=np.zeros_like(spec.weights_out))  # chip readout silent, argmax 0 by ties
+    res = agr.compare(g, dead, clips, causes={})
+    assert res.informative > 0 and res.same_class == 0.0
+    assert any("loses 100.0%" in w for w in res.warnings)
+
+
+def test_readout_firing_more_than_once_per_step_in_the_source_is_named():
+    g = _graph(0.5, 0.875, w_out=20.0)
+    pops = (g.populations[0], g.populations[1].replace(max_spikes=2**16))  # rockpool LIFTorch's default
+    g = g.replace(populations=pops)
+    _, causes, res = _run(g)
+    assert any("at most 1 per step" in c for c in causes["o"])
+    assert any("'o' loses" in w and "at most 1 per step" in w for w in res.warnings)
+
+
+def test_a_loss_just_over_the_threshold_does_not_read_as_equal_to_it():
+    ag = agr.Agreement("clips", "spikes", layer_error={"h": 0.104}, readout_error=0.0, informative=1)
+    agr._warn(ag, _graph(0.5, 0.875), {}, agr.LOSS_THRESHOLD)
+    assert ag.warnings == [
+        "layer 'h' loses 10.4% on the chip (threshold 10%): no single static cause found (accumulated quantisation "
+        "error)"
+    ]
+
+
+def test_generated_clips_drive_a_model_silent_at_every_rate_as_hard_as_they_can():
+    g = _graph(0.5, 0.875, thr_out=1e6)
+    h = g.populations[0].replace(threshold=1e6)
+    clips, text = agr.example_clips(g.replace(populations=(h, g.populations[1])), n_clips=2, t_len=40)
+    assert "rate 0.4 " in text and clips.mean() > 0.3
+
+
+def test_hidden_layer_allowed_more_spikes_per_step_than_the_chip_is_named():
+    g = _graph(0.5, 0.875)
+    g = g.replace(populations=(g.populations[0].replace(max_spikes=2**16), g.populations[1]))
+    _, causes, _ = _run(g)
+    assert any("at most 31 per step" in c for c in causes["h"])
+    _, causes, _ = _run(_graph(0.5, 0.875))  # max_spikes=31, as the chip: no such cause
+    assert not any("per step" in c for c in causes.get("h", []))
+
+
+def test_a_hidden_layer_silent_on_both_sides_is_not_judged():
+    g = _graph(0.5, 0.875)
+    clips = np.zeros((2, 40, 8), dtype=np.int64)
+    _, _, res = _run(g, clips=clips)
+    assert np.isnan(res.layer_error["h"])
+    assert "  layer 'h': silent in the float graph and on the chip (not judged)" in res.lines()

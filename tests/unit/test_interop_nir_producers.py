@@ -181,3 +181,34 @@ def test_metadata_names_producer_and_discretization_and_user_overrides(tmp_path)
     assert resolve(g, dt=1e-3, discretization="euler").discretization == "euler"
     g.metadata = {"dt": 2e-3, "discretization": "exact"}
     assert (resolve(g).dt, resolve(g).discretization) == (2e-3, "exact")
+
+
+def test_rockpool_synnet_export_with_uniform_taus_is_read_as_rockpool_not_snntorch(tmp_path):
+    """One tau per layer makes tau/r agree across neurons (the Euler signature); only snnTorch's fixed
+    dt = 1e-4 marks an snnTorch file, so this SynNet file is rockpool's (exact decay), as it says."""
+    pytest.importorskip("rockpool")
+    pytest.importorskip("nirtorch")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from rockpool.nn.modules.torch.nir import to_nir
+        from rockpool.nn.networks import SynNet
+
+        torch.manual_seed(8)
+        net = SynNet(n_channels=16, n_classes=3, size_hidden_layers=[24], time_constants_per_layer=[2])
+        with torch.no_grad():
+            for name, mod in net.seq.modules().items():
+                if "linear" in name:
+                    mod.weight.data *= 8.0
+        nir.write(tmp_path / "synnet.nir", to_nir(net))
+        x = _x(16, rate=0.3)
+        ref = net(torch.as_tensor(x))[0].detach().numpy().sum(1)
+    g, rep = from_nir(tmp_path / "synnet.nir")
+    assert any("producer: rockpool" in n.message for n in rep.notes)
+    assert np.isclose(g.dt, 1e-3) and np.allclose(np.exp(-g.dt / g.populations[0].tau_mem), 0.5, atol=1e-4)
+    # the file does not record SynNet's max_spikes_per_dt (31 hidden, 1 readout): said, not exact
+    assert not rep.exact and any("spikes per step not in the file" in n.message for n in rep.notes)
+    assert ref.sum() > 50
+    assert not np.array_equal(simulate_graph(g, x)[g.readout].sum(1), ref)
+    pops = tuple(p.replace(max_spikes=31 if p.name != g.readout else 1) for p in g.populations)
+    fixed = g.replace(populations=pops)
+    np.testing.assert_array_equal(simulate_graph(fixed, x)[g.readout].sum(1), ref)  # the rest is exact

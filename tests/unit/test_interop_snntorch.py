@@ -159,3 +159,14 @@ def test_batchnorm_is_folded_into_the_preceding_linear_exactly():
     factor = 1.0  # Leaky's fastest-synapse weight factor (1 - b_s) / b_s with b_s = 1/2
     np.testing.assert_allclose(x.double().numpy() @ w / factor + hidden.bias, y, rtol=1e-5, atol=1e-6)
     assert any("folded into '0'" in n.message for n in report.notes)
+
+
+def test_every_unsupported_layer_is_named_at_once_by_its_own_type():
+    net = torch.nn.Sequential(torch.nn.Linear(4, 8), snn.BatchNormTT1d(8, 10), snn.Leaky(beta=0.9, init_hidden=True),
+                              torch.nn.Conv1d(1, 1, 3), torch.nn.Linear(8, 2),
+                              snn.Alpha(alpha=0.9, beta=0.8, init_hidden=True, output=True))  # fmt: skip
+    with pytest.raises(ConfigError) as err:
+        from_snntorch(net)
+    msg = str(err.value)
+    assert msg.startswith("3 layers have no Xylo equivalent")
+    assert "'1' (BatchNormTT1d)" in msg and "'3' (Conv1d)" in msg and "'5' (Alpha)" in msg

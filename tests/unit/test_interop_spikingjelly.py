@@ -96,3 +96,13 @@ def test_hard_reset_to_zero_is_an_explicit_approximation():
     _, report = from_spikingjelly(m)
     hard = [n for n in report.notes if "hard reset to 0" in n.message]
     assert [n.layer for n in hard] == ["1", "3"] and not any(n.exact for n in hard)
+
+
+def test_every_unsupported_layer_is_named_at_once_by_its_own_type():
+    net = torch.nn.Sequential(layer.Linear(4, 8), neuron.LIFNode(), torch.nn.ReLU(), layer.Linear(8, 2),
+                              neuron.QIFNode())  # fmt: skip
+    with pytest.raises(ConfigError) as err:
+        from_spikingjelly(net)
+    msg = str(err.value)
+    assert msg.startswith("2 layers have no Xylo equivalent")
+    assert "'2' (ReLU)" in msg and "'4' (QIFNode): only LIFNode" in msg

@@ -223,3 +223,19 @@ def test_power_measurement_already_running_is_restarted(fake_samna):
     assert samna.boards[0].power.rate == 50.0
     board.power_stop()
     assert not samna.boards[0].power.is_auto_power_measurement_active()
+
+
+def test_imu_realtime_writes_the_trained_input_interface_registers(fake_samna):
+    """The IMU interface the network was trained with (pipeline's imu_interface.json) reaches the board."""
+    from xylodeploy.frontends.imu_config import ImuInterfaceConfig
+
+    regs = ImuInterfaceConfig(encoder="iaf", iaf_threshold=12345).to_samna()
+    samna, board = _open(fake_samna, "xylo-imu", imu_interface=regs)
+    spec = random_spec("xylo-imu").replace(dt=0.03)
+    board.load(spec)
+    samna.boards[0].sensor_input = np.zeros((2, spec.n_inputs), np.int64)
+    list(itertools.islice(board.stream(), 2))
+    applied = samna.boards[0].model.config.input_interface
+    assert applied.enable is True and applied.select_iaf_output is True
+    assert applied.iaf_threshold_values == regs["iaf_threshold_values"] and 12345 in applied.iaf_threshold_values
+    assert applied.bpf_a1_values == regs["bpf_a1_values"] and applied.configuration_timeout > 0

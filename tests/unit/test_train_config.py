@@ -33,13 +33,13 @@ def test_messages_name_key_limit_and_value():
 def test_unknown_keys_list_the_allowed_ones():
     msg = _err({"train": {"lr": 0.1, "learning_rate": 0.1}})
     assert msg.startswith("configs/x.yaml: train.learning_rate: unknown key (allowed: epochs, batch_size, lr,")
-    assert "bogus: unknown key (allowed: data, model, train, seed)" in _err({"bogus": 1})
+    assert "bogus: unknown key (allowed: data, model, train, augment, seed)" in _err({"bogus": 1})
     assert "data.n_trian: unknown key (allowed: kind, n_train" in _err({"data": {"kind": "synthetic", "n_trian": 5}})
 
 
 def test_data_kind_and_required_keys():
     assert _err({"data": {"kind": "wav"}}).endswith(
-        "data.kind: must be one of 'synthetic', 'npz', 'shd', 'audio' (got 'wav')"
+        "data.kind: must be one of 'synthetic', 'npz', 'shd', 'audio', 'imu', 'dense' (got 'wav')"
     )
     assert _err({"data": {"kind": "npz"}}) == "configs/x.yaml: data.train: required key missing"
     assert "data: gap_ms must be [min, max] with 0 <= min <= max (got [150.0, 50.0])" in _err(
@@ -77,7 +77,16 @@ def test_save_load_round_trip(tmp_path):
     assert load_config(tmp_path / "c.yaml") == cfg
 
 
-@pytest.mark.parametrize(("name", "kind"), [("quickstart", "synthetic"), ("speech_commands", "audio"), ("shd", "shd")])
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("quickstart", "synthetic"),
+        ("speech_commands", "audio"),
+        ("shd", "shd"),
+        ("imu_quickstart", "imu"),
+        ("speech_commands_audio3", "audio"),
+    ],
+)
 def test_shipped_configs_are_valid(name, kind):
     from xylodeploy.flow.pipeline import load_pipeline_config  # shipped configs may carry pipeline sections
 

@@ -16,3 +16,6 @@ BIAS_RANGE = IntRange.signed(8)
 DASH_RANGE = IntRange.unsigned(4)
 STATE_RANGE = IntRange.signed(16)
 DEFAULT_CLOCK_HZ = 50e6
+# The time step a spec may declare [s]: the chip steps on a clock divider; a dt outside this range is a
+# corrupt file rather than a design (1 us is 50 clock cycles; 10 s per step is no real-time network).
+DT_RANGE_S = (1e-6, 10.0)

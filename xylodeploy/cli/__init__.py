@@ -2,13 +2,16 @@
 
 Each command lives in its own module (``xylodeploy/cli/<name>_cmd.py`` exposing a click command
 called ``command``) and is imported only when it is run, so ``xylodeploy --help`` stays fast and
-never imports torch. Library errors (`XylodeployError`) become one-line messages and exit code 2.
+never imports torch. Library errors (`XylodeployError`), OS errors (full disk, read-only folder: the message names the
+path), memory exhaustion and, as a last line of defence, any unexpected exception become one line
+``error: ...`` and exit code 2 (``XYLODEPLOY_DEBUG=1`` re-raises the unexpected ones).
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import sys
 
 import click
@@ -50,11 +53,41 @@ class LazyGroup(click.Group):
         return importlib.import_module(f"xylodeploy.cli.{module}").command
 
     def invoke(self, ctx: click.Context) -> object:
+        import warnings
+
+        warnings.showwarning = _one_line_warning  # library warnings: one "warning: ..." line, no source dump
         try:
             return super().invoke(ctx)
         except XylodeployError as exc:
-            click.echo(f"error: {exc}", err=True)
-            ctx.exit(2)
+            _fail(ctx, str(exc))
+        except OSError as exc:  # full disk, read-only folder, path under a file, ...
+            where = exc.filename or ""
+            _fail(ctx, f"{where}: {exc.strerror or exc}" if where else f"{exc.strerror or exc}")
+        except MemoryError:
+            _fail(ctx, "out of memory (the input or the model is too large for this machine)")
+        except RecursionError:
+            _fail(ctx, "input nests too deeply (recursion limit reached)")
+        except (click.exceptions.Exit, click.ClickException, KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, never a traceback
+            if os.environ.get("XYLODEPLOY_DEBUG"):
+                raise
+            name = type(exc).__name__
+            _fail(ctx, f"internal error: {name}: {_first_line(exc)} (XYLODEPLOY_DEBUG=1 shows the traceback)")
+
+
+def _one_line_warning(message: Warning | str, category: type, *args: object, **kwargs: object) -> None:
+    click.echo(f"warning: {' '.join(str(message).split())[:300]}", err=True)
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [""])[0][:300]
+
+
+def _fail(ctx: click.Context, message: str) -> None:
+    """Print ``error: message`` as one line and exit with code 2."""
+    click.echo("error: " + " ".join(message.split()), err=True)
+    ctx.exit(2)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

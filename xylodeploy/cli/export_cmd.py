@@ -12,13 +12,13 @@ from xylodeploy.errors import ConfigError
 from xylodeploy.io.files import existing_file
 
 
-def _load(path: str) -> object:
-    """A XyloSpec (``.xylo``) or a NetworkGraph (anything else written by save_graph)."""
+def _load(path: str, no_check: bool) -> object:
+    """A XyloSpec (``.xylo``, design-rule checked unless ``no_check``) or a NetworkGraph (from save_graph)."""
     p = existing_file(path, "spec or graph file")
     if p.suffix == ".xylo":
-        from xylodeploy.ir import load_spec
+        from xylodeploy.cli._inputs import load_checked_spec
 
-        return load_spec(p)
+        return load_checked_spec(p, no_check)
     from xylodeploy.interop._common import load_graph
 
     return load_graph(p)
@@ -28,11 +28,14 @@ def _load(path: str) -> object:
 @click.argument("source")
 @click.option("--to", "fmt", type=click.Choice(("nir", "onnx")), required=True, help="output format")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="file to write")
-def command(source: str, fmt: str, output: str) -> None:
+@click.option("--no-check", is_flag=True, help="Skip the design-rule check of a .xylo spec.")
+def command(source: str, fmt: str, output: str, no_check: bool) -> None:
     """Export a graph (to NIR or float ONNX) or a .xylo spec (to integer ONNX)."""
+    from xylodeploy.cli._inputs import check_output
     from xylodeploy.ir import XyloSpec
 
-    obj = _load(source)
+    check_output(output, [source])
+    obj = _load(source, no_check)
     if fmt == "nir":
         if isinstance(obj, XyloSpec):
             raise ConfigError(f"{source}: NIR export needs a float graph file, not a quantized .xylo spec")

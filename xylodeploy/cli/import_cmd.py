@@ -1,18 +1,20 @@
 """``xylodeploy import MODEL --from FRAMEWORK -o OUT``: bring a model from another framework in.
 
 MODEL is, for torch-based sources (snntorch, spikingjelly, rockpool), either ``file.py:name``
-(``name`` is a module object or a zero-argument factory returning one; the file is executed) or a
-file saved with ``torch.save(model)`` (a full pickled module: unpickling runs code, load only files
-you trust). For ``nir`` it is a NIR file (``--dt`` / ``--discretization`` as in
-`xylodeploy.interop.nir_conventions`). The output is a `NetworkGraph` file (``.npz``); with ``--chip`` it is
-quantized and mapped instead and written as a ``.xylo`` spec, and the float graph is compared with the chip
-on the example clips (or generated ones) layer by layer, with a loud warning naming the layer and the cause
-where the chip loses more than 10 % (`xylodeploy.interop.agreement`).
+(``name`` is a module object or a zero-argument factory returning one; the file is Python code and
+is executed: import only files you trust) or a file saved with ``torch.save(model)`` (a full pickled
+module: unpickling runs code, so it is loaded only with ``--trust-pickle``). For ``nir`` it is a NIR file
+(``--dt`` / ``--discretization`` as in `xylodeploy.interop.nir_conventions`). The output is a
+`NetworkGraph` file (``.npz``); with ``--chip`` it is quantized and mapped instead and written as a ``.xylo``
+spec, and the float graph is compared with the chip on the example clips (or generated ones) layer by layer,
+with a loud warning naming the layer and the cause where the chip loses more than 10 %
+(`xylodeploy.interop.agreement`).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import math
 import sys
 import warnings
 from pathlib import Path
@@ -29,8 +31,12 @@ from xylodeploy.io.files import existing_file
 SOURCES: tuple[str, ...] = tuple(IMPORTERS)  # every registered importer (xylodeploy.interop.registry)
 
 
-def load_torch_model(ref: str, extra: str) -> Any:
-    """The model object named by ``file.py:name`` or stored in a torch.save'd file."""
+def load_torch_model(ref: str, extra: str, trust_pickle: bool = False) -> Any:
+    """The model object named by ``file.py:name`` (executed) or stored in a torch.save'd file.
+
+    A pickled file is opened with ``weights_only=True`` unless ``trust_pickle``: a full pickle can run
+    any code while it loads. Every failure is a one-line `ConfigError`.
+    """
     path, sep, attr = ref.rpartition(":")
     if not (sep and path.endswith(".py")):
         path, attr = ref, ""
@@ -38,30 +44,72 @@ def load_torch_model(ref: str, extra: str) -> Any:
     if p.suffix == ".py":
         if not attr:
             raise ConfigError(f"{ref}: give the model as FILE.py:NAME")
-        spec = importlib.util.spec_from_file_location(f"_xylodeploy_user_{p.stem}", p)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
-        if not hasattr(module, attr):
-            raise ConfigError(f"{p}: no attribute '{attr}'")
-        obj = getattr(module, attr)
-        nn = require("torch.nn", extra, "loading torch models")
-        return obj() if callable(obj) and not isinstance(obj, nn.Module) and not hasattr(obj, "modules") else obj
+        return _model_from_py(p, attr, extra)
     torch = require("torch", extra, "loading torch models")
     try:
-        return torch.load(p, weights_only=False, map_location="cpu")
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad file
-        raise ConfigError(f"{p}: not a torch.save'd model ({type(exc).__name__}: {exc})") from None
+        obj = torch.load(p, weights_only=not trust_pickle, map_location="cpu")
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad (or untrusted) file
+        if not trust_pickle and "weights_only" in str(exc):
+            raise ConfigError(
+                f"{p}: a full pickled model; unpickling it can run arbitrary code, so it is refused. Pass "
+                "--trust-pickle only for a file you trust, or give the model as FILE.py:NAME"
+            ) from None
+        raise ConfigError(f"{p}: not a torch.save'd model ({type(exc).__name__}: {_first_line(exc)})") from None
+    return _as_module(obj, f"{p}", extra)
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [""])[0][:200]
+
+
+def _model_from_py(p: Path, attr: str, extra: str) -> Any:
+    """Execute ``p`` as a module and return ``attr`` (called if it is a factory)."""
+    spec = importlib.util.spec_from_file_location(f"_xylodeploy_user_{p.stem}", p)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as exc:
+        raise ConfigError(f"{p}, line {exc.lineno}: syntax error ({exc.msg})") from None
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - user code may raise anything
+        raise ConfigError(f"{p}: raised {type(exc).__name__} while being executed ({_first_line(exc)})") from None
+    if not hasattr(module, attr):
+        raise ConfigError(f"{p}: no attribute '{attr}'")
+    obj = getattr(module, attr)
+    nn = require("torch.nn", extra, "loading torch models")
+    if callable(obj) and not isinstance(obj, nn.Module) and not hasattr(obj, "modules"):
+        try:
+            obj = obj()
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - user code may raise anything
+            raise ConfigError(f"{p}:{attr}(): raised {type(exc).__name__} ({_first_line(exc)})") from None
+    return _as_module(obj, f"{p}:{attr}", extra)
+
+
+def _as_module(obj: Any, where: str, extra: str) -> Any:
+    """``obj`` if it is a model (a torch module or an object with ``modules()``), else ConfigError."""
+    nn = require("torch.nn", extra, "loading torch models")
+    if isinstance(obj, nn.Module) or callable(getattr(obj, "modules", None)):
+        return obj
+    raise ConfigError(f"{where}: is a {type(obj).__name__}, not a model (a torch module; a state_dict is not enough)")
 
 
 def import_model(
-    ref: str, source: str, dt: float | None, n_inputs: int | None, discretization: str | None = None
+    ref: str,
+    source: str,
+    dt: float | None,
+    n_inputs: int | None,
+    discretization: str | None = None,
+    trust_pickle: bool = False,
 ) -> tuple[Any, Any]:
     """``(graph, report)`` for MODEL ``ref`` from framework ``source`` (through `IMPORTERS`)."""
     from xylodeploy.interop.registry import IMPORTERS, import_from
 
+    if dt is not None and not (math.isfinite(dt) and 1e-6 <= dt <= 10.0):
+        raise ConfigError(f"--dt {dt}: expected a time step in seconds between 1e-06 and 10")
+    if n_inputs is not None and not 1 <= n_inputs <= 1_000_000:
+        raise ConfigError(f"--n-inputs {n_inputs}: expected a positive channel count")
     entry = IMPORTERS[source]
-    model = load_torch_model(ref, source) if entry.reads == "torch" else existing_file(ref, entry.reads)
+    model = load_torch_model(ref, source, trust_pickle) if entry.reads == "torch" else existing_file(ref, entry.reads)
     if hasattr(model, "eval"):
         model.eval()
     return import_from(source, model, dt=dt, n_inputs=n_inputs, discretization=discretization)
@@ -94,6 +142,11 @@ def import_model(
     default=None,
     help="clips (.npz with 'spikes' (N,T,C)): sets the input count and checks the import on them",
 )
+@click.option(
+    "--trust-pickle",
+    is_flag=True,
+    help="Allow MODEL to be a full pickle (torch.save(model)): unpickling runs code from the file.",
+)
 def command(
     model: str,
     source: str,
@@ -104,17 +157,24 @@ def command(
     method: str,
     example_input: str | None,
     discretization: str | None,
+    trust_pickle: bool,
 ) -> None:
-    """Import MODEL (FILE.py:NAME, a torch.save'd module, or a NIR file) into xylodeploy."""
+    """Import MODEL (FILE.py:NAME, a torch.save'd module, or a NIR file) into xylodeploy.
+
+    FILE.py:NAME is Python code: it is executed, like any script you run. A torch.save'd module is a
+    pickle and is loaded only with --trust-pickle."""
+    from xylodeploy.cli._inputs import check_output
     from xylodeploy.interop._common import save_graph
     from xylodeploy.io.rasters import load_raster_npz
+
+    check_output(output, [model.rpartition(":")[0] if ".py:" in model else model, example_input])
 
     example = load_raster_npz(example_input, n_inputs)[0] if example_input else None
     if example is not None and n_inputs is None:
         n_inputs = int(example.shape[2])
     if discretization is not None and "discretization" not in IMPORTERS[source].options:
         raise ConfigError(f"--discretization applies to --from nir only (got --from {source})")
-    graph, report = import_model(model, source, dt, n_inputs, discretization)
+    graph, report = import_model(model, source, dt, n_inputs, discretization, trust_pickle)
     click.echo(str(report))
     if chip is None:
         save_graph(graph, output, report)
@@ -123,6 +183,11 @@ def command(
             _float_example(graph, example)
         return
     spec = _chip_import(graph, report, chip, method, example)
+    from xylodeploy.drc import check
+
+    violations = check(spec)
+    if violations:  # never write a spec its chip cannot run
+        raise ConfigError(f"{model}: the imported network does not fit {chip}: " + "; ".join(map(str, violations)))
     spec.replace(provenance={**spec.provenance, "import": {"source": source, "model": Path(model).name}}).save(output)
     click.echo(f"wrote {chip} spec {output}: {spec.n_inputs} inputs, {spec.n_hidden} hidden, {spec.n_outputs} outputs")
 

@@ -14,8 +14,13 @@ import click
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="Override train.epochs.")
 @click.option("--chip", default=None, help="Override quantize.chip (xylo-audio2, xylo-imu, xylo-audio3).")
 @click.option("--finetune-epochs", type=click.IntRange(min=0), default=None, help="Override quantize.finetune_epochs.")
+@click.option("--max-minutes", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Override train.max_minutes (wall-time budget of float training).")  # fmt: skip
+@click.option("--finetune-max-minutes", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Override quantize.finetune_max_minutes (wall-time budget of exact training).")  # fmt: skip
 def command(config: Path, out_dir: Path | None, epochs: int | None, chip: str | None,
-            finetune_epochs: int | None) -> None:  # fmt: skip
+            finetune_epochs: int | None, max_minutes: float | None,
+            finetune_max_minutes: float | None) -> None:  # fmt: skip
     """Train the network of CONFIG, compile it for its chip, fine-tune it in the chip's exact arithmetic,
     simulate it bit-exactly and write report.json + plots to the run folder."""
     from xylodeploy.flow.pipeline import PipelineConfig, load_pipeline_config, run_pipeline
@@ -23,7 +28,8 @@ def command(config: Path, out_dir: Path | None, epochs: int | None, chip: str | 
 
     cfg = load_pipeline_config(config)
     overrides = {("train", "epochs"): epochs, ("quantize", "chip"): chip,
-                 ("quantize", "finetune_epochs"): finetune_epochs}  # fmt: skip
+                 ("quantize", "finetune_epochs"): finetune_epochs, ("train", "max_minutes"): max_minutes,
+                 ("quantize", "finetune_max_minutes"): finetune_max_minutes}  # fmt: skip
     if any(v is not None for v in overrides.values()):
         raw = cfg.model_dump(mode="json")
         for (section, key), value in overrides.items():

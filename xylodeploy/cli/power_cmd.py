@@ -7,9 +7,9 @@ from pathlib import Path
 import click
 
 from xylodeploy.cli import deploy_cmd
+from xylodeploy.cli._inputs import FiniteFloat, check_output, load_checked_spec, no_check_option
 from xylodeploy.errors import ConfigError
 from xylodeploy.io.rasters import load_raster_npz
-from xylodeploy.ir import load_spec
 from xylodeploy.power.estimate import Estimate, estimate_from_activity
 from xylodeploy.power.measure import PowerReport, measure_power, save_json, save_report
 
@@ -27,7 +27,7 @@ def _estimate_lines(e: Estimate) -> list[str]:
         lines.append("no --data: worst case only")
     lines.append(
         f"estimated worst case: {e.cycles_worst:,.0f} cycles/step -> {e.min_clock_hz_worst / 1e6:.3g} MHz "
-        f"(margin x{e.margin_worst:.2f}); no watts: the cycle model gives no energy per cycle"
+        f"(margin x{e.margin_worst:.2f})"
     )
     return lines
 
@@ -53,21 +53,30 @@ def _measure_lines(r: PowerReport) -> list[str]:
 @click.option("--device", type=click.Choice(["estimate", "board"]), default="estimate", show_default=True)
 @click.option("--out", "out_dir", metavar="DIR", help="Write power.json (+ power.png on a board) / estimate.json.")
 @click.option("--realtime", is_flag=True, help="Board: measure in real-time mode instead of accelerated time.")
-@click.option("--idle-s", default=2.0, show_default=True, help="Board: seconds of idle sampling.")
-@click.option("--active-s", default=2.0, show_default=True, help="Board: minimum seconds of active sampling.")
+@click.option("--idle-s", type=FiniteFloat(0.01, 3600), default=2.0, show_default=True,
+              help="Board: seconds of idle sampling.")  # fmt: skip
+@click.option("--active-s", type=FiniteFloat(0.01, 3600), default=2.0, show_default=True,
+              help="Board: minimum seconds of active sampling.")  # fmt: skip
+@no_check_option
 def command(
     spec_path: str, data_path: str | None, device: str, out_dir: str | None, realtime: bool, idle_s: float,
-    active_s: float,
+    active_s: float, no_check: bool,
 ) -> None:  # fmt: skip
     """Board power per rail (idle, active, dynamic, energy/inference) or, without a board, an ESTIMATE."""
-    spec = load_spec(spec_path)
-    spikes = load_raster_npz(data_path, spec.n_inputs)[0] if data_path else None
+    if out_dir:
+        check_output(out_dir, [spec_path, data_path], option="--out", folder=True)
+    spec = load_checked_spec(spec_path, no_check and device != "board")
+    spikes = load_raster_npz(data_path, spec.n_inputs, spec.n_outputs)[0] if data_path else None
     if device == "estimate":
+        from xylodeploy.power.energy import energy_lines, estimate_energy
+
         est = estimate_from_activity(spec, spikes)
-        for line in _estimate_lines(est):
+        energy = estimate_energy(est, spikes.shape[1] if spikes is not None else round(1.0 / spec.dt))
+        for line in _estimate_lines(est) + energy_lines(energy):
             click.echo(line)
         if out_dir:
-            click.echo(f"wrote {save_json(est.to_dict(), Path(out_dir) / 'estimate.json')}")
+            doc = {**est.to_dict(), "energy": energy.to_dict()}
+            click.echo(f"wrote {save_json(doc, Path(out_dir) / 'estimate.json')}")
         return
     if spikes is None:
         raise ConfigError("--device board needs --data DATA.npz (the clips to run while measuring)")

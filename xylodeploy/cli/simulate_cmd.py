@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import contextlib
-from pathlib import Path
 
 import click
 import numpy as np
 
 from xylodeploy.backends import Recording, get_backend
 from xylodeploy.chips import get_chip
+from xylodeploy.cli._inputs import check_output, load_checked_spec, no_check_option
 from xylodeploy.drc import check
 from xylodeploy.errors import ConfigError
 from xylodeploy.io.rasters import load_raster_npz, save_npz
-from xylodeploy.ir import XyloSpec, load_spec
+from xylodeploy.ir import XyloSpec
 from xylodeploy.readout import ReadoutRule, silent_clips
 from xylodeploy.scale.shard import DEFAULT_CHUNK, ShardedBackend, check_plan, concat_recordings
 from xylodeploy.scale.stream import NpzStreamWriter
@@ -66,11 +66,6 @@ def _run_sharded(
     if output_path:
         click.echo(f"wrote {output_path} (streamed in {len(kept)} shards)")
     return concat_recordings([r for _, r in sorted(kept, key=lambda item: item[0].start)])
-
-
-def _check_labels(labels: np.ndarray | None, n_outputs: int, path: str) -> None:
-    if labels is not None and labels.size and labels.max() >= n_outputs:
-        raise ConfigError(f"{path}: label {labels.max()} >= the spec's {n_outputs} readout neurons")
 
 
 def _warnings(spec: XyloSpec, spikes: np.ndarray) -> list[str]:
@@ -144,17 +139,17 @@ def summary_lines(rec: Recording, labels: np.ndarray | None, rule: ReadoutRule) 
     show_default=True,
     help="Clips per shard (with --workers/--scheduler; --output is streamed to disk shard by shard).",
 )
+@no_check_option
 def command(spec_path: str, input_path: str | None, backend_name: str, record: bool, output_path: str | None,
-            workers: int, scheduler: str | None, chunk_clips: int) -> None:  # fmt: skip
+            workers: int, scheduler: str | None, chunk_clips: int, no_check: bool) -> None:  # fmt: skip
     """Simulate SPEC (a .xylo file) on the rasters of --input and print a summary."""  # noqa: D401
     check_plan(workers, scheduler, chunk_clips)
     if not input_path:
         raise ConfigError("--input RASTER.npz is required")
-    if output_path and Path(output_path).is_dir():
-        raise ConfigError(f"--output {output_path}: is a directory, expected an .npz file path")
-    spec = load_spec(spec_path)
-    spikes, labels = load_raster_npz(input_path, n_inputs=spec.n_inputs)
-    _check_labels(labels, spec.n_outputs, input_path)
+    if output_path:
+        check_output(output_path, [spec_path, input_path], option="--output")
+    spec = load_checked_spec(spec_path, no_check)
+    spikes, labels = load_raster_npz(input_path, n_inputs=spec.n_inputs, n_classes=spec.n_outputs)
     for line in _warnings(spec, spikes):
         click.echo(f"warning: {line}", err=True)
     rule = ReadoutRule.from_spec(spec)

@@ -41,22 +41,34 @@ def command(
     machines with torchrun's --nnodes / --rdzv-endpoint); rank 0 writes the checkpoints."""
     if nproc > 1:
         raise SystemExit(_launch(nproc, config, out_dir, epochs, resume, force, seed, quiet))
+    from pydantic import ValidationError
+
+    from xylodeploy.cli._inputs import writable_dir
     from xylodeploy.flow.pipeline import load_pipeline_config
-    from xylodeploy.train.loop import train
+    from xylodeploy.io.files import keep_earlier
+    from xylodeploy.train.config import config_error
+    from xylodeploy.train.loop import BEST, LAST, RUN_CONFIG_HEADER, run_config_path, train
 
     cfg = load_pipeline_config(config)  # a pipeline config is a run config plus sections train ignores
-    if epochs is not None:
-        cfg.train.epochs = epochs
-    if seed is not None:
-        cfg.seed = seed
+    try:  # validate_assignment: an override is checked like the file's own keys
+        if epochs is not None:
+            cfg.train.epochs = epochs
+        if seed is not None:
+            cfg.seed = seed
+    except ValidationError as exc:
+        raise config_error(exc, f"{config} (with command-line overrides)", type(cfg)) from None
     if quiet:
         cfg.train.progress = False
     from xylodeploy.train.distributed import is_main_process
 
     echo = click.echo if is_main_process() else (lambda *a, **k: None)
     out = out_dir or Path("runs") / config.stem
+    writable_dir(out, "--out")
     echo(f"training {cfg.model.name} on {cfg.data.kind} data -> {out}" + (" (resuming)" if resume else ""))
-    result = train(cfg, out, resume=resume, overwrite=force, log=None if not quiet else (lambda s: None))
+    ours = run_config_path(out).name == "config.yaml" and RUN_CONFIG_HEADER  # the user's own config is never moved
+    names = (BEST, LAST, "metrics.json", *(("config.yaml",) if ours else ())) if force and not resume else ()
+    with keep_earlier(out, names):  # a failed run leaves an earlier run's files as they were
+        result = train(cfg, out, resume=resume, overwrite=force, log=None if not quiet else (lambda s: None))
     echo(
         f"done in {result.seconds:.1f}s, {result.epochs_run} epochs"
         + (" (early stop)" if result.stopped_early else "")

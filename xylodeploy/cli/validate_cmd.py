@@ -27,6 +27,9 @@ import click
 @click.option("--max-clips", type=click.IntRange(min=1), default=None, help="Use only the first N clips.")
 @click.option("--device-clips", type=click.IntRange(min=1), default=64, show_default=True,
               help="Clips run on the (slow) device.")  # fmt: skip
+@click.option("--neurobench", type=click.Path(dir_okay=False, path_type=Path), default=None, expose_value=False,
+              callback=lambda ctx, _p, v: ctx.meta.__setitem__("xylodeploy.neurobench", v),
+              help="Also write NeuroBench-style metrics in NeuroBench's result layout to this JSON file.")  # fmt: skip
 @click.option("--no-exact", is_flag=True, help="Skip the exact torch mode stage.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option(
@@ -42,22 +45,25 @@ import click
     default=None,
     help="Dask distributed scheduler whose workers run the reference simulator's clips.",
 )
+@click.option("--no-check", is_flag=True, help="Skip the design-rule check of SPEC (not with --device board).")
 def command(spec_path: Path, checkpoint: Path | None, data: Path | None, device: str, max_clips: int | None,
-            device_clips: int, no_exact: bool, as_json: bool, workers: int, scheduler: str | None) -> None:  # fmt: skip
+            device_clips: int, no_exact: bool, as_json: bool, workers: int, scheduler: str | None,
+            no_check: bool) -> None:  # fmt: skip
     """Run SPEC's clips through float model, exact torch mode, reference and DEVICE and compare them.
 
     Exits 1 when two integer stages are not bit-exact."""
     from xylodeploy.cli._data import clips
+    from xylodeploy.cli._inputs import load_checked_spec
     from xylodeploy.flow.validate import validate
-    from xylodeploy.ir import load_spec
 
-    spec = load_spec(spec_path)
+    spec = load_checked_spec(spec_path, no_check and device != "board")
     model = ckpt = None
     if checkpoint is not None:
         from xylodeploy.train.checkpoint import load_model
 
         model, ckpt = load_model(checkpoint)
-    x, y = clips(data, spec.n_inputs, ckpt)
+        _check_model_fits(checkpoint, model, spec_path, spec)
+    x, y = clips(data, spec.n_inputs, ckpt, n_classes=spec.n_outputs)
     if max_clips:
         x, y = x[:max_clips], None if y is None else y[:max_clips]
     devices = {}
@@ -71,11 +77,38 @@ def command(spec_path: Path, checkpoint: Path | None, data: Path | None, device:
         devices["board"] = SamnaBackend(chip=spec.chip)
     report = validate(spec, x, y, model=model, backends=("reference", device), exact_torch=not no_exact,
                       max_clips={device: device_clips, "exact": device_clips}, device_backends=devices)  # fmt: skip
+    nb_path = click.get_current_context().meta.get("xylodeploy.neurobench")
+    metrics = _metrics(spec, x, report, nb_path) if (as_json or nb_path) else None  # with --json: key "metrics"
     if as_json:
-        click.echo(json.dumps(report.to_dict(), indent=2))
+        click.echo(json.dumps({**report.to_dict(), "metrics": metrics}, indent=2))
     else:
         _print(report)
     raise SystemExit(0 if report.ok else 1)
+
+
+def _metrics(spec, x, report, nb_path: Path | None) -> dict:  # noqa: ANN001
+    """Metrics of the reference run (`xylodeploy.flow.metrics`); optionally written in NeuroBench's layout."""
+    from xylodeploy.flow.metrics import metrics_from_reference
+
+    m = metrics_from_reference(spec, x)
+    st = report.stages.get("reference")
+    nb = m.neurobench(None if st is None else st.accuracy)
+    if nb_path is not None:
+        from xylodeploy.power.measure import save_json
+
+        save_json(nb, nb_path)
+    return {**m.to_dict(), "neurobench": nb}
+
+
+def _check_model_fits(checkpoint: Path, model: object, spec_path: Path, spec: object) -> None:
+    """The checkpoint must be the model the spec was compiled from: same inputs and classes."""
+    from xylodeploy.errors import ConfigError
+
+    for what, ours, theirs in (("input channels", "n_channels", "n_inputs"), ("classes", "n_classes", "n_outputs")):
+        a, b = getattr(model, ours, None), getattr(spec, theirs)
+        if a is not None and a != b:
+            raise ConfigError(f"--checkpoint {checkpoint}: model has {a} {what}, spec {spec_path} has {b}: "
+                              "not the model this spec was compiled from")  # fmt: skip
 
 
 def _print(report) -> None:  # noqa: ANN001

@@ -2,8 +2,9 @@
 
 Layout: ``root/<label>/*.wav``; folders starting with ``_`` or ``.`` are ignored. Optional
 ``root/validation_list.txt`` and ``root/testing_list.txt`` list ``<label>/<file>.wav`` paths of
-the validation and test splits (everything else is training). Without those lists the files are
-split at random (seeded) by ``val_fraction`` / ``test_fraction``.
+the validation and test splits (everything else is training). A split without a (non-empty) list
+is carved from the other files (seeded) by ``val_fraction`` / ``test_fraction``: by speaker when
+the names follow ``<speaker>_nohash_<n>.wav`` (Speech Commands), at random otherwise.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from xylodeploy.data.dataset import RasterDataset, Splits, split_indices
+from xylodeploy.data.dataset import RasterDataset, Splits, group_split_indices, split_indices
 from xylodeploy.data.frontend import FrontendParams, encode_file
 from xylodeploy.errors import ConfigError
 
@@ -55,6 +56,19 @@ def encode_files(files: list[Path], params: FrontendParams, cache_dir: str | os.
     return out, hits
 
 
+def speakers(files: list[Path]) -> np.ndarray | None:
+    """Speaker id of each file from Speech-Commands names ``<speaker>_nohash_<n>.wav``; None unless all have one."""
+    ids = [f.name.split("_nohash_")[0] if "_nohash_" in f.name else None for f in files]
+    return None if not ids or any(i is None for i in ids) else np.array(ids)
+
+
+def _carve(idx: np.ndarray, groups: np.ndarray | None, fractions: list[float], seed: int) -> list[np.ndarray]:
+    """Split the clips ``idx`` by ``fractions`` (whole groups when given); returns parts of ``idx`` (rest last)."""
+    if groups is not None:
+        return [idx[p] for p in group_split_indices(groups[idx], fractions, seed)]
+    return [idx[p] for p in split_indices(len(idx), fractions, seed)]
+
+
 def load_audio_splits(
     root: str | os.PathLike,
     params: FrontendParams,
@@ -63,19 +77,28 @@ def load_audio_splits(
     val_fraction: float = 0.1,
     test_fraction: float = 0.1,
     seed: int = 0,
+    group_split: bool = True,
 ) -> Splits:
-    """Encode a Speech-Commands-layout folder into train / validation / test raster datasets."""
+    """Encode a Speech-Commands-layout folder into train / validation / test raster datasets.
+
+    Splits listed in ``validation_list.txt`` / ``testing_list.txt`` are used as listed; a missing
+    or empty list is carved from the remaining files by its fraction, by speaker when
+    ``group_split`` and every file name carries one (no speaker in two splits).
+    """
     base = Path(root)
     files, labels, names = list_wavs(base, classes)
     spikes, hits = encode_files(files, params, cache_dir)
+    groups = speakers(files)
+    by = groups if group_split else None
     rel = [f.relative_to(base).as_posix() for f in files]
     val_list, test_list = _read_list(base / "validation_list.txt"), _read_list(base / "testing_list.txt")
-    if val_list or test_list:
-        is_val = np.array([r in val_list for r in rel])
-        is_test = np.array([r in test_list for r in rel])
-        parts = [np.flatnonzero(~is_val & ~is_test), np.flatnonzero(is_val), np.flatnonzero(is_test)]
-    else:
-        val_idx, test_idx, train_idx = split_indices(len(files), [val_fraction, test_fraction], seed)
-        parts = [train_idx, val_idx, test_idx]
-    full = RasterDataset(spikes, labels, names, params.dt, source=str(base), meta={"cache_hits": hits})
+    is_val = np.array([r in val_list for r in rel])
+    is_test = np.array([r in test_list for r in rel])
+    rest = np.flatnonzero(~is_val & ~is_test)
+    fracs = [0.0 if is_val.any() else val_fraction, 0.0 if is_test.any() else test_fraction]
+    val_idx, test_idx, train_idx = _carve(rest, by, fracs, seed)
+    parts = [train_idx, np.sort(np.concatenate([np.flatnonzero(is_val), val_idx])),
+             np.sort(np.concatenate([np.flatnonzero(is_test), test_idx]))]  # fmt: skip
+    meta = {"cache_hits": hits}
+    full = RasterDataset(spikes, labels, names, params.dt, source=str(base), meta=meta, groups=groups)
     return Splits(*(full.subset(p) for p in parts))

@@ -49,6 +49,16 @@ def as_labels(labels: np.ndarray, n: int, n_classes: int, source: str) -> np.nda
     return lab
 
 
+def as_groups(groups: np.ndarray, n: int, source: str) -> np.ndarray:
+    """Validate ``groups`` as ``n`` integer or string group ids; return them as a (n,) array."""
+    g = np.asarray(groups)
+    if g.shape != (n,):
+        raise ConfigError(f"{source}: groups must have shape ({n},) to match spikes, got {g.shape}")
+    if not (np.issubdtype(g.dtype, np.integer) or g.dtype.kind in "US"):
+        raise ConfigError(f"{source}: groups must be integer or string ids, got dtype {g.dtype}")
+    return g
+
+
 @dataclass
 class RasterDataset:
     """Event-count rasters with labels; usable directly as a ``torch.utils.data.Dataset``.
@@ -59,6 +69,7 @@ class RasterDataset:
         classes: class names, ``len(classes) == n_classes``.
         dt: time step [s].
         source: where the data came from (for messages).
+        groups: optional (N,) int64 group of each sample (e.g. the speaker), for group-disjoint splits.
     """
 
     spikes: np.ndarray
@@ -67,6 +78,7 @@ class RasterDataset:
     dt: float = 1e-3
     source: str = "<memory>"
     meta: dict = field(default_factory=dict)
+    groups: np.ndarray | None = None  # (N,) group of each clip (e.g. speaker), or None
 
     def __post_init__(self) -> None:
         self.classes = [str(c) for c in self.classes]
@@ -74,6 +86,8 @@ class RasterDataset:
             raise ConfigError(f"{self.source}: dataset has no classes")
         self.spikes = as_counts(self.spikes, self.source)
         self.labels = as_labels(self.labels, self.spikes.shape[0], len(self.classes), self.source)
+        if self.groups is not None:
+            self.groups = as_groups(self.groups, len(self.labels), self.source)
 
     @property
     def n_classes(self) -> int:
@@ -98,7 +112,9 @@ class RasterDataset:
     def subset(self, index: Sequence[int] | np.ndarray) -> RasterDataset:
         """The samples at ``index`` (same classes, dt, source)."""
         idx = np.asarray(index, dtype=np.int64)
-        return RasterDataset(self.spikes[idx], self.labels[idx], self.classes, self.dt, self.source, dict(self.meta))
+        groups = self.groups[idx] if self.groups is not None else None
+        return RasterDataset(self.spikes[idx], self.labels[idx], self.classes, self.dt, self.source, dict(self.meta),
+                             groups)  # fmt: skip
 
     def check_compatible(self, n_channels: int, n_classes: int, what: str = "model") -> None:
         """Raise ConfigError if this dataset's channel or class count does not match ``what``."""
@@ -153,9 +169,30 @@ def split_indices(n: int, fractions: Sequence[float], seed: int) -> list[np.ndar
     return parts
 
 
+def group_split_indices(groups: np.ndarray, fractions: Sequence[float], seed: int) -> list[np.ndarray]:
+    """Like `split_indices`, but every group (e.g. speaker) lands in exactly one part.
+
+    Groups are shuffled with ``seed`` and dealt to each part until it holds at least its fraction
+    of the clips (at least one group for a non-zero fraction, at least one left for the rest).
+    """
+    g = np.asarray(groups)
+    uniq = np.random.default_rng(seed).permutation(np.unique(g))
+    sizes = {u: int(np.sum(g == u)) for u in uniq}
+    parts, k = [], 0
+    for frac in fractions:
+        want, chosen = frac * len(g), []
+        while k < len(uniq) - 1 and frac > 0 and (not chosen or sum(sizes[u] for u in chosen) < want):
+            chosen.append(uniq[k])
+            k += 1
+        parts.append(np.flatnonzero(np.isin(g, chosen)))
+    parts.append(np.flatnonzero(np.isin(g, uniq[k:])))
+    return parts
+
+
 def save_dataset_npz(ds: RasterDataset, path: str | os.PathLike) -> Path:
     """Write ``ds`` atomically as ``.npz`` (``spikes``, ``labels``, ``classes``, ``dt``)."""
     from xylodeploy.io.rasters import save_npz
 
-    save_npz(path, spikes=ds.spikes, labels=ds.labels, classes=np.array(ds.classes), dt=np.float64(ds.dt))
+    extra = {"groups": ds.groups} if ds.groups is not None else {}
+    save_npz(path, spikes=ds.spikes, labels=ds.labels, classes=np.array(ds.classes), dt=np.float64(ds.dt), **extra)
     return Path(path)

@@ -1,9 +1,11 @@
 """Spike-raster files: ``.npz`` rasters and HDF5 event files in the Spiking Heidelberg Digits layout.
 
-``.npz``: ``spikes`` (N, T, C) integer counts, ``labels`` (N,), optional ``classes`` (names) and ``dt``.
+``.npz``: ``spikes`` (N, T, C) integer counts, ``labels`` (N,), optional ``classes`` (names), ``dt`` and
+``groups`` (N,) integer or string ids (e.g. speakers; validation / test splits then hold out whole groups).
 
 SHD HDF5: ``spikes/times`` (per-sample float arrays, seconds), ``spikes/units`` (per-sample
-integer arrays, 0..n_units-1), ``labels`` (N,), optional ``extra/keys`` (class names). Events are
+integer arrays, 0..n_units-1), ``labels`` (N,), optional ``extra/keys`` (class names) and
+``extra/speaker`` (N,) (speaker ids: the validation split then holds out whole speakers). Events are
 binned to ``dt`` over ``duration`` seconds and adjacent units are summed into ``n_channels``
 channels (``channel = unit * n_channels // n_units``).
 """
@@ -19,6 +21,7 @@ import numpy as np
 from xylodeploy.data.dataset import RasterDataset
 from xylodeploy.errors import ConfigError
 from xylodeploy.io.files import existing_file
+from xylodeploy.io.npzfile import read_npz
 
 
 def _class_names(raw: np.ndarray | None, labels: np.ndarray, source: str) -> list[str]:
@@ -31,6 +34,15 @@ def _class_names(raw: np.ndarray | None, labels: np.ndarray, source: str) -> lis
     return names
 
 
+def _stored_dt(p: Path, raw: np.ndarray | None) -> float | None:
+    """The file's ``dt`` member: one finite positive float (seconds), or None."""
+    if raw is None:
+        return None
+    if raw.size != 1 or raw.dtype.kind not in "iuf" or not np.isfinite(raw).all() or float(raw.ravel()[0]) <= 0:
+        raise ConfigError(f"{p}: 'dt' must be one positive number of seconds, got {raw.dtype} {raw.shape}")
+    return float(raw.ravel()[0])
+
+
 def load_npz(path: str | os.PathLike, dt: float | None = None) -> RasterDataset:
     """Load a labelled raster dataset from ``.npz``; ``dt`` (if given) must match a stored ``dt``."""
     from xylodeploy.io.rasters import load_raster_npz
@@ -39,13 +51,15 @@ def load_npz(path: str | os.PathLike, dt: float | None = None) -> RasterDataset:
     p = Path(path)
     if labels is None:
         raise ConfigError(f"{p}: key 'labels' is missing (training needs one label per clip)")
-    with np.load(p, allow_pickle=False) as z:
-        classes = z["classes"] if "classes" in z.files else None
-        stored_dt = float(z["dt"]) if "dt" in z.files else None
+    z = read_npz(p, "raster dataset")
+    classes = z.get("classes")
+    stored_dt = _stored_dt(p, z.get("dt"))
+    groups = z.get("groups")
     if dt is not None and stored_dt is not None and not np.isclose(dt, stored_dt):
         raise ConfigError(f"{p}: rasters were binned with dt={stored_dt} s but the model uses dt={dt} s")
     names = _class_names(classes, labels, str(p))
-    return RasterDataset(spikes, labels, names, dt if dt is not None else (stored_dt or 1e-3), source=str(p))
+    dt = dt if dt is not None else (stored_dt or 1e-3)
+    return RasterDataset(spikes, labels, names, dt, source=str(p), groups=groups)
 
 
 def bin_events(
@@ -98,6 +112,7 @@ def load_shd(
                     "differ in length"
                 )
             names = np.asarray(f["extra/keys"][()]) if "extra/keys" in f else None
+            groups = np.asarray(f["extra/speaker"][()]) if "extra/speaker" in f else None
             spikes = np.zeros((len(labels), n_steps, n_channels), dtype=np.int64)
             for i in range(len(labels)):
                 t, u = np.asarray(times[i]), np.asarray(units[i])
@@ -116,7 +131,8 @@ def load_shd(
         spikes = np.minimum(spikes, max_count)
     lab = labels.astype(np.int64) if np.issubdtype(labels.dtype, np.number) else labels
     classes = _class_names(names, np.asarray(lab), str(p))
-    return RasterDataset(spikes, lab, classes, dt, source=str(p))
+    groups = groups.astype(np.int64) if groups is not None and np.issubdtype(groups.dtype, np.integer) else groups
+    return RasterDataset(spikes, lab, classes, dt, source=str(p), groups=groups)
 
 
 def write_shd(path: str | os.PathLike, times: list, units: list, labels, classes: list[str] | None = None) -> Path:

@@ -203,6 +203,17 @@ def dt_positive(spec: XyloSpec, chip: ChipSpec) -> list[Violation]:
     return [Violation("dt_positive", "network", "dt", spec.dt, "> 0", f"dt = {spec.dt} s, expected > 0")]
 
 
+def dt_range(spec: XyloSpec, chip: ChipSpec) -> list[Violation]:
+    """A positive dt lies in `DT_RANGE_S` (a denormal or huge dt is a damaged file, not a design)."""
+    from xylodeploy.chips._common import DT_RANGE_S
+
+    lo, hi = DT_RANGE_S
+    if not spec.dt > 0 or lo <= spec.dt <= hi:
+        return []
+    msg = f"dt = {spec.dt} s, expected {lo:g}..{hi:g} s"
+    return [Violation("dt_range", "network", "dt", spec.dt, f"[{lo:g}, {hi:g}]", msg)]
+
+
 RULES: list[Rule] = [
     min_size,
     max_inputs,
@@ -221,4 +232,5 @@ RULES: list[Rule] = [
     max_alias_targets,
     alias_target,
     dt_positive,
+    dt_range,
 ]

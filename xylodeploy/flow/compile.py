@@ -5,6 +5,7 @@ One linear function, one line per stage (docs/architecture.md)::
     graph  = extract(model)                                  # torch -> NetworkGraph (float IR)
     tq     = quantize_time_constants(graph, chip)            # tau -> nearest bit-shift dash
     qgraph = quantize_weights(tq, method=..., ...)           # int8 weights, shifts, thresholds, biases
+                                                             # (calibrated: candidates vs the float model)
     spec   = map_to_spec(qgraph)                             # XyloSpec + every design rule
     spec   = finetune_exact(spec, data)                      # optional: training in the chip's arithmetic
 
@@ -15,6 +16,7 @@ Each stage is recorded (name, settings, seconds) in ``Deployment.stages`` and in
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -36,14 +38,16 @@ from xylodeploy.readout import ReadoutRule
 class CompileOptions:
     """Settings of `compile` (all stages). ``finetune_epochs = 0`` skips exact fine-tuning."""
 
-    method: Literal["global", "channel"] = "channel"
-    headroom_bits: int = 2
+    method: Literal["calibrated", "global", "channel"] = "calibrated"  # calibrated needs calibration clips
+    headroom_bits: int = 2  # global / channel only
     clip_percentile: float = 100.0
     vmem_percentile: float = 99.9  # of calibration |readout vmem|, for output='vmem' models
+    calibration_percentile: float = 99.99  # of calibration states, for the calibrated method
     finetune_epochs: int = 0
     finetune_lr: float = 0.1
     finetune_loss: Literal["ce_max", "ce_mean", "ce_count"] | None = None  # None: the readout rule's loss
     finetune_batch_size: int = 32
+    finetune_max_minutes: float | None = None  # wall-time budget of fine-tuning (None: unlimited)
     readout_pooling: Literal["max", "mean", "count"] | None = None  # None: mean for vmem (ce_mean), count for spikes
     progress: bool = True  # progress bar during fine-tuning
     seed: int = 0
@@ -128,7 +132,8 @@ def compile(  # noqa: A001 - the pipeline stage is called compile
         chip: chip name or `ChipSpec`.
         options: `CompileOptions`.
         calibration: (N, T, C) clips; needed for models read out through their membrane (``output='vmem'``)
-            to choose the readout scale.
+            to choose the readout scale, and by the ``calibrated`` method (without clips it falls back
+            to ``channel`` with a `CalibrationWarning`).
         finetune_data: ``(train, val)`` data for exact fine-tuning (each an ``(x, y)`` pair or batches);
             required when ``options.finetune_epochs > 0``.
         source: provenance of the model (e.g. checkpoint path and sha256), stored in the spec.
@@ -146,9 +151,7 @@ def compile(  # noqa: A001 - the pipeline stage is called compile
                      opts.vmem_percentile)  # fmt: skip
     graph = run("extract", {"model": type(model).__name__}, extract, model)
     tq = run("quantize_time_constants", {"chip": chip_spec.name}, quantize_time_constants, graph, chip_spec)
-    wsettings = {"method": opts.method, "headroom_bits": opts.headroom_bits, "clip_percentile": opts.clip_percentile,
-                 "readout_vmem_range": vrange}  # fmt: skip
-    qgraph = run("quantize_weights", wsettings, quantize_weights, tq, chip_spec, **wsettings)
+    qgraph = _quantize_weights(run, model, tq, chip_spec, opts, rule, calibration, vrange)
     spec = run("map", {"chip": chip_spec.name}, map_to_spec, qgraph, chip_spec)
     ft = None
     if opts.finetune_epochs > 0:
@@ -160,9 +163,33 @@ def compile(  # noqa: A001 - the pipeline stage is called compile
     return Deployment(spec, chip_spec, graph, qgraph, qgraph.report, tuple(run.done), ft, mode)
 
 
+class CalibrationWarning(UserWarning):
+    """The calibrated quantiser could not run (no calibration clips); another method was used."""
+
+
+def _quantize_weights(run: _Stages, model: Any, tq: Any, chip: ChipSpec, opts: CompileOptions, rule: ReadoutRule,
+                      calibration: Any, vrange: float | None) -> QuantizedGraph:  # fmt: skip
+    """The weight stage: the calibrated search, or one `quantize_weights` call for global / channel."""
+    method = opts.method
+    if method == "calibrated" and calibration is None:
+        warnings.warn("no calibration clips: the calibrated quantiser falls back to method 'channel'",
+                      CalibrationWarning, stacklevel=3)  # fmt: skip
+        method = "channel"
+    if method == "calibrated":
+        from xylodeploy.flow.calibrate import calibrated_quantize
+
+        settings = {"method": method, "percentile": opts.calibration_percentile, "readout_vmem_range": vrange}
+        return run("quantize_weights", settings, calibrated_quantize, model, tq, chip, calibration, rule,
+                   percentile=opts.calibration_percentile, vmem_range=vrange)  # fmt: skip
+    wsettings = {"method": method, "headroom_bits": opts.headroom_bits, "clip_percentile": opts.clip_percentile,
+                 "readout_vmem_range": vrange}  # fmt: skip
+    return run("quantize_weights", wsettings, quantize_weights, tq, chip, **wsettings)
+
+
 def _ft_settings(opts: CompileOptions, rule: ReadoutRule) -> dict[str, Any]:
     return {"epochs": opts.finetune_epochs, "lr": opts.finetune_lr, "loss": opts.finetune_loss or rule.loss_name,
-            "batch_size": opts.finetune_batch_size, "seed": opts.seed}  # fmt: skip
+            "batch_size": opts.finetune_batch_size, "seed": opts.seed,
+            "max_minutes": opts.finetune_max_minutes}  # fmt: skip
 
 
 def _finetune(

@@ -1,4 +1,7 @@
-"""Assemble the pipeline's report.json and plots (see `xylodeploy.flow.report` for the plots)."""
+"""Assemble the pipeline's report.json and plots (see `xylodeploy.flow.report` for the plots).
+
+Also written: ``report.html`` (`xylodeploy.flow.html_report`), ``neurobench.json`` (`xylodeploy.flow.metrics`)
+and, for IMU-interface data, ``imu_interface.json`` (`xylodeploy.frontends.imu_config`)."""
 
 from __future__ import annotations
 
@@ -71,4 +74,45 @@ def write_report(out: Path, cfg: Any, trained: Any, dep: Deployment, val: Valida
         "files": {"spec": str(out / "model.xylo"), **plots},
         "config": cfg.model_dump(mode="json"),
     }
+    doc["metrics"] = _metrics(dep.spec, splits.test.spikes, deployed, out)
+    doc["energy"] = _energy(dep.spec, splits.test.spikes[:256])
+    _write_frontend(out, splits, dep.chip.name, doc["files"])
+    from xylodeploy.flow.html_report import write_html
+
+    doc["files"]["html"] = str(out / "report.html")
+    write_html(doc, out / "report.html")
     return write_json(doc, out / "report.json")
+
+
+def _metrics(spec: Any, spikes: Any, accuracy: float | None, out: Path) -> dict:
+    """NeuroBench-style metrics on (up to 256) test clips; also written as ``neurobench.json``."""
+    from xylodeploy.flow.metrics import metrics_from_reference
+
+    m = metrics_from_reference(spec, spikes[:256])
+    nb = m.neurobench(accuracy)
+    write_json(nb, out / "neurobench.json")
+    return {**m.to_dict(), "neurobench": nb, "files": {"neurobench": str(out / "neurobench.json")}}
+
+
+def _energy(spec: Any, spikes: np.ndarray) -> dict:
+    """The labelled activity-based energy ESTIMATE per inference (`xylodeploy.power.energy`) on test clips."""
+    from xylodeploy.power.energy import energy_lines, estimate_energy
+    from xylodeploy.power.estimate import estimate_from_activity
+
+    e = estimate_energy(estimate_from_activity(spec, spikes), spikes.shape[1])
+    return {**e.to_dict(), "lines": energy_lines(e)}
+
+
+def _write_frontend(out: Path, splits: Any, chip: str, files: dict) -> None:
+    """Save the IMU interface registers the network was trained with (``imu_interface.json``) for deployment."""
+    regs = splits.train.meta.get("imu_interface")
+    if regs is None:
+        return
+    from xylodeploy.frontends.imu_config import write_interface
+
+    files["imu_interface"] = str(out / "imu_interface.json")
+    write_interface(out / "imu_interface.json", regs)
+    if chip != "xylo-imu":
+        import warnings
+
+        warnings.warn(f"the data is IMU-interface encoded but the target chip is {chip}", stacklevel=2)

@@ -17,8 +17,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import zipfile
-import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -235,6 +233,15 @@ class Chain:
         return NetworkGraph(self.n_inputs, tuple(self.pops), tuple(self.conns), self.pops[-1].name, name)
 
 
+def refuse_unsupported(leaves: list[tuple[str, Any]], reason: Any) -> None:
+    """One ConfigError naming every layer ``reason(path, module)`` refuses (None: supported), all at once."""
+    bad = [msg for path, mod in leaves if (msg := reason(path, mod)) is not None]
+    if len(bad) == 1:
+        raise ConfigError(bad[0])
+    if bad:
+        raise ConfigError(f"{len(bad)} layers have no Xylo equivalent: " + "; ".join(bad))
+
+
 def fold_batchnorm(chain: Chain, mod: Any, path: str) -> None:
     """Fold an inference-time ``BatchNorm1d`` into the pending Linear: ``W' = s W``, ``b' = s (b - mu) + beta``
     with ``s = gamma / sqrt(var + eps)`` (running statistics; exact)."""
@@ -326,15 +333,16 @@ def save_graph(graph: NetworkGraph, path: str | os.PathLike, report: ImportRepor
 def load_graph(path: str | os.PathLike) -> NetworkGraph:
     """Read a graph written by `save_graph`; ConfigError naming the file and field on any problem."""
     p = existing_file(path, "graph file")
-    try:
-        with np.load(p, allow_pickle=False) as npz:
-            members = {k: npz[k] for k in npz.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, zlib.error, AttributeError) as exc:
-        raise ConfigError(f"{p}: not a readable xylodeploy graph file ({exc})") from None
-    try:
-        meta = json.loads(members[_META].astype(np.uint8).tobytes().decode())
-    except (KeyError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"{p}: no valid '{_META}' block: not a xylodeploy graph file ({exc})") from None
+    from xylodeploy.io.npzfile import json_meta, read_npz
+
+    members = read_npz(p, "xylodeploy graph file")
+    if _META not in members:
+        raise ConfigError(f"{p}: no '{_META}' block: not a xylodeploy graph file")
+    meta = json_meta(members[_META], f"{p}: '{_META}'")
+    for key, arr in members.items():
+        if key != _META and (arr.dtype.kind not in "fiu" or not np.all(np.isfinite(arr))):
+            what = f"{arr.dtype}, NaN/inf" if arr.dtype.kind in "fiu" else str(arr.dtype)
+            raise ConfigError(f"{p}: member '{key}' must hold finite real numbers (got {what})")
     if not isinstance(meta, dict) or meta.get("format") != GRAPH_FORMAT:
         raise ConfigError(f"{p}: field 'format' is not '{GRAPH_FORMAT}'")
     if meta.get("schema_version") != GRAPH_SCHEMA_VERSION:
@@ -354,8 +362,8 @@ def load_graph(path: str | os.PathLike) -> NetworkGraph:
         )
     except KeyError as exc:
         raise ConfigError(f"{p}: field {exc} is missing") from None
-    except (TypeError, ConfigError) as exc:
-        raise ConfigError(f"{p}: {exc}") from None
+    except (TypeError, ValueError, AttributeError, IndexError, OverflowError, ConfigError) as exc:
+        raise ConfigError(f"{p}: {str(exc)[:300]}") from None
 
 
 def graph_to_spec(graph: NetworkGraph, chip: str, method: str = "channel") -> Any:

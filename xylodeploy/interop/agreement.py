@@ -8,13 +8,16 @@ and through the quantized spec on the reference simulator, and compares them lay
 
 A vmem readout (rockpool ``output="vmem"``, NIR ``LI``) is compared on its membrane, chip states divided
 by the quantisation scale: ``error = sum |v_chip/s - v_float| / sum |v_float|`` and the clip's class is
-``argmax_j mean_t v[t, j]``. All-silent against all-silent is never counted as agreement: a float
-readout with no activity on every clip makes the check inconclusive, which is said loudly.
+``argmax_j mean_t v[t, j]``. Silence is never counted as agreement: a float readout with no activity on
+every clip makes the check inconclusive, which is said loudly, and a clip on which the chip's readout is
+silent never has "the same winning readout".
 
 `diagnose` names, per layer, the static causes a chip loses accuracy to: time constants that round to
 the same dash (snnTorch ``Synaptic`` alpha 0.9 and beta 0.85 both become 1 - 2**-3 = 0.875), time
 constants whose decay moves by more than 2 %, thresholds that do not fit the chip's range, hidden
-layers that spike at most once per step in the source but up to 31 times on the chip, and connections
+layers that spike at most once per step in the source but up to 31 times on the chip, readouts that
+spike more than once per step in the source (rockpool's default) but once on the chip, hidden layers
+allowed more than 31 spikes per step in the source (rockpool's 65536), and connections
 whose weights all quantise to zero (dead readout).
 """
 
@@ -37,7 +40,8 @@ def example_clips(graph: NetworkGraph, n_clips: int = 8, t_len: int = 100, seed:
     """Bernoulli input clips ``(n_clips, t_len, n_inputs)`` at the rate that drives the float model best.
 
     The rate is taken from ``_RATES``: the one whose mean hidden firing probability per step (float
-    graph) is nearest to 0.1 (log distance), among those that make the readout respond at all.
+    graph) is nearest to 0.1 (log distance), among those that make the readout respond at all; the
+    highest such rate on ties (a model silent at every rate gets the strongest clips).
     """
     from xylodeploy.interop._common import simulate_graph
 
@@ -50,7 +54,7 @@ def example_clips(graph: NetworkGraph, n_clips: int = 8, t_len: int = 100, seed:
         h = float(np.mean(hidden)) if hidden else 0.0
         readout_alive = bool(np.any(out[graph.readout]) or np.any(out[f"{graph.readout}.v"]))
         score = abs(np.log(max(h, 1e-4) / _TARGET_RATE)) + (0.0 if readout_alive else 10.0)
-        if score < best_score:
+        if score <= best_score:  # ties (a model silent at every rate): the strongest drive
             best, best_score = rate, score
     clips = (rng.random((n_clips, t_len, graph.n_inputs)) < best).astype(np.int64)
     return clips, f"{n_clips} generated clip(s) of {t_len} steps, Bernoulli input rate {best} per channel and step"
@@ -110,6 +114,16 @@ def diagnose(graph: NetworkGraph, qgraph: Any) -> dict[str, list[str]]:
                 f"max {p.max_spikes} spike(s) per step in the source model, but the chip's hidden neurons fire up "
                 f"to {chip.max_hidden_spikes} per step (floor(v / threshold)) when v exceeds 2 thresholds"
             )
+        if p.name != graph.readout and p.max_spikes > chip.max_hidden_spikes:
+            found.append(
+                f"up to {p.max_spikes} spike(s) per step in the source model, but the chip's hidden neurons fire "
+                f"at most {chip.max_hidden_spikes} per step"
+            )
+        if p.name == graph.readout and p.max_spikes > chip.max_output_spikes:
+            found.append(
+                f"up to {p.max_spikes} spike(s) per step in the source model's readout, but the chip's readout "
+                f"neurons fire at most {chip.max_output_spikes} per step"
+            )
         if found:
             causes[p.name] = found
     for c in qgraph.connections:
@@ -144,7 +158,12 @@ class Agreement:
     def lines(self) -> list[str]:
         head = [f"agreement float graph vs chip (reference simulator) on {self.clips}:"]
         for name, err in self.layer_error.items():
-            head.append(f"  layer '{name}': spike-count error {err:.3f}")
+            what = (
+                "silent in the float graph and on the chip (not judged)"
+                if np.isnan(err)
+                else f"spike-count error {err:.3f}"
+            )
+            head.append(f"  layer '{name}': {what}")
         what = "membrane error" if self.readout_mode == "vmem" else "spike-count error"
         if self.informative == 0:
             head.append(f"  readout ({self.readout_mode}): silent in the float graph on every clip (not judged)")
@@ -173,7 +192,8 @@ def compare(graph: NetworkGraph, spec: Any, clips: Any, *, readout_mode: str = "
     for p in graph.hidden_populations():
         r = ranges.get(p.name)
         if r is not None:
-            ag.layer_error[p.name] = _count_error(fl[p.name].sum(1), rec.spikes[:, :, r["start"] : r["stop"]].sum(1))
+            f_n, c_n = fl[p.name].sum(1), rec.spikes[:, :, r["start"] : r["stop"]].sum(1)
+            ag.layer_error[p.name] = _count_error(f_n, c_n) if np.any(f_n) or np.any(c_n) else float("nan")
     if readout_mode == "vmem":
         f, c = fl[f"{graph.readout}.v"], rec.vmem_out / scale
         ag.readout_error = float(np.abs(c - f).sum() / np.abs(f).sum()) if np.any(f) else float("nan")
@@ -184,7 +204,9 @@ def compare(graph: NetworkGraph, spec: Any, clips: Any, *, readout_mode: str = "
         ag.readout_error = _count_error(fs, cs) if np.any(fs) else float("nan")
         active = fs.sum(1) > 0
     ag.informative = int(active.sum())
-    ag.same_class = float(np.mean(fs[active].argmax(1) == cs[active].argmax(1))) if active.any() else float("nan")
+    chip_alive = np.abs(cs).sum(1) > 0  # a silent chip readout wins class 0 only by the tie rule: never "same"
+    same = (fs.argmax(1) == cs.argmax(1)) & chip_alive
+    ag.same_class = float(np.mean(same[active])) if active.any() else float("nan")
     _warn(ag, graph, causes, threshold)
     return ag
 
@@ -207,7 +229,7 @@ def _warn(ag: Agreement, graph: NetworkGraph, causes: dict[str, list[str]], thre
         bad[graph.readout] = ag.readout_error
     for name, err in bad.items():
         why = "; ".join(causes.get(name, [])) or "no single static cause found (accumulated quantisation error)"
-        ag.warnings.append(f"layer '{name}' loses {err:.0%} on the chip (threshold {threshold:.0%}): {why}")
+        ag.warnings.append(f"layer '{name}' loses {err:.1%} on the chip (threshold {threshold:.0%}): {why}")
     for name, why in causes.items():
         if name not in bad and any("dead readout" in w for w in why):
             ag.warnings.append(f"layer '{name}': {'; '.join(why)}")

@@ -120,6 +120,10 @@ def _neuron(name: str, node: Any, n: int, conv: Any, rep: ImportReport) -> tuple
             "threshold": _arr(node.v_threshold, n, f"{w} v_threshold"),
             "max_spikes": int(meta.get("max_spikes", default_max)),
         }
+        if conv.producer == "rockpool" and "max_spikes" not in meta:
+            rep.note(name, "spikes per step not in the file: rockpool's LIFTorch default 65536 assumed (a net "
+                     "built with max_spikes_per_dt, e.g. SynNet's 31 hidden / 1 readout, spikes differently)",
+                     exact=False)  # fmt: skip
         if meta.get("reset") != "subtract":
             if conv.producer == "rockpool":
                 rep.note(name, "rockpool's LIFTorch resets by subtraction, as the graph does")
@@ -179,12 +183,14 @@ def from_nir(
     ``dt`` and ``discretization`` ("euler" | "exact") override what the file says (see
     `xylodeploy.interop.nir_conventions.resolve`, which raises when no ``dt`` can be found).
     """
+    from xylodeploy.interop.nir_boundary import check_nir_file, checked_nir_graph
     from xylodeploy.interop.nir_conventions import resolve
 
     nir = _nir()
     rep = ImportReport("nir")
-    g = read_nir(source, rep) if isinstance(source, (str, os.PathLike)) else source
+    g = read_nir(check_nir_file(source), rep) if isinstance(source, (str, os.PathLike)) else source
     _unsupported(g)
+    g = checked_nir_graph(g, dt)  # structure, shapes, finite values, dt range (interop/nir_boundary.py)
     conv = resolve(g, dt, discretization)
     for msg in conv.messages:
         rep.note("file", msg)

@@ -12,8 +12,9 @@ NIR neurons are continuous-time; producers discretise them differently (per step
 
 `resolve` decides, in this order: the user's ``discretization`` / ``dt``; the graph's metadata
 (``dt``, ``discretization``, a producer name under ``producer``/``source``/``framework``/...); the
-producer recognised from node names (rockpool's ``*_LIFTorch``) or from snnTorch's ``r = tau/dt``
-signature, with ``dt`` solved from ``r`` (``dt = tau/r`` for Euler, ``dt = tau W(1/r)`` for rockpool's
+producer recognised from node names (rockpool's ``*_LIFTorch``), from snnTorch's ``r = tau/dt``
+signature at its fixed ``dt = 1e-4`` or from rockpool's ``r = tau exp(-dt/tau)/dt`` signature, with
+``dt`` solved from ``r`` (``dt = tau/r`` for Euler, ``dt = tau W(1/r)`` for rockpool's
 exact convention, W = Lambert W) when every neuron agrees. Otherwise no ``dt``: a `ConfigError` asks
 for one. Every decision that was not given explicitly is returned as a loud message.
 """
@@ -32,6 +33,7 @@ PRODUCERS: dict[str, str] = {
     "snntorch": "euler", "spikingjelly": "euler", "norse": "euler", "lava": "euler", "xylodeploy": "euler",
     "rockpool": "exact", "sinabs": "exact",
 }  # fmt: skip
+SNNTORCH_DT = 1e-4  # the time step snnTorch's export_to_nir always writes (r = tau/dt)
 _META_KEYS = ("producer", "source", "framework", "generator", "library", "exporter", "software")
 _NAME_HINTS = {
     "rockpool": ("LIFTorch", "LinearTorch", "ExpSynTorch", "LIFNeuronTorch"),
@@ -101,8 +103,14 @@ def recognise(g: Any) -> tuple[str | None, str]:
         if hit is not None:
             return prod, f"node names such as '{hit}'"
     tau, r = _neuron_params(g)
-    if tau.size and not np.allclose(r, 1.0) and _agreed(tau / r) is not None:
-        return "snntorch", f"snnTorch's export_to_nir signature r = tau/dt (dt {_agreed(tau / r):.3g} s)"
+    if not tau.size or np.allclose(r, 1.0):
+        return None, ""
+    dt_euler = _agreed(tau / r)
+    if dt_euler is not None and abs(dt_euler - SNNTORCH_DT) <= 1e-3 * SNNTORCH_DT:
+        return "snntorch", f"snnTorch's export_to_nir signature r = tau/dt with its fixed dt {SNNTORCH_DT:g} s"
+    dt_exact = dt_from_r(g, "exact")
+    if dt_exact is not None:  # uniform taus also agree under Euler: only snnTorch's fixed dt tells them apart
+        return "rockpool", f"rockpool's to_nir signature r = tau exp(-dt/tau)/dt (dt {dt_exact:.3g} s)"
     return None, ""
 
 

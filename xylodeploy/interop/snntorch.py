@@ -50,6 +50,7 @@ import numpy as np
 
 from xylodeploy._optional import require
 from xylodeploy.errors import ConfigError
+from xylodeploy.interop import _common as common
 from xylodeploy.interop._common import Chain, ImportReport, chain_inputs, fast_synapse, fold_batchnorm, tau_from_decay
 from xylodeploy.ir.graph import NetworkGraph
 
@@ -219,19 +220,26 @@ def _synaptic(chain: Chain, mod: Any, path: str, dt: float) -> None:
     )  # fmt: skip
 
 
-def _refuse(mod: Any, path: str) -> None:
-    kind = type(mod).__name__
+def _refusal(mod: Any, path: str, linear: type) -> str | None:
+    """Why layer ``path`` has no Xylo equivalent, or None when `from_snntorch` handles it."""
+    snn, kind = _snn(), type(mod).__name__
+    if kind in _SKIP or kind == "BatchNorm1d" or isinstance(mod, linear) or type(mod) in _neuron_types(snn):
+        return None
     if _is_bn_tt(mod):
         kind = f"BatchNormTT{type(next(iter(mod.children()))).__name__[-2:]}"
     if kind in _UNSUPPORTED:
-        raise ConfigError(f"layer '{path}' ({kind}): {_UNSUPPORTED[kind]}")
+        return f"layer '{path}' ({kind}): {_UNSUPPORTED[kind]}"
     if "Conv" in kind:
-        raise ConfigError(f"layer '{path}' ({kind}): convolutions have no Xylo equivalent (dense weights only)")
+        return f"layer '{path}' ({kind}): convolutions have no Xylo equivalent (dense weights only)"
     if "Pool" in kind:
-        raise ConfigError(f"layer '{path}' ({kind}): pooling has no Xylo equivalent")
+        return f"layer '{path}' ({kind}): pooling has no Xylo equivalent"
     if "LSTM" in kind or "GRU" in kind or "RNN" in kind:
-        raise ConfigError(f"layer '{path}' ({kind}): gated/recurrent cells have no Xylo equivalent")
-    raise ConfigError(f"layer '{path}' ({kind}): not a Linear, Leaky or Synaptic layer; no Xylo equivalent")
+        return f"layer '{path}' ({kind}): gated/recurrent cells have no Xylo equivalent"
+    return f"layer '{path}' ({kind}): not a Linear, Leaky or Synaptic layer; no Xylo equivalent"
+
+
+def _neuron_types(snn: Any) -> tuple[type, ...]:
+    return (snn.Leaky, snn.RLeaky, snn.Lapicque, snn.Synaptic, snn.RSynaptic)
 
 
 def from_snntorch(
@@ -253,6 +261,7 @@ def from_snntorch(
     torch_nn = require("torch.nn", "snntorch", "importing snnTorch models")
     leaves = _leaves(model)
     n_inputs = chain_inputs(model, leaves, torch_nn.Linear, n_inputs)
+    common.refuse_unsupported(leaves, lambda path, mod: _refusal(mod, path, torch_nn.Linear))
     report = ImportReport("snntorch")
     chain = Chain(n_inputs, dt, report)
     for path, mod in leaves:
@@ -271,8 +280,6 @@ def from_snntorch(
             _synaptic(chain, mod, path, dt)
         elif kind == "BatchNorm1d":
             fold_batchnorm(chain, mod, path)
-        else:
-            _refuse(mod, path)
     return chain.build(name, type(model).__name__), report
 
 

@@ -40,6 +40,7 @@ import numpy as np
 
 from xylodeploy._optional import require
 from xylodeploy.errors import ConfigError
+from xylodeploy.interop import _common as common
 from xylodeploy.interop._common import Chain, ImportReport, chain_inputs, fast_synapse, fold_batchnorm, tau_from_decay
 from xylodeploy.ir.graph import NetworkGraph
 from xylodeploy.quantize.timeconst import dash_to_tau
@@ -140,6 +141,20 @@ def _cuba(chain: Chain, mod: Any, path: str, dt: float) -> None:
     )  # fmt: skip
 
 
+_HANDLED = ("LIFNode", "ParametricLIFNode", "IFNode", "BatchNorm1d", "CUBALIFNode", "SynapseFilter", "VotingLayer",
+            "Delay")  # fmt: skip
+
+
+def _refusal(mod: Any, path: str, linear: type) -> str | None:
+    """Why layer ``path`` has no Xylo equivalent, or None when `from_spikingjelly` handles it."""
+    kind = type(mod).__name__
+    if kind in _SKIP or kind in _HANDLED or isinstance(mod, linear):
+        return None
+    if kind.endswith("Node"):
+        return f"layer '{path}' ({kind}): only LIFNode, ParametricLIFNode, IFNode and CUBALIFNode are supported"
+    return f"layer '{path}' ({kind}): no Xylo equivalent (dense Linear + LIF chains only)"
+
+
 def from_spikingjelly(
     model: Any, n_inputs: int | None = None, *, dt: float = 1e-3, name: str = "spikingjelly"
 ) -> tuple[NetworkGraph, ImportReport]:
@@ -148,6 +163,7 @@ def from_spikingjelly(
     torch_nn = require("torch.nn", "spikingjelly", "importing SpikingJelly models")
     leaves = _leaves(model)
     n_inputs = chain_inputs(model, leaves, torch_nn.Linear, n_inputs)
+    common.refuse_unsupported(leaves, lambda path, mod: _refusal(mod, path, torch_nn.Linear))
     report = ImportReport("spikingjelly")
     chain = Chain(n_inputs, dt, report)
     syn_tau: float | None = None
@@ -182,12 +198,6 @@ def from_spikingjelly(
                 report.note(path, f"Delay after '{chain.path}' -> applied to that layer's input spikes (linear maps "
                             "commute with delays; a bias is constant)")  # fmt: skip
             chain.delay(int(mod.delay_steps), path)
-        elif kind.endswith("Node"):
-            raise ConfigError(
-                f"layer '{path}' ({kind}): only LIFNode, ParametricLIFNode, IFNode and CUBALIFNode are supported"
-            )
-        else:
-            raise ConfigError(f"layer '{path}' ({kind}): no Xylo equivalent (dense Linear + LIF chains only)")
     if syn_tau is not None:
         raise ConfigError("SynapseFilter at the end of the model: it must be followed by a LIFNode")
     return chain.build(name, type(model).__name__), report

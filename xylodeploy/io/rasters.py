@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import io
 import os
-import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -21,25 +19,23 @@ import numpy as np
 from xylodeploy.errors import ConfigError
 from xylodeploy.io.counts import integer_counts
 from xylodeploy.io.files import atomic_write, existing_file
+from xylodeploy.io.npzfile import read_npz
 
 SPIKES_KEY = "spikes"
 LABELS_KEY = "labels"
 
 
 def _read_npz(p: Path) -> dict[str, np.ndarray]:
-    try:
-        loaded = np.load(p, allow_pickle=False)
-        if not isinstance(loaded, np.lib.npyio.NpzFile):
-            raise ConfigError(f"{p}: a bare .npy array, expected an .npz archive with key '{SPIKES_KEY}'")
-        with loaded as npz:
-            return {name: npz[name] for name in npz.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, zlib.error) as exc:
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ConfigError(f"{p}: not a readable .npz raster file ({msg})") from None
+    return read_npz(p, f".npz raster file (with key '{SPIKES_KEY}')")
 
 
 def _integer_counts(p: Path, key: str, arr: np.ndarray) -> np.ndarray:
-    """``arr`` as int64 if it holds finite, non-negative integers; else ConfigError naming ``key``."""
+    """``arr`` as int64 if it holds finite, non-negative integers; else ConfigError naming ``key``.
+
+    A bool array is refused: a file is expected to hold integer event counts (cast it if you mean 0/1).
+    """
+    if arr.dtype == bool:
+        raise ConfigError(f"{p}: '{key}' has dtype bool, expected integer counts (store them as int)")
     return integer_counts(arr, f"{p}: '{key}'")
 
 
@@ -50,12 +46,15 @@ def _labels(p: Path, raw: np.ndarray, n_clips: int, single: bool) -> np.ndarray:
     return _integer_counts(p, LABELS_KEY, labels)
 
 
-def load_raster_npz(path: str | os.PathLike, n_inputs: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+def load_raster_npz(
+    path: str | os.PathLike, n_inputs: int | None = None, n_classes: int | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Read and validate a raster file.
 
     Args:
         path: ``.npz`` file with ``spikes`` and optional ``labels`` (see module docstring).
         n_inputs: if given, the channel count C the rasters must have.
+        n_classes: if given, every label must be < n_classes (the readout count).
 
     Returns:
         ``(spikes, labels)``: spikes as int64 ``(N, T, C)`` (a 2-D file gives N = 1), labels as
@@ -64,7 +63,7 @@ def load_raster_npz(path: str | os.PathLike, n_inputs: int | None = None) -> tup
     Raises:
         ConfigError: one line naming the file and the key: missing/empty/unreadable file,
             missing key, wrong rank or channel count, empty raster, NaN, negative or
-            non-integer counts, labels of the wrong shape.
+            non-integer counts, bool/complex/object dtypes, labels of the wrong shape or out of range.
     """
     p = existing_file(path, "raster file")
     members = _read_npz(p)
@@ -85,6 +84,11 @@ def load_raster_npz(path: str | os.PathLike, n_inputs: int | None = None) -> tup
             f"{p}: '{SPIKES_KEY}' has {spikes.shape[2]} channels, expected {n_inputs} (the spec's inputs)"
         )
     labels = _labels(p, members[LABELS_KEY], spikes.shape[0], single) if LABELS_KEY in members else None
+    if labels is not None and n_classes is not None and labels.size and labels.max() >= n_classes:
+        raise ConfigError(
+            f"{p}: '{LABELS_KEY}' holds class {labels.max()}, but there are only {n_classes} readout neurons "
+            f"(labels 0..{n_classes - 1})"
+        )
     return spikes, labels
 
 

@@ -17,14 +17,13 @@ from __future__ import annotations
 import io
 import json
 import os
-import zipfile
-import zlib
 from typing import Any
 
 import numpy as np
 
 from xylodeploy.errors import ConfigError
 from xylodeploy.io.files import atomic_write, existing_file
+from xylodeploy.io.npzfile import json_meta, read_npz
 from xylodeploy.ir.xylospec import ARRAY_FIELDS, SCALAR_INT_FIELDS, XyloSpec
 
 FORMAT_NAME = "xylodeploy-spec"
@@ -78,39 +77,44 @@ def _json_default(obj: Any) -> Any:
 def load_spec(path: str | os.PathLike) -> XyloSpec:
     """Read and validate a `.xylo` file; raises ConfigError naming the file and field."""
     p = existing_file(path, "spec file")
-    try:
-        loaded = np.load(p, allow_pickle=False)
-        if not isinstance(loaded, np.lib.npyio.NpzFile):
-            raise ConfigError(f"{p}: not a .xylo spec file (a bare .npy array, expected an .npz archive)")
-        with loaded as npz:
-            members = {name: npz[name] for name in npz.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, zipfile.LargeZipFile, zlib.error) as exc:
-        raise ConfigError(f"{p}: not a readable .xylo spec file (corrupt or truncated: {exc})") from None
+    members = read_npz(p, ".xylo spec file")
     meta = _read_meta(p, members)
     missing = [name for name in ARRAY_FIELDS if name not in members]
     if missing:
         raise ConfigError(f"{p}: field '{missing[0]}' is missing")
     fields: dict[str, Any] = {name: members[name] for name in ARRAY_FIELDS}
+    for name, arr in fields.items():
+        if arr.dtype.kind not in "iu":
+            raise ConfigError(f"{p}: field '{name}' has dtype {arr.dtype}, expected integers (int64)")
     for name in (*SCALAR_INT_FIELDS, "chip", "dt", "aliases", "provenance"):
         if name not in meta:
             raise ConfigError(f"{p}: metadata field '{name}' is missing")
         fields[name] = meta[name]
+    _check_meta_types(p, fields)
     try:
         return XyloSpec(**fields)
     except ConfigError as exc:
         raise ConfigError(f"{p}: {exc}") from None
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ConfigError(f"{p}: invalid field value ({exc})") from None
+
+
+def _check_meta_types(p: os.PathLike, fields: dict[str, Any]) -> None:
+    """JSON types of the metadata: dt a number (not a bool), chip a string (known chips: checked by the DRC)."""
+    dt = fields["dt"]
+    if isinstance(dt, bool) or not isinstance(dt, (int, float)):
+        raise ConfigError(f"{p}: metadata field 'dt' must be a number of seconds, got {dt!r}")
+    if not isinstance(fields["chip"], str):
+        raise ConfigError(f"{p}: metadata field 'chip' must be a chip name, got {fields['chip']!r}")
 
 
 def _read_meta(p: os.PathLike, members: dict[str, np.ndarray]) -> dict[str, Any]:
     if META_KEY not in members:
         raise ConfigError(f"{p}: no '{META_KEY}' block: not a xylodeploy spec file")
-    try:
-        meta = json.loads(members[META_KEY].astype(np.uint8).tobytes().decode())
-    except (UnicodeDecodeError, json.JSONDecodeError, ValueError) as exc:
-        raise ConfigError(f"{p}: metadata block is corrupt ({exc})") from None
+    meta = json_meta(members[META_KEY], f"{p}: '{META_KEY}'")
     if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
         raise ConfigError(f"{p}: metadata field 'format' is not '{FORMAT_NAME}'")
     version = meta.get("schema_version")
-    if version != SCHEMA_VERSION:
+    if isinstance(version, bool) or version != SCHEMA_VERSION:
         raise ConfigError(f"{p}: field 'schema_version' is {version!r}, this xylodeploy reads version {SCHEMA_VERSION}")
     return meta

@@ -37,13 +37,18 @@ class Pattern:
     ptr: np.ndarray  # (sources + 1,) int64
     slot: np.ndarray  # (nnz,) int64 target index
     flat: np.ndarray  # (nnz,) int64 index into the flattened matrix
+    span: np.ndarray  # (sources, 2) int64: first and one-past-last target of each row (0, 0 if empty)
 
     @staticmethod
     def of(mask: np.ndarray) -> Pattern:
         src, slot = np.nonzero(mask)
         ptr = np.zeros(mask.shape[0] + 1, np.int64)
         np.cumsum(np.bincount(src, minlength=mask.shape[0]), out=ptr[1:])
-        return Pattern(ptr, slot.astype(np.int64), (src * mask.shape[1] + slot).astype(np.int64))
+        span = np.zeros((mask.shape[0], 2), np.int64)
+        rows = ptr[1:] > ptr[:-1]
+        span[rows, 0] = slot[ptr[:-1][rows]]
+        span[rows, 1] = slot[ptr[1:][rows] - 1] + 1
+        return Pattern(ptr, slot.astype(np.int64), (src * mask.shape[1] + slot).astype(np.int64), span)
 
 
 @dataclass(frozen=True)
@@ -97,12 +102,6 @@ class Static:
         )
 
 
-def _csr(w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(ptr, slot, weight) of the non-zero entries of a (sources, targets) int64 matrix, row-major."""
-    p = Pattern.of(w != 0)
-    return p.ptr, p.slot, w.reshape(-1)[p.flat].astype(np.int64)
-
-
 def _forward(st: Static, x: np.ndarray, w_in: np.ndarray, w_hr: np.ndarray, th: np.ndarray,
              bias: np.ndarray) -> tuple[np.ndarray, ...]:  # fmt: skip
     """`exact_forward` on (B, T, Nin) uint8 events and int64 effective integers.
@@ -127,9 +126,13 @@ def _forward(st: Static, x: np.ndarray, w_in: np.ndarray, w_hr: np.ndarray, th: 
 
 
 def _fanout(w: np.ndarray, dtype: type = np.int64) -> tuple:
-    """A (sources, targets) matrix for the kernels: (dense?, dense matrix, CSR ptr, slot, weight) in ``dtype``."""
-    ptr, slot, weight = _csr(w)
-    return _dense(slot.size, w.size), np.ascontiguousarray(w, dtype), ptr, slot, weight.astype(dtype)
+    """A (sources, targets) matrix for the kernels: (dense?, dense matrix, row spans, CSR ptr, slot, weight).
+
+    Dense rows are walked over their span of non-zero targets only (SIMD); the CSR lists hold the non-zeros.
+    """
+    p = Pattern.of(w != 0)
+    weight = w.reshape(-1)[p.flat].astype(dtype)
+    return _dense(p.slot.size, w.size), np.ascontiguousarray(w, dtype), p.span, p.ptr, p.slot, weight
 
 
 def _dense(nnz: int, size: int) -> bool:
@@ -180,7 +183,8 @@ class _FusedExact(torch.autograd.Function):
         _, _, max_in, cap_h, cap_o = st.limits
         gi, gh = st.grad_in, st.grad_hr
         exact_backward(x, max_in, spk, vpre, own, capm, *g, *_fanout(np.ascontiguousarray(w_hr.T), np.float64),
-                       _dense(nnz, g_in[0].size + g_hr[0].size), gi.ptr, gi.slot, gh.ptr, gh.slot, st.n_syn, alpha,
+                       _dense(nnz, g_in[0].size + g_hr[0].size), gi.span, gi.ptr, gi.slot, gh.span, gh.ptr, gh.slot,
+                       st.n_syn, alpha,
                        beta, th, 1.0 / np.maximum(th, 1.0), st.alias_ptr, st.alias_tgt, cap_h, cap_o, 1.0 / st.window,
                        g_in, g_hr, g_th, g_bias)  # fmt: skip
         sums = (torch.from_numpy(a.sum(0)) for a in (g_in, g_hr, g_th, g_bias))

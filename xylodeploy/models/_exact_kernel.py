@@ -42,14 +42,16 @@ _NB = {"cache": True, "parallel": True, "nogil": True, "error_model": "numpy"}
 
 
 @numba.njit(**_NB)
-def exact_forward(x, max_in, dense_in, w_in, in_ptr, in_slot, in_w, dense_hr, w_hr, hr_ptr, hr_slot, hr_w, n_syn,
+def exact_forward(x, max_in, dense_in, w_in, in_span, in_ptr, in_slot, in_w, dense_hr, w_hr, hr_span, hr_ptr, hr_slot,
+                  hr_w, n_syn,
                   dsyn, dmem, th, bias, alias_ptr, alias_tgt, lo, hi, cap_h, cap_o,
                   r_spk, r_vmem, r_isyn, r_vpre, r_own, r_cap):  # fmt: skip  # pragma: no cover - compiled
     """Fill r_spk (int8), r_vmem/r_vpre (int16) (B, T, Nh+Nout), r_isyn (int16, (B, T, Nh·S+Nout)) and,
     with aliases, r_own/r_cap (int8, (B, T, Nh)): own spike counts and the cap they fired under.
 
-    Weights: ``dense_*`` selects the dense rows ``w_*`` (SIMD over all targets) or the CSR lists of
-    non-zero entries (``*_ptr``, ``*_slot``, ``*_w``); both deliver the same saturating adds.
+    Weights: ``dense_*`` selects the dense rows ``w_*`` (SIMD over each row's span of non-zero targets,
+    ``*_span``) or the CSR lists of non-zero entries (``*_ptr``, ``*_slot``, ``*_w``); both deliver the
+    same saturating adds.
     """
     n_b, n_t, n_in = x.shape
     n_all = dmem.shape[0]
@@ -66,7 +68,7 @@ def exact_forward(x, max_in, dense_in, w_in, in_ptr, in_slot, in_w, dense_hr, w_
             for c in range(n_in):
                 n = min(np.int64(x[b, t, c]), max_in)
                 if n > 0 and dense_in:  # zero weights leave an in-range state unchanged
-                    for j in range(n_hs):
+                    for j in range(in_span[c, 0], in_span[c, 1]):
                         acc[j] = sat(acc[j] + n * w_in[c, j], lo, hi)
                 elif n > 0:
                     for e in range(in_ptr[c], in_ptr[c + 1]):
@@ -75,7 +77,7 @@ def exact_forward(x, max_in, dense_in, w_in, in_ptr, in_slot, in_w, dense_hr, w_
             for i in range(n_h):
                 n = prev[i]
                 if n > 0 and dense_hr:
-                    for j in range(n_st):
+                    for j in range(hr_span[i, 0], hr_span[i, 1]):
                         acc[j] = sat(acc[j] + n * w_hr[i, j], lo, hi)
                 elif n > 0:
                     for e in range(hr_ptr[i], hr_ptr[i + 1]):
@@ -144,16 +146,17 @@ def _live(b, t, n_h, n_all, n_st, la_next, lv, gs_h, gs_o, gv_h, gv_o, gi_h, gi_
 
 
 @numba.njit(**_NB)
-def exact_backward(x, max_in, spk, vpre, own, capm, gs_h, gs_o, gv_h, gv_o, gi_h, gi_o, dense, wt, tr_ptr, tr_src, tr_w,
-                   dense_g, in_gptr, in_gslot, hr_gptr, hr_gslot, n_syn, alpha, beta, th, inv_th, alias_ptr, alias_tgt,
-                   cap_h, cap_o, inv_window, g_in, g_hr, g_th, g_bias):  # fmt: skip  # pragma: no cover - compiled
+def exact_backward(x, max_in, spk, vpre, own, capm, gs_h, gs_o, gv_h, gv_o, gi_h, gi_o, dense, wt, tr_span, tr_ptr,
+                   tr_src, tr_w, dense_g, in_gspan, in_gptr, in_gslot, hr_gspan, hr_gptr, hr_gslot, n_syn, alpha, beta,
+                   th, inv_th, alias_ptr, alias_tgt, cap_h, cap_o, inv_window,
+                   g_in, g_hr, g_th, g_bias):  # fmt: skip  # pragma: no cover - compiled
     """Accumulate gradients per chunk of clips (clips ``b ≡ ch mod n_ch``): g_in (n_ch, Nin, NhS),
     g_hr (n_ch, Nh, NhS+Nout), g_th/g_bias (n_ch, Nh+Nout).
 
     ``gs/gv/gi``: output gradients of spikes, vmem, isyn, hidden (``_h``) and readout (``_o``) parts,
     (B, T, N) or empty (0, 0, 0) for none. ``tr_*``: the non-zero recurrent/readout weights as float64
     CSR by *target* state (sources in ``tr_src``), or with ``dense`` the dense transpose ``wt``. Weight
-    gradients: whole rows of active sources with ``dense_g``, else only the ``*_g*`` CSR patterns.
+    gradients: the row spans of active sources with ``dense_g``, else only the ``*_g*`` CSR patterns.
     """
     n_b, n_t, n_in = x.shape
     n_all = alpha.shape[0]
@@ -178,7 +181,7 @@ def exact_backward(x, max_in, spk, vpre, own, capm, gs_h, gs_o, gv_h, gv_o, gi_h
                     lj = la_next[j]
                     if lj != 0.0:
                         if dense:
-                            for i in range(n_h):
+                            for i in range(tr_span[j, 0], tr_span[j, 1]):
                                 dkd[i] += wt[j, i] * lj
                         else:
                             for e in range(tr_ptr[j], tr_ptr[j + 1]):
@@ -227,7 +230,7 @@ def exact_backward(x, max_in, spk, vpre, own, capm, gs_h, gs_o, gv_h, gv_o, gi_h
                     n = min(np.int64(x[b, t, c]), max_in)
                     if n > 0:
                         if dense_g:
-                            for j in range(n_hs):
+                            for j in range(in_gspan[c, 0], in_gspan[c, 1]):
                                 g_in[ch, c, j] += n * la[j]
                         else:
                             for e in range(in_gptr[c], in_gptr[c + 1]):
@@ -237,7 +240,7 @@ def exact_backward(x, max_in, spk, vpre, own, capm, gs_h, gs_o, gv_h, gv_o, gi_h
                         k = spk[b, t - 1, i]
                         if k > 0:
                             if dense_g:
-                                for j in range(n_st):
+                                for j in range(hr_gspan[i, 0], hr_gspan[i, 1]):
                                     g_hr[ch, i, j] += k * la[j]
                             else:
                                 for e in range(hr_gptr[i], hr_gptr[i + 1]):

@@ -151,6 +151,52 @@ class LayerReport:
 
 
 @dataclass(frozen=True)
+class CandidateResult:
+    """One candidate spec of the calibrated quantiser and how it did against the float model."""
+
+    name: str
+    settings: dict[str, Any]  # margins, clipping, headroom of this candidate
+    agreement: float  # fraction of calibration clips where chip and float predict the same class
+    score_error: float  # RMS of (chip scores / scale - float scores) / std(float scores)
+    readout_saturated_frac: float  # fraction of readout state samples at an int16 limit
+    weight_shifts: tuple[int, int, int]  # in, rec, out
+    readout_smape: float  # [%] readout weights
+    hidden_smape: float  # [%] worst hidden population
+
+
+@dataclass(frozen=True)
+class CalibrationReport:
+    """What the calibrated quantiser measured, which candidates it tried and why the winner won."""
+
+    n_clips: int
+    percentile: float
+    state_ranges: dict[str, float]  # population -> max over neurons of the measured |state| range (float units)
+    candidates: tuple[CandidateResult, ...]
+    winner: str
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["candidates"] = [{**asdict(c), "weight_shifts": list(c.weight_shifts)} for c in self.candidates]
+        return d
+
+    def table(self) -> str:
+        lines = [
+            f"calibrated on {self.n_clips} clips (state ranges at the {self.percentile:g}th percentile)",
+            "candidate                agreement  score err  readout sat  shifts in/rec/out  SMAPE% out/hidden",
+        ]
+        for c in self.candidates:
+            mark = "*" if c.name == self.winner else " "
+            shifts = "/".join(map(str, c.weight_shifts))
+            smapes = f"{c.readout_smape:6.2f}/{c.hidden_smape:.2f}"
+            lines.append(
+                f"{mark}{c.name:<23} {c.agreement:>9.2%} {c.score_error:>10.3f} "
+                f"{c.readout_saturated_frac:>12.4f}  {shifts:>17}  {smapes}"
+            )
+        return "\n".join([*lines, f"winner: {self.winner} ({self.reason})"])  # fmt: skip
+
+
+@dataclass(frozen=True)
 class QuantizationReport:
     """Everything the quantisers decided, per population (see `LayerReport`, `TauReport`)."""
 
@@ -161,6 +207,7 @@ class QuantizationReport:
     weight_shift_out: int
     layers: tuple[LayerReport, ...]
     time_constants: TimeConstantReport
+    calibration: CalibrationReport | None = None  # set by the calibrated quantiser
 
     @property
     def clipped(self) -> int:
@@ -177,6 +224,7 @@ class QuantizationReport:
             "weight_shift": {"in": self.weight_shift_in, "rec": self.weight_shift_rec, "out": self.weight_shift_out},
             "layers": [r.to_dict() for r in self.layers],
             "time_constants": self.time_constants.to_dict(),
+            "calibration": None if self.calibration is None else self.calibration.to_dict(),
         }
 
     def table(self) -> str:
@@ -194,4 +242,5 @@ class QuantizationReport:
                 f"{r.threshold_range[0]:>6}..{r.threshold_range[1]:<7} "
                 f"{r.bias_range[0]:>4}..{r.bias_range[1]:<5} {r.worst_drive_ratio:>8.3g}"
             )
-        return "\n".join(lines) + "\n" + self.time_constants.table()
+        cal = "" if self.calibration is None else "\n" + self.calibration.table()
+        return "\n".join(lines) + "\n" + self.time_constants.table() + cal

@@ -28,10 +28,18 @@ Where a neuron's threshold or bias does not fit even with ``ws = 0`` its ``s_j``
 as the scales allow, so no group loses weight range. ``clip_percentile < 100`` takes the
 weight scale from that percentile of the nonzero ``|W|`` instead of the maximum: outliers
 are then clipped (never wrapped) and counted in the report.
+
+``state_ranges`` (population -> per-neuron float ``|state|`` that must stay representable, e.g. measured
+on calibration clips times a margin, see `xylodeploy.flow.calibrate`) caps each hidden neuron's
+scale (and a spiking readout's) further, ``s_j <= state_range.hi / range_j``;
+``readout_clip_percentile`` sets the readout's own weight clipping percentile (default:
+``clip_percentile``); ``shift_offsets`` adds bits to a group's chosen shift (finer state unit, coarser
+weights where a cap binds).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -56,6 +64,7 @@ class _Side:
     groups: tuple[str, ...]
     wmax: dict[str, np.ndarray]  # group -> (n,) weight magnitude that should map to 127
     cap: np.ndarray  # (n,) largest scale allowed by thresholds and biases
+    offsets: Mapping[str, int]  # group -> bits added to the chosen shift
 
 
 def _group(graph: NetworkGraph, source: str, target: str) -> str:
@@ -89,8 +98,10 @@ def _caps(thresholds: np.ndarray, biases: np.ndarray, chip: ChipSpec, headroom_b
     return np.minimum(cap, b_cap)
 
 
-def _choose(side: _Side, chip: ChipSpec, per_neuron: bool) -> tuple[dict[str, int], np.ndarray]:
-    """Shifts per group and scale per neuron (module docstring)."""
+def _choose(
+    side: _Side, chip: ChipSpec, per_neuron: bool, offsets: Mapping[str, int]
+) -> tuple[dict[str, int], np.ndarray]:
+    """Shifts per group and scale per neuron (module docstring; ``offsets`` added to the chosen shifts)."""
     wr, sr = min(chip.weight_range.hi, -chip.weight_range.lo), chip.weight_shift_range
     wmax = side.wmax if per_neuron else {g: np.array([m.max(initial=0.0)]) for g, m in side.wmax.items()}
     cap = side.cap if per_neuron else np.array([side.cap.min()])
@@ -98,12 +109,14 @@ def _choose(side: _Side, chip: ChipSpec, per_neuron: bool) -> tuple[dict[str, in
     for g in side.groups:
         used = wmax[g] > 0
         best = np.floor(np.log2(np.min(cap[used] * wmax[g][used] / wr))) if np.any(used) else sr.lo
-        shifts[g] = int(np.clip(best, sr.lo, sr.hi))
+        shifts[g] = int(np.clip(np.clip(best, sr.lo, sr.hi) + offsets.get(g, 0), sr.lo, sr.hi))
     scale = cap.copy()
     for g in side.groups:
         with np.errstate(divide="ignore"):
             scale = np.minimum(scale, np.where(wmax[g] > 0, wr * 2.0 ** shifts[g] / wmax[g], np.inf))
     for g in side.groups:  # lower each shift while every weight still fits
+        if offsets.get(g):
+            continue
         need = np.max(scale * wmax[g], initial=0.0) / wr
         while shifts[g] > sr.lo and need <= 2.0 ** (shifts[g] - 1) * (1 + 1e-12):
             shifts[g] -= 1
@@ -140,7 +153,7 @@ def _drive(
 def _quantize_side(
     graph: NetworkGraph, tq: TimeQuantizedGraph, chip: ChipSpec, side: _Side, method: str, max_threshold: bool = False
 ) -> tuple[list[QuantizedPopulation], list[QuantizedConnection], list[LayerReport], dict[str, int]]:
-    shifts, scale = _choose(side, chip, method == "channel")
+    shifts, scale = _choose(side, chip, method == "channel", side.offsets)
     pops, conns, reports, start = [], [], [], 0
     role = "readout" if side.groups == ("out",) else "hidden"
     for name in side.names:
@@ -197,13 +210,20 @@ def _side(graph: NetworkGraph, names: tuple[str, ...], groups: tuple[str, ...], 
         parts = []
         for p in pops:
             blocks = [c.weight for c in graph.incoming(p.name) if _group(graph, c.source, c.target) == g]
-            parts.append(_magnitude(blocks, opts["pct"]) if blocks else np.zeros(p.size))
+            pct = opts["pct_out"] if g == "out" else opts["pct"]
+            parts.append(_magnitude(blocks, pct) if blocks else np.zeros(p.size))
         wmax[g] = np.concatenate(parts)
     th = np.concatenate([p.threshold for p in pops])
     if groups == ("out",) and opts.get("vmem_range") is not None:
         th = np.full_like(th, opts["vmem_range"])  # the range vmem must represent bounds the scale instead
     b = np.concatenate([p.bias for p in pops])
-    return _Side(names, groups, wmax, _caps(th, b, chip, opts["headroom"]))
+    cap = _caps(th, b, chip, opts["headroom"])
+    ranges = opts.get("state_ranges") or {}
+    if (groups != ("out",) or opts.get("vmem_range") is None) and any(n in ranges for n in names):
+        r = np.concatenate([np.broadcast_to(np.asarray(ranges.get(p.name, 0.0), float), (p.size,)) for p in pops])
+        with np.errstate(divide="ignore"):
+            cap = np.minimum(cap, np.where(r > 0, chip.state_range.hi / np.where(r > 0, r, 1.0), np.inf))
+    return _Side(names, groups, wmax, cap, {g: int(v) for g, v in (opts.get("shift_offsets") or {}).items()})
 
 
 def quantize_weights(
@@ -214,6 +234,9 @@ def quantize_weights(
     headroom_bits: int = 2,
     clip_percentile: float = 100.0,
     readout_vmem_range: float | None = None,
+    state_ranges: Mapping[str, np.ndarray] | None = None,
+    readout_clip_percentile: float | None = None,
+    shift_offsets: Mapping[str, int] | None = None,
 ) -> QuantizedGraph:
     """Quantize weights, thresholds and biases of a graph for ``chip`` (module docstring).
 
@@ -229,14 +252,20 @@ def quantize_weights(
             then gets one shared scale (so the argmax over readout neurons is kept), its scale is
             capped so that this range fits ``state_range.hi >> headroom_bits``, and its thresholds
             are set to ``threshold_range.hi`` (never reached in normal operation).
+        state_ranges: hidden population -> (n,) float ``|state|`` to keep inside the int16 state range.
+        readout_clip_percentile: clipping percentile of the readout weights (None: ``clip_percentile``).
+        shift_offsets: group (``in``/``rec``/``out``) -> bits added to the shift the rule picks: a finer
+            state unit (scales up to 2x larger, up to the caps) for coarser weights where a cap binds.
 
     Returns:
         A `QuantizedGraph` with its `QuantizationReport` in ``.report``.
     """
     if method not in METHODS:
         raise QuantizationError(f"unknown quantisation method '{method}': expected one of {', '.join(METHODS)}")
-    if not (0 < clip_percentile <= 100):
-        raise QuantizationError(f"clip_percentile must be in (0, 100], got {clip_percentile}")
+    pct_out = clip_percentile if readout_clip_percentile is None else readout_clip_percentile
+    for name, pct in (("clip_percentile", clip_percentile), ("readout_clip_percentile", pct_out)):
+        if not (0 < pct <= 100):
+            raise QuantizationError(f"{name} must be in (0, 100], got {pct}")
     if isinstance(graph, NetworkGraph):
         if chip is None:
             raise QuantizationError("quantize_weights(NetworkGraph) needs a chip")
@@ -251,7 +280,8 @@ def quantize_weights(
         _group(g, c.source, c.target)  # raises on connections the chip cannot have
     if readout_vmem_range is not None and not (np.isfinite(readout_vmem_range) and readout_vmem_range > 0):
         raise QuantizationError(f"readout_vmem_range must be a finite number > 0, got {readout_vmem_range}")
-    opts = {"pct": float(clip_percentile), "headroom": int(headroom_bits), "vmem_range": readout_vmem_range}
+    opts = {"pct": float(clip_percentile), "pct_out": float(pct_out), "headroom": int(headroom_bits),
+            "vmem_range": readout_vmem_range, "state_ranges": state_ranges, "shift_offsets": shift_offsets}  # fmt: skip
     hidden = tuple(p.name for p in g.hidden_populations())
     hp, hc, hr, hs = _quantize_side(g, graph, spec, _side(g, hidden, ("in", "rec"), spec, opts), method)
     vmem_readout = readout_vmem_range is not None

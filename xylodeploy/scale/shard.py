@@ -22,9 +22,8 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextlib
 import multiprocessing as mp
-import sys
 from collections.abc import Iterator
-from multiprocessing import resource_tracker, shared_memory
+from multiprocessing import shared_memory
 from typing import Any
 
 import numpy as np
@@ -86,8 +85,6 @@ def _run_into(raster: np.ndarray, record: bool, start: int, handles: dict) -> No
 def _attached(handle: tuple[str, str, tuple]) -> Iterator[np.ndarray]:
     shm_name, dtype, shape = handle
     shm = shared_memory.SharedMemory(name=shm_name)
-    if sys.version_info < (3, 13):  # attaching registers the block for removal at worker exit; the parent owns it
-        resource_tracker.unregister(shm._name, "shared_memory")  # noqa: SLF001
     try:
         yield np.ndarray(shape, dtype=np.dtype(dtype), buffer=shm.buf)
     finally:

@@ -5,10 +5,11 @@ whole pipeline into ``OUT/trials/trial_NNNN/`` (checkpoints, ``model.xylo``, ``r
 scored on the **validation** split (the test split stays unseen by the search):
 
 * ``deployed_val_acc`` (maximise): accuracy of the deployed spec on the reference simulator;
-* a chip cost (minimise), measured on the same run: ``synops`` (synaptic events delivered per
-  inference: input events x input fan-out + hidden spikes x (recurrent + readout fan-out)),
-  ``cycles`` (the cycle model's core cycles per inference at the measured activity, the energy
-  proxy of `xylodeploy.power.estimate`) or ``neurons`` (hidden neurons used).
+* a chip cost (minimise), measured on the same run: ``energy`` (default: the labelled activity-based
+  estimate of `xylodeploy.power.energy`, µJ per inference, middle of its range), ``synops`` (synaptic
+  events delivered per inference: input events x input fan-out + hidden spikes x (recurrent + readout
+  fan-out)), ``cycles`` (the cycle model's core cycles per inference at the measured activity) or
+  ``neurons`` (hidden neurons used).
 
 Pruning: Optuna's pruners do not support several objectives, so a trial is pruned by a median rule
 on the validation curves stored with each finished trial: after ``PRUNE_WARMUP`` epochs, a trial
@@ -35,7 +36,7 @@ import numpy as np
 from xylodeploy.errors import ConfigError
 from xylodeploy.scale.space import Param, apply_params, load_space
 
-COSTS = ("synops", "cycles", "neurons")
+COSTS = ("energy", "synops", "cycles", "neurons")
 PRUNE_WARMUP = 2
 PRUNE_MIN_TRIALS = 3
 DIRECTIONS = ("maximize", "minimize")
@@ -52,7 +53,7 @@ class SweepSettings:
     storage: str | None = None
     study: str = "xylodeploy-sweep"
     jobs: int = 1
-    cost: str = "synops"
+    cost: str = "energy"
     resume: bool = False
     seed: int | None = None
 
@@ -84,6 +85,7 @@ def open_storage(url: str) -> Any:
 def chip_costs(spec: Any, raster: np.ndarray, hidden_spikes: np.ndarray) -> dict[str, float]:
     """Mean per-inference cost of ``spec`` on clips ``raster`` (B, T, Nin) with hidden spikes (B, T, Nh)."""
     from xylodeploy.chips import get_chip
+    from xylodeploy.power.energy import estimate_energy
     from xylodeploy.power.estimate import estimate
 
     events_in = np.minimum(raster, get_chip(spec.chip).max_input_events).astype(np.int64)
@@ -92,7 +94,9 @@ def chip_costs(spec: Any, raster: np.ndarray, hidden_spikes: np.ndarray) -> dict
     fan_h = fan_h + np.count_nonzero(spec.weights_out, axis=1)
     synops = events_in.sum(axis=1) @ fan_in + hidden_spikes.astype(np.int64).sum(axis=1) @ fan_h
     est = estimate(spec, raster, hidden_spikes)
+    energy = estimate_energy(est, raster.shape[1]).energy_per_inference_j["mid"]
     return {
+        "energy": float(energy * 1e6),  # µJ per inference (estimate)
         "synops": float(synops.mean()),
         "cycles": float(est.cycles_mean * raster.shape[1]),
         "neurons": float(spec.n_hidden),

@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 import io
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,7 +99,9 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     """Read and validate a checkpoint (``torch.load(weights_only=True)``; no code is unpickled)."""
     p = existing_file(path, "checkpoint")
     try:
-        raw = torch.load(p, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # a damaged file's "pickle protocol N" warning is not the user's news
+            warnings.simplefilter("ignore")
+            raw = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many types for damaged files
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         first = first if len(first) <= 100 else type(exc).__name__
@@ -114,6 +117,7 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     model = raw["model"]
     if not isinstance(model.get("class"), str) or not isinstance(model.get("init_kwargs"), dict):
         raise ConfigError(f"{p}: checkpoint field 'model' must hold 'class' (str) and 'init_kwargs' (dict)")
+    _check_contents(p, raw)
     return Checkpoint(
         path=p,
         model_class=model["class"],
@@ -129,6 +133,17 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         best=raw.get("best") or {},
         xylodeploy_version=str(raw.get("xylodeploy_version", "")),
     )
+
+
+def _check_contents(p: Path, raw: dict) -> None:
+    """Types and values a loaded checkpoint must have: named tensors with finite values, an int epoch."""
+    if isinstance(raw["epoch"], bool) or raw["epoch"] < 0:
+        raise ConfigError(f"{p}: checkpoint field 'epoch' must be a non-negative integer, got {raw['epoch']!r}")
+    for key, value in raw["state_dict"].items():
+        if not isinstance(key, str) or not torch.is_tensor(value):
+            raise ConfigError(f"{p}: state_dict entry {key!r} is not a named tensor ({type(value).__name__})")
+        if (value.is_floating_point() or value.is_complex()) and not bool(torch.isfinite(value).all()):
+            raise ConfigError(f"{p}: state_dict tensor '{key}' holds NaN or infinite values (a diverged training run?)")
 
 
 def resolve_model_class(name: str, source: str = "checkpoint") -> type:
@@ -164,12 +179,38 @@ def load_state(model: torch.nn.Module, state_dict: dict, source: str) -> None:
 def build_model(ckpt: Checkpoint, model_cls: type | None = None) -> torch.nn.Module:
     """Rebuild the model a checkpoint describes and load its weights (eval mode)."""
     cls = model_cls or resolve_model_class(ckpt.model_class, str(ckpt.path))
+    _check_sizes(ckpt)
     try:
         model = cls(**ckpt.init_kwargs)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{ckpt.path}: cannot rebuild {ckpt.model_class} from init_kwargs ({exc})") from None
+    except (TypeError, ValueError, RuntimeError, ConfigError, OverflowError) as exc:
+        first = (str(exc).splitlines() or [""])[0][:200]
+        raise ConfigError(f"{ckpt.path}: cannot rebuild {ckpt.model_class} from init_kwargs ({first})") from None
     load_state(model, ckpt.state_dict, str(ckpt.path))
     return model.eval()
+
+
+def _ints(value: Any) -> list[int]:
+    if isinstance(value, bool):
+        return []
+    if isinstance(value, int):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [i for v in value for i in _ints(v)]
+    return []
+
+
+def _check_sizes(ckpt: Checkpoint) -> None:
+    """Refuse init_kwargs whose integers exceed every stored tensor dimension (they would build another,
+    possibly huge, model before the weights are compared)."""
+    dims = [int(d) for t in ckpt.state_dict.values() for d in t.shape]
+    limit = max([1024, *dims])
+    for key, value in ckpt.init_kwargs.items():
+        big = [i for i in _ints(value) if abs(i) > limit]
+        if big:
+            raise ConfigError(
+                f"{ckpt.path}: init_kwargs '{key}' = {big[0]} exceeds every stored weight dimension "
+                f"(<= {limit}): the checkpoint's description and weights disagree"
+            )
 
 
 def load_model(path: str | os.PathLike, model_cls: type | None = None) -> tuple[torch.nn.Module, Checkpoint]:

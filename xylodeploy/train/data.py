@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from xylodeploy.data.dataset import RasterDataset, Splits, split_indices
-from xylodeploy.train.config import AudioData, NpzData, RunConfig, ShdData, SyntheticData
+from xylodeploy.data.dataset import RasterDataset, Splits, group_split_indices, split_indices
+from xylodeploy.train.config import AudioData, DenseData, NpzData, RunConfig, ShdData, SyntheticData
 
 
 def _synthetic(cfg: SyntheticData, dt: float, seed: int) -> Splits:
@@ -18,9 +18,13 @@ def _synthetic(cfg: SyntheticData, dt: float, seed: int) -> Splits:
 
 
 def _split_off(full: RasterDataset, val: RasterDataset | None, test: RasterDataset | None, cfg, seed: int) -> Splits:
-    """Cut missing validation / test sets off ``full`` by the configured fractions."""
+    """Cut missing validation / test sets off ``full`` by the configured fractions (whole groups
+    when ``full`` has groups and ``cfg.group_split``)."""
     fracs = [cfg.val_fraction if val is None else 0.0, cfg.test_fraction if test is None else 0.0]
-    val_idx, test_idx, train_idx = split_indices(len(full), fracs, seed)
+    if full.groups is not None and getattr(cfg, "group_split", False):
+        val_idx, test_idx, train_idx = group_split_indices(full.groups, fracs, seed)
+    else:
+        val_idx, test_idx, train_idx = split_indices(len(full), fracs, seed)
     return Splits(full.subset(train_idx), val or full.subset(val_idx), test or full.subset(test_idx))
 
 
@@ -72,10 +76,32 @@ def _audio(cfg: AudioData, dt: float, seed: int) -> Splits:
         target_rms=cfg.target_rms,
     )
     cache = cfg.cache_dir if cfg.cache_dir is not None else default_cache_dir()
-    return load_audio_splits(cfg.root, params, cache, cfg.classes, cfg.val_fraction, cfg.test_fraction, seed)
+    if cfg.frontend == "xylo-audio3":
+        from xylodeploy.data.audio3 import load_audio3_splits
+
+        return load_audio3_splits(cfg, dt, seed, cache)
+    return load_audio_splits(
+        cfg.root, params, cache, cfg.classes, cfg.val_fraction, cfg.test_fraction, seed, cfg.group_split
+    )
+
+
+def _imu(cfg, dt: float, seed: int) -> Splits:
+    from xylodeploy.data.imu import load_imu_splits
+
+    return load_imu_splits(cfg, dt, seed)
+
+
+def _dense(cfg: DenseData, dt: float, seed: int) -> Splits:
+    from xylodeploy.data.dense import DenseTask, generate_dense
+
+    fields = set(DenseTask.__dataclass_fields__) - {"dt", "seed"}
+    kwargs = {k: v for k, v in cfg.model_dump().items() if k in fields}
+    task = DenseTask(**kwargs, dt=dt, seed=cfg.seed if cfg.seed is not None else seed)
+    cache = (cfg.cache_dir if cfg.cache_dir is not None else default_cache_dir()) if cfg.cache else None
+    return generate_dense(task, cache)
 
 
 def load_dataset(cfg: RunConfig) -> Splits:
     """Train / validation / test datasets for ``cfg.data``, binned to ``cfg.model.dt``."""
-    loaders = {"synthetic": _synthetic, "npz": _npz, "shd": _shd, "audio": _audio}
+    loaders = {"synthetic": _synthetic, "npz": _npz, "shd": _shd, "audio": _audio, "imu": _imu, "dense": _dense}
     return loaders[cfg.data.kind](cfg.data, cfg.model.dt, cfg.seed)

@@ -46,6 +46,7 @@ class DistContext:
             return cls()
         if not dist.is_initialized():
             dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        _share_cores(int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
         return cls(dist.get_rank(), dist.get_world_size())
 
     def local_part(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, float]:
@@ -75,6 +76,14 @@ class DistContext:
         dist.all_reduce(t)
         return tuple(float(v) for v in t)
 
+    def any(self, flag: bool) -> bool:
+        """True on every rank when ``flag`` is true on some rank (a time budget stops all ranks together)."""
+        if not self.active:
+            return bool(flag)
+        t = torch.tensor([1.0 if flag else 0.0])
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+        return bool(t.item())
+
     def shard(self, n: int) -> slice:
         """This rank's contiguous share of ``n`` items (for evaluation)."""
         per = -(-n // self.world)
@@ -83,6 +92,17 @@ class DistContext:
     def barrier(self) -> None:
         if self.active:
             dist.barrier()
+
+
+def _share_cores(local_ranks: int) -> None:
+    """Give each of the ``local_ranks`` processes on this machine its share of the cores (torch and numba
+    threads): oversubscribed spinning thread pools make data-parallel training slower than one process."""
+    import numba
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    share = max(1, cores // max(1, local_ranks))
+    torch.set_num_threads(share)
+    numba.set_num_threads(min(share, numba.config.NUMBA_NUM_THREADS))
 
 
 def is_main_process() -> bool:

@@ -13,7 +13,8 @@ Losses are those of float training (`xylodeploy.train.losses`): ``"ce_max"``, ``
 cross-entropy. The trace is ``readout="vmem"`` (``vmem_out`` divided by the mean readout
 threshold, so that logits are O(1); the argmax is unchanged) or ``readout="spikes"``
 (``spikes_out``). The prediction is the argmax of the scores. If no epoch beats the input
-spec, the input spec is returned unchanged (``best_epoch == 0``).
+spec, the input spec is returned unchanged (``best_epoch == 0``). ``max_minutes`` bounds the run
+by wall time at batch granularity (the report's last history row then has ``out_of_time``).
 """
 
 from __future__ import annotations
@@ -146,6 +147,7 @@ def finetune_exact(
     seed: int = 0,
     progress: bool = True,
     logit_scale: float | None = None,
+    max_minutes: float | None = None,
 ) -> tuple[XyloSpec, FinetuneReport]:
     """Fine-tune ``spec`` in exact chip arithmetic; returns (best spec, report).
 
@@ -160,7 +162,12 @@ def finetune_exact(
         device: torch device (default: CPU). seed: shuffling seed. progress: show a progress bar.
         logit_scale: chip Vmem units per logit unit for Vmem readouts (default: mean readout
             threshold); `compile` passes the quantizer's readout scale so logits match float training.
+        max_minutes: wall-time budget (None: unlimited) of the whole call, validation included: the epoch
+            in progress stops after the batch past ``budget - one validation pass`` (at least one batch
+            runs), is validated like any epoch, and the best epoch so far is returned.
     """
+    from xylodeploy.train.loop import Budget
+
     if loss not in LOSSES or readout not in READOUTS:
         raise ConfigError(f"loss '{loss}' / readout '{readout}': expected {LOSSES} / {READOUTS}")
     if epochs < 0 or lr <= 0 or batch_size < 1:
@@ -178,15 +185,19 @@ def finetune_exact(
     gen = torch.Generator().manual_seed(seed)
     check = val_data if val_data is not None else train_data
     net = dist.wrap(model)
+    budget = Budget(max_minutes)
     best_acc, flagged = evaluate_exact(model, check, loss, readout, dist=dist)
+    budget.reserve = budget.elapsed()  # training stops early enough for one more validation pass
     best = (0, best_acc, flagged, spec)
     history = [{"epoch": 0, "train_loss": float("nan"), "train_accuracy": float("nan"), "val_accuracy": best_acc}]
     bar = _progress(epochs, progress)
     for epoch in range(1, epochs + 1):
-        batches = _batches(train_data, batch_size, True, gen, "training data")
+        batches = _timed(_batches(train_data, batch_size, True, gen, "training data"), budget, bar, dist)
         train_loss, train_acc = _train_epoch(model, net, opt, batches, loss, readout, dist)
         acc, flagged = evaluate_exact(model, check, loss, readout, dist=dist)
         history.append({"epoch": epoch, "train_loss": train_loss, "train_accuracy": train_acc, "val_accuracy": acc})
+        if dist.any(budget.exhausted()):
+            history[-1]["out_of_time"] = 1.0
         if acc > best[1]:
             best = (
                 epoch,
@@ -196,7 +207,9 @@ def finetune_exact(
             )
         if bar is not None:
             bar.update(1)
-            bar.set_postfix(loss=f"{train_loss:.4f}", val_acc=f"{acc:.3f}", best=f"{best[1]:.3f}")
+            bar.set_postfix(loss=f"{train_loss:.4f}", val_acc=f"{acc:.3f}", best=f"{best[1]:.3f}", **budget.postfix())
+        if dist.any(budget.exhausted()):
+            break
     if bar is not None:
         bar.close()
     report = FinetuneReport(
@@ -208,6 +221,16 @@ def finetune_exact(
         history=history,
     )
     return best[3], report
+
+
+def _timed(batches: Iterator[tuple], budget: Any, bar: Any, dist: DistContext) -> Iterator[tuple]:
+    """``batches`` until ``budget`` is used up (checked before each batch, on every rank at once; >= 1 batch)."""
+    for i, batch in enumerate(batches):
+        if i and dist.any(budget.exhausted()):
+            return
+        if bar is not None and budget.seconds is not None:
+            bar.set_postfix(budget.postfix(), refresh=True)
+        yield batch
 
 
 def _train_epoch(

@@ -1,9 +1,16 @@
-"""The training loop: Adam, validation every epoch, best/last checkpoints, early stopping, resume.
+"""The training loop: AdamW, validation every epoch, best/last checkpoints, early stopping, resume.
+
+Training batches are augmented (``cfg.augment``, `xylodeploy.train.augment`); the optimiser is
+AdamW (decoupled weight decay ``train.weight_decay``). ``train.max_minutes`` bounds the run by wall
+time: the epoch in progress ends after the current batch, is validated, and the best epoch so far is
+kept; when the budget will end the run before ``train.epochs``, the cosine schedule is re-planned each
+epoch to end with the budget (`planned_epochs`).
 
 ``train(cfg, out_dir)`` writes into ``out_dir``: ``last.pt`` (after every epoch, with optimizer
 state, for ``resume=True``), ``best.pt`` (best validation accuracy; gets the test metrics at
 the end), ``config.yaml`` (the resolved run config) and ``metrics.json``. Every epoch reseeds
-torch / numpy / random from ``(seed, epoch)``, so a resumed run reproduces an uninterrupted one.
+torch / numpy / random from ``(seed, epoch)``, so a resumed run reproduces an uninterrupted one
+(without a binding time budget).
 """
 
 from __future__ import annotations
@@ -48,9 +55,14 @@ class TrainResult:
     stopped_early: bool = False
     history: list[dict] = field(default_factory=list)
 
+    @property
+    def out_of_time(self) -> bool:
+        """True if ``train.max_minutes`` ended the run before ``train.epochs``."""
+        return bool(self.history and self.history[-1].get("out_of_time"))
+
     def summary(self) -> dict:
         """JSON-friendly summary."""
-        d = asdict(self)
+        d = {**asdict(self), "out_of_time": self.out_of_time}
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in d.items() if k != "history"}
 
 
@@ -117,15 +129,52 @@ def lr_at(cfg: RunConfig, epoch: int, epochs: int) -> float:
     return lo + (lr - lo) * 0.5 * (1 + math.cos(math.pi * epoch / (epochs - 1)))
 
 
-def _train_epoch(model, splits: Splits, cfg: RunConfig, opt, epoch: int, bar, dist: DistContext) -> tuple[float, float]:
-    """One epoch; with several ranks each takes its part of every global batch (`DistContext.local_part`)."""
+RUN_CONFIG_HEADER = "# xylodeploy train: the resolved run config of this folder (every default spelled out)\n"
+
+
+def run_config_path(out: Path) -> Path:
+    """``out/config.yaml``, unless a config.yaml not written by train is there (the user's own file,
+    e.g. ``train DIR/config.yaml --out DIR``): then ``out/run_config.yaml``, and the user's file is untouched."""
+    target = out / "config.yaml"
+    if target.is_file():
+        with open(target, "rb") as fh:
+            if fh.readline() != RUN_CONFIG_HEADER.encode():
+                return out / "run_config.yaml"
+    return target
+
+
+_ADVICE = "(lower train.lr or set train.grad_clip); no checkpoint of this epoch was written"
+
+
+def _check_finite(model: torch.nn.Module, loss: torch.Tensor | None, epoch: int) -> None:
+    """Stop a diverged run: a non-finite loss or weight is a one-line error naming the epoch (1-based)."""
+    if loss is not None and not bool(torch.isfinite(loss)):
+        raise ConfigError(f"training diverged in epoch {epoch + 1}: loss is {float(loss.detach())} {_ADVICE}")
+    for name, p in model.named_parameters():
+        if not bool(torch.isfinite(p).all()):
+            raise ConfigError(f"training diverged in epoch {epoch + 1}: parameter '{name}' holds NaN/inf {_ADVICE}")
+
+
+def _train_epoch(model, splits: Splits, cfg: RunConfig, opt, epoch: int, bar, dist: DistContext,
+                 budget: Budget) -> tuple[float, float]:  # fmt: skip
+    """One pass over the training set (augmented); stops after the batch that uses up ``budget`` (>= 1 batch).
+
+    With several ranks each takes its part of every global batch (`DistContext.local_part`) and they stop together.
+    """
+    from xylodeploy.train.augment import augment_batch
+
     model.train()
     rng = np.random.default_rng([cfg.seed, epoch, 1])
+    gen = torch.Generator().manual_seed(int(np.random.default_rng([cfg.seed, epoch, 2]).integers(2**62)))
     total, correct, n = 0.0, 0, 0
     for x_all, y_all in splits.train.batches(cfg.train.batch_size, rng):
+        if n and dist.any(budget.exhausted()):
+            break
+        x_all = augment_batch(x_all, cfg.augment, splits.train.dt, gen)
         x, y, factor = dist.local_part(x_all, y_all)
         out = model(x)
         mean_loss = readout_loss(out, y, cfg.train.loss)
+        _check_finite(model, mean_loss, epoch)
         opt.zero_grad(set_to_none=True)
         (mean_loss * factor).backward()
         if cfg.train.grad_clip:
@@ -136,13 +185,46 @@ def _train_epoch(model, splits: Splits, cfg: RunConfig, opt, epoch: int, bar, di
             correct += int((predict(out.detach(), cfg.train.loss) == y).sum())
             n += len(y)
         bar.update(1)
-        bar.set_postfix(loss=f"{total / max(n, 1):.3f}", acc=f"{correct / max(n, 1):.1%}")
+        bar.set_postfix(loss=f"{total / max(n, 1):.3f}", acc=f"{correct / max(n, 1):.1%}", **budget.postfix())
     total, correct, n = dist.sum(total, correct, n)
-    return total / n, correct / n
+    _check_finite(model, None, epoch)
+    return (total / n, correct / n) if n else (math.nan, math.nan)
 
 
 def _fmt_time(s: float) -> str:
     return f"{int(s // 60)}m{int(s % 60):02d}s" if s >= 60 else f"{s:.1f}s"
+
+
+def planned_epochs(epochs: int, epoch: int, done: int, budget: Budget) -> int:
+    """Epochs the learning-rate schedule should span: ``epochs``, or fewer when the time budget will stop
+    the run first (``epoch + remaining time / mean epoch time``, at least ``epoch + 1``), so the cosine
+    decay still ends when the budget does. ``done``: epochs trained in this session so far."""
+    if budget.seconds is None or done == 0:
+        return epochs
+    per_epoch = budget.elapsed() / done
+    fit = epoch + int(max(budget.seconds - budget.elapsed(), 0.0) // max(per_epoch, 1e-9))
+    return max(epoch + 1, min(epochs, fit))
+
+
+class Budget:
+    """A wall-time budget of ``minutes`` (None: unlimited), checked between batches."""
+
+    def __init__(self, minutes: float | None, reserve: float = 0.0) -> None:
+        self.seconds = None if minutes is None else 60.0 * minutes
+        self.reserve = reserve  # seconds kept back for work after the stop (e.g. the last validation)
+        self.t0 = time.perf_counter()
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.t0
+
+    def exhausted(self) -> bool:
+        return self.seconds is not None and self.elapsed() + self.reserve >= self.seconds
+
+    def postfix(self) -> dict[str, str]:
+        """Progress-bar field ``budget=used/total`` (empty when unlimited)."""
+        if self.seconds is None:
+            return {}
+        return {"budget": f"{_fmt_time(self.elapsed())}/{_fmt_time(self.seconds)}"}
 
 
 def _resume_state(path: Path, model, opt) -> tuple[int, list, dict]:
@@ -161,8 +243,13 @@ def _resume_state(path: Path, model, opt) -> tuple[int, list, dict]:
     load_state(model, ckpt.state_dict, str(path))
     try:
         opt.load_state_dict(ckpt.optimizer)
-    except (ValueError, KeyError, RuntimeError) as exc:
-        raise ConfigError(f"{path}: optimizer state does not fit this model ({exc})") from None
+    except (ValueError, KeyError, RuntimeError, TypeError, IndexError) as exc:
+        raise ConfigError(f"{path}: optimizer state does not fit this model ({str(exc)[:200]})") from None
+    for i, (param, state) in enumerate(opt.state.items()):
+        for key, value in state.items():
+            if torch.is_tensor(value) and value.ndim and value.shape != param.shape:
+                raise ConfigError(f"{path}: optimizer state '{key}' of parameter {i} has shape {tuple(value.shape)}, "
+                                  f"the parameter {tuple(param.shape)}: not this model's optimizer")  # fmt: skip
     return ckpt.epoch + 1, list(ckpt.history), dict(ckpt.best)
 
 
@@ -208,28 +295,29 @@ def train(
     model = model or build_model(cfg, splits.train.n_channels, splits.train.n_classes)
     _check_data(splits, model)
     epochs = cfg.train.epochs
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
     net = dist.wrap(model)  # DDP when several ranks: averages gradients in backward
     start, history, best = 0, [], {"val_acc": -1.0, "epoch": -1}
     if resume:
         start, history, best = _resume_state(out / LAST, model, opt)
     if dist.is_main:
-        save_config(cfg, out / "config.yaml")
+        save_config(cfg, run_config_path(out), header=RUN_CONFIG_HEADER)
     info, cfg_dict = splits.info(), cfg.model_dump(mode="json")
     common = {"dataset": info, "config": cfg_dict}
     stopped = bool(best.get("stopped_early", False))
-    t0 = time.perf_counter()
+    t0, budget = time.perf_counter(), Budget(cfg.train.max_minutes)
     n_batches = math.ceil(len(splits.train) / cfg.train.batch_size)
     for epoch in range(start, epochs):
         if stopped:
             break
         seed_everything(cfg.seed, epoch)
+        plan = planned_epochs(epochs, epoch, epoch - start, budget)
         for group in opt.param_groups:
-            group["lr"] = lr_at(cfg, epoch, epochs)
+            group["lr"] = lr_at(cfg, epoch, plan)
         te = time.perf_counter()
         with tqdm(total=n_batches, desc=f"epoch {epoch + 1}/{epochs}", leave=False, disable=not cfg.train.progress,
                   file=sys.stderr, unit="batch") as bar:  # fmt: skip
-            tr_loss, tr_acc = _train_epoch(net, splits, cfg, opt, epoch, bar, dist)
+            tr_loss, tr_acc = _train_epoch(net, splits, cfg, opt, epoch, bar, dist, budget)
         val_loss, val_acc = evaluate(model, splits.val, cfg.train.loss, dist=dist)
         row = {"epoch": epoch, "train_loss": tr_loss, "train_acc": tr_acc, "val_loss": val_loss, "val_acc": val_acc,
                "lr": opt.param_groups[0]["lr"], "seconds": time.perf_counter() - te}  # fmt: skip
@@ -252,6 +340,10 @@ def train(
             log(f"early stop: no validation improvement for {patience} epochs")
         if on_epoch is not None:
             on_epoch(dict(row))
+        if dist.any(budget.exhausted()) and epoch + 1 < epochs:
+            row["out_of_time"] = True
+            log(f"time budget of {cfg.train.max_minutes:g} min used up: stopped in epoch {epoch + 1}, keeping the best")
+            break
     return _finish(out, model, splits, cfg, history, best, stopped, time.perf_counter() - t0, common, dist)
 
 

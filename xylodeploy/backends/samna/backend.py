@@ -58,8 +58,10 @@ class SamnaBackend:
         timeout_per_neuron_step_s: float | None = None,
         poll_s: float = 0.002,
         strict_readouts: bool = False,
+        imu_interface: dict | None = None,
     ) -> None:
         self.samna = _load_samna(samna)
+        self.imu_interface = imu_interface  # Xylo IMU: input-interface registers for real time (to_samna())
         boards = [b for b in find_boards(self.samna, chip) if serial is None or b.serial == serial]
         if not boards:
             what = get_chip(chip).title if chip else "Xylo"

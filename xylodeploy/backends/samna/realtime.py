@@ -56,6 +56,8 @@ def start(be: Any, host_input: bool) -> None:
             cfg.debug.imu_if_clk_enable = True
             cfg.debug.imu_if_clock_freq_div = int(clk / IMU_IF_CLOCK_HZ - 1)
             cfg.input_interface.configuration_timeout = IMU_IF_TIMEOUT
+            for name, value in (be.imu_interface or {}).items():  # the registers the network was trained with
+                setattr(cfg.input_interface, name, value)
         be.hdk.enable_manual_input_acceleration(host_input)
         chip_ops.apply(be, cfg, blocking=True)
         chip_ops.set_ram_access(be, False)
