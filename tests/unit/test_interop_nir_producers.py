@@ -164,7 +164,7 @@ def test_every_unsupported_node_is_listed_by_its_own_name_and_type(tmp_path):
 
 def test_unreadable_file_is_one_line_error(tmp_path):
     (tmp_path / "bad.nir").write_bytes(b"not hdf5")
-    with pytest.raises(ConfigError, match="bad.nir: not a readable NIR file") as err:
+    with pytest.raises(ConfigError, match=r"bad.nir: not a (readable )?NIR file") as err:
         from_nir(tmp_path / "bad.nir")
     assert "\n" not in str(err.value)
 

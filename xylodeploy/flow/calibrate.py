@@ -149,7 +149,8 @@ def _quantize(tq: TimeQuantizedGraph, chip: ChipSpec, cand: Candidate, ranges: M
             state[readout] = cand.readout_margin * ranges[readout]
     vr = vmem_range
     if vr is not None and cand.readout_margin is not None and ranges is not None:
-        vr = cand.readout_margin * float(np.max(ranges[readout]))
+        measured = cand.readout_margin * float(np.max(ranges[readout]))
+        vr = measured if np.isfinite(measured) and measured > 0 else vr  # a silent readout keeps the fallback range
     return quantize_weights(tq, chip, "channel", headroom_bits=cand.headroom_bits, readout_vmem_range=vr,
                             state_ranges=state, readout_clip_percentile=cand.readout_clip,
                             shift_offsets=dict(cand.shift_offsets))  # fmt: skip

@@ -118,6 +118,7 @@ class AudioData(Section):
     # software: the model above (Audio 2 default); xylo-audio3: the chip's digital front-end, bit-exact
     frontend: Literal["software", "xylo-audio3"] = "software"
     audio3: Audio3Config = Field(default_factory=Audio3Config)  # used with frontend: xylo-audio3
+    group_split: StrictBool = True  # split by speaker (`<speaker>_nohash_<n>.wav`) when file names carry one
 
 
 class ImuData(Section):
@@ -137,7 +138,6 @@ class ImuData(Section):
     val_fraction: Fraction = 0.1
     test_fraction: Fraction = 0.1
     seed: Seed | None = None  # None: the run's seed
-    group_split: StrictBool = True  # split by speaker (`<speaker>_nohash_<n>.wav`) when file names carry one
 
 
 class DenseData(Section):
