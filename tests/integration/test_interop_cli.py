@@ -137,7 +137,7 @@ def test_nir_cli_reads_rockpool_export_and_bad_files_are_one_line_errors(tmp_pat
     )
     (tmp_path / "bad.nir").write_bytes(b"garbage")
     r = CliRunner().invoke(main, ["import", str(tmp_path / "bad.nir"), "--from", "nir", "-o", str(tmp_path / "g.npz")])
-    assert r.exit_code == 2 and ("not a readable NIR file" in r.output or "not a NIR file" in r.output) and "Traceback" not in r.output
+    assert r.exit_code == 2 and "NIR file" in r.output and "Traceback" not in r.output
     r = CliRunner().invoke(main, ["import", str(tmp_path / "rp.nir"), "--from", "snntorch", "--discretization",
                                   "exact", "-o", str(tmp_path / "g.npz")])  # fmt: skip
     assert r.exit_code == 2 and "--discretization applies to --from nir only" in r.output

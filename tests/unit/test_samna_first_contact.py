@@ -193,7 +193,7 @@ def test_slow_trigger_readout_and_slow_processing_are_waited_for(fake_samna):
     raster = np.random.default_rng(12).integers(0, 3, (1, 150, spec.n_inputs))
     board.run(raster[:, :5])  # warm-up
     samna.boards[0].faults.readout_delay_s = 2.2  # SynSense waits 3 s for this answer (we waited 2 s)
-    samna.boards[0].faults.step_delay_s = 0.01  # 1.5 s of readouts, never 1 s without one
+    samna.boards[0].faults.step_delay_s = 0.005  # 0.75 s of readouts, never 1 s without one
     t0 = time.monotonic()
     assert np.array_equal(board.run(raster).spikes_out, _reference(spec, raster).spikes_out)
     assert time.monotonic() - t0 >= 2.2
