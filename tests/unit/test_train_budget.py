@@ -98,3 +98,22 @@ def test_budget_reserves_time_for_the_last_validation():
     b = Budget(1.0, reserve=60.0)
     assert b.exhausted()  # 60 s budget, all of it kept back for the validation after the stop
     assert not Budget(1.0, reserve=1.0).exhausted()
+
+
+def test_finetune_keeps_an_epoch_only_for_more_than_one_clip_of_validation_gain(monkeypatch):
+    """300 validation clips: +1 clip (epoch 1) is noise and is not taken; +2 clips (epoch 2) is."""
+    import numpy as np
+
+    from tests.support.strategies import build_random_spec
+    from xylodeploy.chips import get_chip
+    from xylodeploy.train import finetune as ft
+
+    knobs = {"density": 0.3, "extreme": False, "rec_scale": 0.3, "th_scale": 300, "bias": False, "alias_p": 0.0}
+    spec = build_random_spec(get_chip("xylo-audio2"), (16, 8, 4, 1), knobs, seed=2)
+    accs = iter([270 / 300, 271 / 300, 272 / 300, 273 / 300])
+    monkeypatch.setattr(ft, "evaluate_exact", lambda *a, **k: (next(accs), 0))
+    monkeypatch.setattr(ft, "_train_epoch", lambda *a, **k: (0.0, 0.0))
+    x, y = np.zeros((4, 5, 16), np.int64), np.zeros(4, np.int64)
+    _, report = ft.finetune_exact(spec, (x, y), (np.zeros((300, 5, 16), np.int64), np.zeros(300, np.int64)),
+                                  epochs=3, progress=False)  # fmt: skip
+    assert report.best_epoch == 2 and report.best_val_accuracy == 272 / 300
