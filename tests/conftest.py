@@ -1,8 +1,19 @@
-"""Shared fixtures: the samna stand-in (tests/fakesamna) for the board-driver tests."""
+"""Shared fixtures: the samna stand-in (tests/fakesamna) for the board-driver tests.
+
+Under CI (``CI`` set, as `.ci/run` is run) hypothesis draws the same examples every run, so a landing
+never depends on luck; locally each run explores new examples (``HYPOTHESIS_PROFILE=ci`` to repeat CI's).
+"""
 
 from __future__ import annotations
 
+import os
+
 import pytest
+from hypothesis import settings
+
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI") or os.environ.get("HYPOTHESIS_PROFILE") == "ci":
+    settings.load_profile("ci")
 
 
 @pytest.fixture

@@ -99,7 +99,8 @@ def test_json_meta_depth(depth: int, kind: str) -> None:
     close = "]" if kind == "[" else "}"
     text = ('{"a": ' + "[" * depth + "]" * depth + "}") if kind == "[" else ('{"a": ' * depth + "1" + close * depth)
     arr = np.frombuffer(text.encode(), np.uint8)
-    if depth + 1 > MAX_META_DEPTH:
+    nesting = depth + 1 if kind == "[" else depth  # the outer object counts as one level
+    if nesting > MAX_META_DEPTH:
         with pytest.raises(ConfigError, match="nests deeper"):
             json_meta(arr, "x")
     else:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import tokenize
 import zipfile
 import zlib
 
@@ -98,8 +99,10 @@ def read_npz(path: str | os.PathLike, what: str = "npz file") -> dict[str, np.nd
             return out
     except ConfigError:
         raise
+    # numpy parses a version-1 header with tokenize: a damaged one raises tokenize.TokenError
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError, KeyError, zlib.error,
-            NotImplementedError, RuntimeError, SyntaxError, TypeError, OverflowError, MemoryError) as exc:  # fmt: skip
+            NotImplementedError, RuntimeError, SyntaxError, tokenize.TokenError, TypeError, OverflowError,
+            MemoryError) as exc:  # fmt: skip
         msg = (str(exc).splitlines() or [""])[0][:200] or type(exc).__name__
         raise ConfigError(f"{p}: not a readable {what} (corrupt or truncated: {msg})") from None
 
