@@ -77,3 +77,26 @@ def test_unsupported_node_is_refused_by_name():
                                 groups=1, bias=np.zeros(2))  # fmt: skip
     with pytest.raises(ConfigError, match="1 node\\(s\\) have no Xylo equivalent: 'w2' \\(Conv1d\\)"):
         from_nir(ng)
+
+
+def test_in_memory_graph_with_torch_tensor_parameters_imports_like_numpy(tmp_path):
+    """Some exporters (sinabs) keep torch tensors in the node fields: imported as numpy, the user's graph untouched."""
+    import dataclasses
+
+    import nir
+    import torch
+
+    g = random_graph(4)
+    to_nir(g, tmp_path / "g.nir")
+    ref, _ = from_nir(tmp_path / "g.nir")
+    graph = nir.read(tmp_path / "g.nir")
+    for node in graph.nodes.values():
+        for f in dataclasses.fields(node):
+            value = getattr(node, f.name)
+            if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+                object.__setattr__(node, f.name, torch.as_tensor(value))
+    back, _ = from_nir(graph)
+    assert graphs_equal(ref, back, rtol=1e-12)
+    assert any(
+        isinstance(getattr(n, f.name), torch.Tensor) for n in graph.nodes.values() for f in dataclasses.fields(n)
+    )

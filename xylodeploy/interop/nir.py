@@ -132,6 +132,21 @@ def _neuron(name: str, node: Any, n: int, conv: Any, rep: ImportReport) -> tuple
     return {"tau_mem": tau_mem, "tau_syn": tau_syn, "bias": bias, **params}, scale
 
 
+def _numpy_graph(g: Any) -> Any:
+    """A copy of an in-memory NIR graph whose tensor parameters (some exporters keep torch tensors) are numpy."""
+    import copy
+    import dataclasses
+
+    g = copy.deepcopy(g)
+    for node in getattr(g, "nodes", {}).values():
+        fields = dataclasses.fields(node) if dataclasses.is_dataclass(node) else ()
+        for f in fields:
+            value = getattr(node, f.name, None)
+            if hasattr(value, "detach"):
+                object.__setattr__(node, f.name, value.detach().cpu().numpy())
+    return g
+
+
 def _size(node: Any) -> int:
     for attr in ("tau_mem", "tau", "r", "v_threshold"):
         if hasattr(node, attr) and np.size(getattr(node, attr)) > 1:
@@ -188,7 +203,7 @@ def from_nir(
 
     nir = _nir()
     rep = ImportReport("nir")
-    g = read_nir(check_nir_file(source), rep) if isinstance(source, (str, os.PathLike)) else source
+    g = read_nir(check_nir_file(source), rep) if isinstance(source, (str, os.PathLike)) else _numpy_graph(source)
     _unsupported(g)
     g = checked_nir_graph(g, dt)  # structure, shapes, finite values, dt range (interop/nir_boundary.py)
     conv = resolve(g, dt, discretization)
