@@ -15,7 +15,6 @@ MAX_MODULE_LINES, MAX_FUNCTION_LINES = 400, 60
 # (quant: quantize/weights.py; recipe and hostile: train/loop.py, train/finetune.py) are split after they
 # merge: splitting them now would turn every one of their edits into a conflict.
 FUNCTION_EXCEPTIONS: dict[str, str] = {
-    "quantize/weights.py:quantize_weights": "rewritten on branch quant; split after it merges",
     "models/synnet.py:__init__": "24 of its 64 lines are the keyword signature mirroring rockpool's SynNet",
     "models/exact.py:forward": "the exact model's step loop; split with its kernel arguments as named tuples",
 }
