@@ -11,17 +11,11 @@ import xylodeploy
 ROOT = Path(xylodeploy.__file__).parent
 MAX_MODULE_LINES, MAX_FUNCTION_LINES = 400, 60
 
-# Explicit exceptions, each with its reason. Functions in files that branches still in flight rewrite
-# (quant: quantize/weights.py; recipe and hostile: train/loop.py, train/finetune.py) are split after they
-# merge: splitting them now would turn every one of their edits into a conflict.
+# Explicit exceptions, each with its reason.
 FUNCTION_EXCEPTIONS: dict[str, str] = {
-    "quantize/weights.py:quantize_weights": "rewritten on branch quant; split after it merges",
-    "train/loop.py:train": "rewritten on branches recipe and hostile; split after they merge",
-    "train/finetune.py:finetune_exact": "rewritten on branch recipe; split after it merges",
     "models/synnet.py:__init__": "24 of its 64 lines are the keyword signature mirroring rockpool's SynNet",
-    "models/exact.py:forward": "the exact model's step loop; split with its kernel arguments as named tuples",
 }
-MODULE_EXCEPTIONS: dict[str, str] = {"models/exact.py": "401 lines; shrinks when forward is split (above)"}
+MODULE_EXCEPTIONS: dict[str, str] = {}
 # Package-level layering pairs that import each other through lazy imports only (no module-level cycle):
 # the pipeline can run its simulate section sharded (flow.pipeline -> scale.shard) and a sweep runs pipelines
 # (scale.sweep -> flow.pipeline).

@@ -1,8 +1,9 @@
-"""Spec validation, value ranges and the output record of `XyloExactNet`."""
+"""Spec validation, value ranges, the output record and the step-loop constants of `XyloExactNet`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -112,3 +113,38 @@ def as_event_tensor(x: object, n_inputs: int, device: torch.device) -> tuple[Ten
         if bool(bad.any()):
             raise ConfigError("input events: counts must be finite non-negative integers")
     return t, single
+
+
+class Effective(NamedTuple):
+    """The integer parameters the chip uses (`XyloExactNet.effective`)."""
+
+    w_in: Tensor  # (Nin, Nh*S) shifted int16 weights
+    w_hr: Tensor  # (Nh, Nh*S + Nout) recurrent | readout, shifted
+    th: Tensor
+    th_out: Tensor
+    bias: Tensor
+    bias_out: Tensor
+
+
+class PopConstants(NamedTuple):
+    """One population's constants for `XyloExactNet._neuron`."""
+
+    dash_mem: Tensor
+    bias: Tensor
+    th: Tensor
+    cap: Tensor  # most spikes per step
+    negative: set[int]  # indices with a negative threshold (empty: skip the iterated spike loop)
+    hidden: bool
+
+
+class StepConstants(NamedTuple):
+    """Constants of one run of the torch step loop (`XyloExactNet._step`)."""
+
+    q: Effective
+    lo: float  # state range
+    hi: float
+    hidden: PopConstants
+    readout: PopConstants
+    drive_in: Tensor  # (B, T, Nh*S) input drive
+    pos_in: Tensor | None  # its positive part (None: no saturation check)
+    w_hr_pos: Tensor | None  # positive recurrent | readout weights

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import torch
@@ -32,7 +32,10 @@ from xylodeploy.ir.xylospec import XyloSpec
 from xylodeploy.models._exact_fused import Static, kernel_output, simulate_exact
 from xylodeploy.models._exact_ops import clamp_ste, decay, fire, round_ste, shifted_weight, ste, wrap_int16
 from xylodeploy.models._exact_params import (
+    Effective,
     ExactOutput,
+    PopConstants,
+    StepConstants,
     as_event_tensor,
     check_spec,
     check_trainable,
@@ -44,15 +47,6 @@ __all__ = ["ExactOutput", "ExactSaturationWarning", "XyloExactNet", "simulate_ex
 
 class ExactSaturationWarning(UserWarning):
     """Per-event int16 saturation may make the chip differ from `XyloExactNet` in this run."""
-
-
-class _Effective(NamedTuple):
-    w_in: Tensor  # (Nin, Nh*S) shifted int16 weights
-    w_hr: Tensor  # (Nh, Nh*S + Nout) recurrent | readout, shifted
-    th: Tensor
-    th_out: Tensor
-    bias: Tensor
-    bias_out: Tensor
 
 
 class XyloExactNet(nn.Module):
@@ -136,7 +130,7 @@ class XyloExactNet(nn.Module):
         q = round_ste(clamp_ste(p, lo, hi))
         return q if mask is None else q * mask
 
-    def effective(self) -> _Effective:
+    def effective(self) -> Effective:
         """Integer values the chip uses: rounded, clamped, masked and shifted (STE gradients)."""
         r = self.ranges
         n_h = self.spec.n_hidden
@@ -146,7 +140,7 @@ class XyloExactNet(nn.Module):
         w_in = shifted_weight(w_in, self.shifts[0]).reshape(self.spec.n_inputs, -1)
         w_rec = shifted_weight(w_rec, self.shifts[1]).reshape(n_h, -1)
         w_out = shifted_weight(w_out, self.shifts[2])
-        return _Effective(
+        return Effective(
             w_in=w_in,
             w_hr=torch.cat([w_rec, w_out], 1),
             th=self._q(self.threshold, r.threshold.lo, r.threshold.hi),
@@ -202,76 +196,72 @@ class XyloExactNet(nn.Module):
         if self._use_kernel(x):
             out = kernel_output(x, q, self._static, record, self.check_saturation)
             return out.first() if single else out
+        rec, flags = self._run_steps(x, q, record)
+        sizes = (x.shape[0], self.spec.n_hidden, self.spec.n_synapses, self.spec.n_outputs)
+        return self._pack(rec, flags, record, single, sizes, x)
+
+    def _run_steps(self, x: Tensor, q: Effective, record: bool) -> tuple[dict[str, list[Tensor]], list[Tensor]]:
+        """The torch engine: step through (B, T, Nin) events from reset; (recorded traces, saturation flags)."""
         lo, hi = float(self.chip.state_range.lo), float(self.chip.state_range.hi)
         negative = set(torch.nonzero(q.th.detach() < 0).flatten().tolist())  # rare: iterated spike loop
         general_out = bool((q.th_out < 0).any())
         B, T, _ = x.shape
-        n_h, n_syn, n_out = self.spec.n_hidden, self.spec.n_synapses, self.spec.n_outputs
-        n_hs = n_h * n_syn
-        k_max = torch.tensor(float(self.chip.max_hidden_spikes), dtype=torch.float64, device=dev)
-        k_out = torch.tensor(float(self.chip.max_output_spikes), dtype=torch.float64, device=dev)
-
+        n_h, n_out = self.spec.n_hidden, self.spec.n_outputs
+        k_max, k_out = (torch.tensor(float(k), dtype=torch.float64, device=x.device)
+                        for k in (self.chip.max_hidden_spikes, self.chip.max_output_spikes))  # fmt: skip
+        hidden = PopConstants(self.dash_mem, q.bias, q.th, k_max, negative, True)
+        readout = PopConstants(self.dash_mem_out, q.bias_out, q.th_out, k_out, {0} if general_out else set(), False)
         drive_in = x @ q.w_in  # (B, T, Nh*S)
-        check = self.check_saturation
-        if check:
+        pos_in = w_hr_pos = None
+        if self.check_saturation:
             w_in_pos, w_hr_pos = q.w_in.detach().clamp(min=0), q.w_hr.detach().clamp(min=0)
             pos_in = x @ w_in_pos
+        s = StepConstants(q, lo, hi, hidden, readout, drive_in, pos_in, w_hr_pos)
         zeros = x.new_zeros
-        isyn, vmem, prev = zeros(B, n_hs), zeros(B, n_h), zeros(B, n_h)
+        isyn, vmem, prev = zeros(B, n_h * self.spec.n_synapses), zeros(B, n_h), zeros(B, n_h)
         isyn_o, vmem_o = zeros(B, n_out), zeros(B, n_out)
         rec: dict[str, list[Tensor]] = {k: [] for k in ("spikes_out", "vmem_out", "isyn_out", "spikes", "isyn", "vmem")}
         flags: list[Tensor] = []
         for t in range(T):
-            drive = prev @ q.w_hr
-            acc = clamp_ste(isyn + drive_in[:, t] + drive[:, :n_hs], lo, hi)
-            acc_o = clamp_ste(isyn_o + drive[:, n_hs:], lo, hi)
-            if check:
-                flag = self._flag(
-                    torch.cat([isyn, isyn_o], 1).detach(),
-                    torch.cat([drive_in[:, t], zeros(B, n_out)], 1).detach() + drive.detach(),
-                    torch.cat([pos_in[:, t], zeros(B, n_out)], 1) + prev @ w_hr_pos,
-                    lo,
-                    hi,
-                )
-                if self.ordered_events and bool(flag.any()):  # deliver this step event by event, exactly
-                    exact, exact_o = self._ordered_events(isyn, isyn_o, x[:, t], prev, q, lo, hi)
-                    acc, acc_o, flag = ste(exact, acc), ste(exact_o, acc_o), torch.zeros_like(flag)
+            isyn, isyn_o, vmem, vmem_o, prev, out, flag = self._step(s, t, x[:, t], isyn, isyn_o, vmem, vmem_o, prev)
+            if flag is not None:
                 flags.append(flag)
-            isyn = decay(acc, self.dash_syn_flat)
-            vmem, spk = self._neuron(
-                isyn.reshape(B, n_h, n_syn).sum(-1),
-                vmem,
-                self.dash_mem,
-                q.bias,
-                q.th,
-                k_max,
-                negative,
-                lo,
-                hi,
-                hidden=True,
-            )
-            isyn_o = decay(acc_o, self.dash_syn_out)
-            vmem_o, out = self._neuron(
-                isyn_o,
-                vmem_o,
-                self.dash_mem_out,
-                q.bias_out,
-                q.th_out,
-                k_out,
-                {0} if general_out else set(),
-                lo,
-                hi,
-                hidden=False,
-            )
-            prev = spk
             rec["spikes_out"].append(out)
             rec["vmem_out"].append(vmem_o)
             rec["isyn_out"].append(isyn_o)
             if record:
-                rec["spikes"].append(spk)
+                rec["spikes"].append(prev)
                 rec["isyn"].append(isyn)
                 rec["vmem"].append(vmem)
-        return self._pack(rec, flags, record, single, (B, n_h, n_syn, n_out), x)
+        return rec, flags
+
+    def _step(self, s: StepConstants, t: int, x_t: Tensor, isyn: Tensor, isyn_o: Tensor, vmem: Tensor, vmem_o: Tensor,
+              prev: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor | None]:  # fmt: skip
+        """One time step: (isyn, isyn_o, vmem, vmem_o, hidden spikes, readout spikes, saturation flag or None)."""
+        lo, hi, q = s.lo, s.hi, s.q
+        (B, n_hs), n_out = isyn.shape, isyn_o.shape[1]
+        drive = prev @ q.w_hr
+        acc = clamp_ste(isyn + s.drive_in[:, t] + drive[:, :n_hs], lo, hi)
+        acc_o = clamp_ste(isyn_o + drive[:, n_hs:], lo, hi)
+        flag = None
+        if s.pos_in is not None:
+            zeros = x_t.new_zeros
+            flag = self._flag(
+                torch.cat([isyn, isyn_o], 1).detach(),
+                torch.cat([s.drive_in[:, t], zeros(B, n_out)], 1).detach() + drive.detach(),
+                torch.cat([s.pos_in[:, t], zeros(B, n_out)], 1) + prev @ s.w_hr_pos,
+                lo,
+                hi,
+            )
+            if self.ordered_events and bool(flag.any()):  # deliver this step event by event, exactly
+                exact, exact_o = self._ordered_events(isyn, isyn_o, x_t, prev, q, lo, hi)
+                acc, acc_o, flag = ste(exact, acc), ste(exact_o, acc_o), torch.zeros_like(flag)
+        isyn = decay(acc, self.dash_syn_flat)
+        syn_sum = isyn.reshape(B, self.spec.n_hidden, self.spec.n_synapses).sum(-1)
+        vmem, spk = self._neuron(syn_sum, vmem, s.hidden, lo, hi)
+        isyn_o = decay(acc_o, self.dash_syn_out)
+        vmem_o, out = self._neuron(isyn_o, vmem_o, s.readout, lo, hi)
+        return isyn, isyn_o, vmem, vmem_o, spk, out, flag
 
     def _use_kernel(self, x: Tensor) -> bool:
         if self.engine == "kernel" and x.device.type != "cpu":
@@ -280,7 +270,7 @@ class XyloExactNet(nn.Module):
 
     @torch.no_grad()
     def _ordered_events(
-        self, isyn: Tensor, isyn_o: Tensor, x_t: Tensor, prev: Tensor, q: _Effective, lo: float, hi: float
+        self, isyn: Tensor, isyn_o: Tensor, x_t: Tensor, prev: Tensor, q: Effective, lo: float, hi: float
     ) -> tuple[Tensor, Tensor]:
         """Isyn after this step's events, saturating after each one in the chip's order.
 
@@ -298,30 +288,15 @@ class XyloExactNet(nn.Module):
             acc = torch.clamp(acc + prev[:, src : src + 1].detach() * w_hr[src], lo, hi)
         return acc[:, :n_hs], acc[:, n_hs:]
 
-    def _neuron(
-        self,
-        syn_sum: Tensor,
-        vmem: Tensor,
-        dash_mem: Tensor,
-        bias: Tensor,
-        th: Tensor,
-        cap: Tensor,
-        negative: set[int],
-        lo: float,
-        hi: float,
-        hidden: bool,
-    ) -> tuple[Tensor, Tensor]:
-        """Membrane update and spikes of one population: returns (vmem after reset, spike counts).
-
-        ``negative``: indices with a negative threshold (empty: skip the iterated spike loop).
-        """
-        leak = vmem - decay(vmem, dash_mem)  # = dec(vmem, dash_mem)
+    def _neuron(self, syn_sum: Tensor, vmem: Tensor, pop: PopConstants, lo: float, hi: float) -> tuple[Tensor, Tensor]:
+        """Membrane update and spikes of one population: returns (vmem after reset, spike counts)."""
+        leak = vmem - decay(vmem, pop.dash_mem)  # = dec(vmem, dash_mem)
         neg_leak = ste(wrap_int16(-leak), -leak)  # the chip negates in int16: -(-32768) wraps (dash 0)
-        a = clamp_ste(clamp_ste(syn_sum + neg_leak, lo, hi) + bias, lo, hi)
+        a = clamp_ste(clamp_ste(syn_sum + neg_leak, lo, hi) + pop.bias, lo, hi)
         v = clamp_ste(vmem + a, lo, hi)
-        n, v_after = fire(v, th, cap, self._cap(hidden), self.window, bool(negative))
-        if hidden and self._alias_order:
-            n, v_after = self._aliases(v, n, v_after, th, cap, negative)
+        n, v_after = fire(v, pop.th, pop.cap, self._cap(pop.hidden), self.window, bool(pop.negative))
+        if pop.hidden and self._alias_order:
+            n, v_after = self._aliases(v, n, v_after, pop.th, pop.cap, pop.negative)
         return v_after, n
 
     def _aliases(

@@ -260,12 +260,37 @@ def quantize_weights(
     Returns:
         A `QuantizedGraph` with its `QuantizationReport` in ``.report``.
     """
+    pct_out = _check_options(method, clip_percentile, readout_clip_percentile)
+    graph, spec = _time_quantized(graph, chip)
+    g = graph.graph
+    _check_graph(g, spec, headroom_bits, readout_vmem_range)
+    opts = {"pct": float(clip_percentile), "pct_out": float(pct_out), "headroom": int(headroom_bits),
+            "vmem_range": readout_vmem_range, "state_ranges": state_ranges, "shift_offsets": shift_offsets}  # fmt: skip
+    hidden = tuple(p.name for p in g.hidden_populations())
+    hidden_q = _quantize_side(g, graph, spec, _side(g, hidden, ("in", "rec"), spec, opts), method)
+    vmem_readout = readout_vmem_range is not None
+    readout_side = _side(g, (g.readout,), ("out",), spec, opts)
+    readout_q = _quantize_side(
+        g, graph, spec, readout_side, "global" if vmem_readout else method, max_threshold=vmem_readout
+    )
+    return _assemble(graph, spec, method, hidden_q, readout_q)
+
+
+def _check_options(method: str, clip_percentile: float, readout_clip_percentile: float | None) -> float:
+    """Refuse an unknown method or a clipping percentile outside (0, 100]; the readout's percentile."""
     if method not in METHODS:
         raise QuantizationError(f"unknown quantisation method '{method}': expected one of {', '.join(METHODS)}")
     pct_out = clip_percentile if readout_clip_percentile is None else readout_clip_percentile
     for name, pct in (("clip_percentile", clip_percentile), ("readout_clip_percentile", pct_out)):
         if not (0 < pct <= 100):
             raise QuantizationError(f"{name} must be in (0, 100], got {pct}")
+    return pct_out
+
+
+def _time_quantized(
+    graph: TimeQuantizedGraph | NetworkGraph, chip: str | ChipSpec | None
+) -> tuple[TimeQuantizedGraph, ChipSpec]:
+    """The time-quantized graph (a `NetworkGraph` goes through `quantize_time_constants`) and its chip."""
     if isinstance(graph, NetworkGraph):
         if chip is None:
             raise QuantizationError("quantize_weights(NetworkGraph) needs a chip")
@@ -273,22 +298,29 @@ def quantize_weights(
     spec = get_chip(graph.chip if chip is None else chip)
     if spec.name != graph.chip:
         raise QuantizationError(f"time constants were quantized for '{graph.chip}', not '{spec.name}'")
-    g = graph.graph
+    return graph, spec
+
+
+def _check_graph(g: NetworkGraph, spec: ChipSpec, headroom_bits: int, readout_vmem_range: float | None) -> None:
+    """Refuse a headroom the state range cannot give, a connection the chip cannot have, a bad Vmem range."""
     if not 0 <= headroom_bits < spec.state_range.hi.bit_length():
         raise QuantizationError(f"headroom_bits must be in 0..{spec.state_range.hi.bit_length() - 1}")
     for c in g.connections:
         _group(g, c.source, c.target)  # raises on connections the chip cannot have
     if readout_vmem_range is not None and not (np.isfinite(readout_vmem_range) and readout_vmem_range > 0):
         raise QuantizationError(f"readout_vmem_range must be a finite number > 0, got {readout_vmem_range}")
-    opts = {"pct": float(clip_percentile), "pct_out": float(pct_out), "headroom": int(headroom_bits),
-            "vmem_range": readout_vmem_range, "state_ranges": state_ranges, "shift_offsets": shift_offsets}  # fmt: skip
-    hidden = tuple(p.name for p in g.hidden_populations())
-    hp, hc, hr, hs = _quantize_side(g, graph, spec, _side(g, hidden, ("in", "rec"), spec, opts), method)
-    vmem_readout = readout_vmem_range is not None
-    readout_side = _side(g, (g.readout,), ("out",), spec, opts)
-    rp, rc, rr, rs = _quantize_side(
-        g, graph, spec, readout_side, "global" if vmem_readout else method, max_threshold=vmem_readout
-    )
+
+
+_SideResult = tuple[list[QuantizedPopulation], list[QuantizedConnection], list[LayerReport], dict[str, int]]
+
+
+def _assemble(
+    graph: TimeQuantizedGraph, spec: ChipSpec, method: str, hidden: _SideResult, readout: _SideResult
+) -> QuantizedGraph:
+    """The `QuantizedGraph` (with its report) from the quantized hidden and readout sides."""
+    g = graph.graph
+    hp, hc, hr, hs = hidden
+    rp, rc, rr, rs = readout
     report = QuantizationReport(
         chip=spec.name, method=method,
         weight_shift_in=hs["in"], weight_shift_rec=hs["rec"], weight_shift_out=rs["out"],

@@ -26,6 +26,7 @@ from xylodeploy import __version__
 from xylodeploy.errors import ConfigError
 from xylodeploy.io.files import atomic_write, existing_file
 
+LAST, BEST = "last.pt", "best.pt"  # the file names a training run writes
 SCHEMA = "xylodeploy.checkpoint"
 SCHEMA_VERSION = 1
 # Short class names that a checkpoint may name -> "module:attribute".
@@ -217,3 +218,30 @@ def load_model(path: str | os.PathLike, model_cls: type | None = None) -> tuple[
     """Load a checkpoint and rebuild its model: ``model, ckpt = load_model("runs/x/best.pt")``."""
     ckpt = load_checkpoint(path)
     return build_model(ckpt, model_cls), ckpt
+
+
+def resume_state(path: Path, model: torch.nn.Module, opt: torch.optim.Optimizer) -> tuple[int, list, dict]:
+    """Restore model and optimizer from ``path`` (a last checkpoint, for ``train --resume``);
+    return (next epoch, history, best)."""
+    if not path.is_file():
+        raise ConfigError(f"{path}: no checkpoint to resume from (train without --resume first)")
+    ckpt = load_checkpoint(path)
+    name = model_class_name(model)
+    if ckpt.model_class != name or ckpt.init_kwargs != model.init_kwargs:
+        diff = sorted(k for k in set(ckpt.init_kwargs) | set(model.init_kwargs)
+                      if ckpt.init_kwargs.get(k) != model.init_kwargs.get(k))  # fmt: skip
+        what = f"model.{diff[0]} = {ckpt.init_kwargs.get(diff[0])!r} there, {model.init_kwargs.get(diff[0])!r} here"
+        raise ConfigError(f"{path}: checkpoint is from another model ({what if diff else ckpt.model_class})")
+    if ckpt.optimizer is None:
+        raise ConfigError(f"{path}: checkpoint has no optimizer state; resume from {LAST}")
+    load_state(model, ckpt.state_dict, str(path))
+    try:
+        opt.load_state_dict(ckpt.optimizer)
+    except (ValueError, KeyError, RuntimeError, TypeError, IndexError) as exc:
+        raise ConfigError(f"{path}: optimizer state does not fit this model ({str(exc)[:200]})") from None
+    for i, (param, state) in enumerate(opt.state.items()):
+        for key, value in state.items():
+            if torch.is_tensor(value) and value.ndim and value.shape != param.shape:
+                raise ConfigError(f"{path}: optimizer state '{key}' of parameter {i} has shape {tuple(value.shape)}, "
+                                  f"the parameter {tuple(param.shape)}: not this model's optimizer")  # fmt: skip
+    return ckpt.epoch + 1, list(ckpt.history), dict(ckpt.best)

@@ -38,6 +38,7 @@ from xylodeploy.models.exact import ExactOutput, ExactSaturationWarning, XyloExa
 from xylodeploy.readout import argmax
 from xylodeploy.train.distributed import DistContext
 from xylodeploy.train.losses import LOSSES, class_scores
+from xylodeploy.train.timebudget import Budget
 
 READOUTS: tuple[str, ...] = ("vmem", "spikes")
 
@@ -168,50 +169,17 @@ def finetune_exact(
             in progress stops after the batch past ``budget - one validation pass`` (at least one batch
             runs), is validated like any epoch, and the best epoch so far is returned.
     """
-    from xylodeploy.train.loop import Budget
-
-    if loss not in LOSSES or readout not in READOUTS:
-        raise ConfigError(f"loss '{loss}' / readout '{readout}': expected {LOSSES} / {READOUTS}")
-    if epochs < 0 or lr <= 0 or batch_size < 1:
-        raise ConfigError(f"finetune: need epochs >= 0, lr > 0, batch_size >= 1 (got {epochs}, {lr}, {batch_size})")
+    _check_args(loss, readout, epochs, lr, batch_size)
     t0 = time.perf_counter()
     dist = DistContext.from_env()  # torchrun: every rank takes its part of each batch (train/distributed.py)
-    progress = progress and dist.is_main
-    dev = torch.device(device or "cpu")
-    model = XyloExactNet(spec, trainable=tuple(trainable)).to(dev)
-    model.vmem_scale = logit_scale
-    params = [p for p in model.parameters() if p.requires_grad]
-    if not params:
-        raise ConfigError("finetune: no trainable parameters")
-    opt = torch.optim.Adam(params, lr=lr)
-    gen = torch.Generator().manual_seed(seed)
     check = val_data if val_data is not None else train_data
-    net = dist.wrap(model)
-    budget = Budget(max_minutes)
-    best_acc, flagged = evaluate_exact(model, check, loss, readout, dist=dist)
-    budget.reserve = budget.elapsed()  # training stops early enough for one more validation pass
-    best = (0, best_acc, flagged, spec)
-    min_gain = 1.0 / max(1, _n_samples(check)) + 1e-9  # more than one clip (module docstring)
-    history = [{"epoch": 0, "train_loss": float("nan"), "train_accuracy": float("nan"), "val_accuracy": best_acc}]
-    bar = _progress(epochs, progress)
+    run = _start(spec, train_data, check, tuple(trainable), torch.device(device or "cpu"), logit_scale, lr, loss,
+                 readout, batch_size, seed, dist, max_minutes)  # fmt: skip
+    best, history = _baseline(run, spec)
+    bar = _progress(epochs, progress and dist.is_main)
     for epoch in range(1, epochs + 1):
-        batches = _timed(_batches(train_data, batch_size, True, gen, "training data"), budget, bar, dist)
-        train_loss, train_acc = _train_epoch(model, net, opt, batches, loss, readout, dist)
-        acc, flagged = evaluate_exact(model, check, loss, readout, dist=dist)
-        history.append({"epoch": epoch, "train_loss": train_loss, "train_accuracy": train_acc, "val_accuracy": acc})
-        if dist.any(budget.exhausted()):
-            history[-1]["out_of_time"] = 1.0
-        if acc > best[1] + min_gain:
-            best = (
-                epoch,
-                acc,
-                flagged,
-                model.to_spec({"epoch": epoch, "lr": lr, "loss": loss, "readout": readout, "val_accuracy": acc}),
-            )
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(loss=f"{train_loss:.4f}", val_acc=f"{acc:.3f}", best=f"{best[1]:.3f}", **budget.postfix())
-        if dist.any(budget.exhausted()):
+        best = _fit_epoch(run, epoch, best, history, bar)
+        if dist.any(run.budget.exhausted()):
             break
     if bar is not None:
         bar.close()
@@ -224,6 +192,79 @@ def finetune_exact(
         history=history,
     )
     return best[3], report
+
+
+def _check_args(loss: str, readout: str, epochs: int, lr: float, batch_size: int) -> None:
+    """Refuse an unknown loss / readout and a negative epoch count, learning rate or batch size."""
+    if loss not in LOSSES or readout not in READOUTS:
+        raise ConfigError(f"loss '{loss}' / readout '{readout}': expected {LOSSES} / {READOUTS}")
+    if epochs < 0 or lr <= 0 or batch_size < 1:
+        raise ConfigError(f"finetune: need epochs >= 0, lr > 0, batch_size >= 1 (got {epochs}, {lr}, {batch_size})")
+
+
+# (epoch, validation accuracy, flagged saturation steps, spec) of the best epoch so far (0: the input spec)
+_Best = tuple[int, float, int, XyloSpec]
+
+
+@dataclass
+class _Run:
+    """The fixed parts of one `finetune_exact` call."""
+
+    model: XyloExactNet
+    net: torch.nn.Module  # ``model``, or it in DDP
+    opt: torch.optim.Optimizer
+    gen: torch.Generator  # shuffles the training data
+    train_data: Any
+    check: Any  # the data that selects the best epoch
+    lr: float
+    loss: str
+    readout: str
+    batch_size: int
+    dist: DistContext
+    budget: Budget
+    min_gain: float = 0.0  # the validation gain an epoch needs to become the best
+
+
+def _start(spec: XyloSpec, train_data: Any, check: Any, trainable: tuple[str, ...], dev: torch.device,
+           logit_scale: float | None, lr: float, loss: str, readout: str, batch_size: int, seed: int,
+           dist: DistContext, max_minutes: float | None) -> _Run:  # fmt: skip
+    """Build the exact model and its Adam optimizer (refused without trainable parameters); start the clock."""
+    model = XyloExactNet(spec, trainable=trainable).to(dev)
+    model.vmem_scale = logit_scale
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ConfigError("finetune: no trainable parameters")
+    opt = torch.optim.Adam(params, lr=lr)
+    gen = torch.Generator().manual_seed(seed)
+    net = dist.wrap(model)
+    return _Run(model, net, opt, gen, train_data, check, lr, loss, readout, batch_size, dist, Budget(max_minutes))
+
+
+def _baseline(run: _Run, spec: XyloSpec) -> tuple[_Best, list[dict[str, float]]]:
+    """Validate the input spec (epoch 0): the first best and history row; reserves one validation's time."""
+    best_acc, flagged = evaluate_exact(run.model, run.check, run.loss, run.readout, dist=run.dist)
+    run.budget.reserve = run.budget.elapsed()  # training stops early enough for one more validation pass
+    run.min_gain = 1.0 / max(1, _n_samples(run.check)) + 1e-9  # more than one clip (module docstring)
+    history = [{"epoch": 0, "train_loss": float("nan"), "train_accuracy": float("nan"), "val_accuracy": best_acc}]
+    return (0, best_acc, flagged, spec), history
+
+
+def _fit_epoch(run: _Run, epoch: int, best: _Best, history: list[dict[str, float]], bar: Any) -> _Best:
+    """Train and validate one epoch (within the budget); append its history row; return the best so far."""
+    dist, budget = run.dist, run.budget
+    batches = _timed(_batches(run.train_data, run.batch_size, True, run.gen, "training data"), budget, bar, dist)
+    train_loss, train_acc = _train_epoch(run.model, run.net, run.opt, batches, run.loss, run.readout, dist)
+    acc, flagged = evaluate_exact(run.model, run.check, run.loss, run.readout, dist=dist)
+    history.append({"epoch": epoch, "train_loss": train_loss, "train_accuracy": train_acc, "val_accuracy": acc})
+    if dist.any(budget.exhausted()):
+        history[-1]["out_of_time"] = 1.0
+    if acc > best[1] + run.min_gain:
+        meta = {"epoch": epoch, "lr": run.lr, "loss": run.loss, "readout": run.readout, "val_accuracy": acc}
+        best = (epoch, acc, flagged, run.model.to_spec(meta))
+    if bar is not None:
+        bar.update(1)
+        bar.set_postfix(loss=f"{train_loss:.4f}", val_acc=f"{acc:.3f}", best=f"{best[1]:.3f}", **budget.postfix())
+    return best
 
 
 def _n_samples(data: Any) -> int:

@@ -31,12 +31,11 @@ import torch
 from xylodeploy.data.dataset import RasterDataset, Splits
 from xylodeploy.errors import ConfigError
 from xylodeploy.io.files import atomic_write
-from xylodeploy.train.checkpoint import load_checkpoint, load_state, model_class_name, save_checkpoint
+from xylodeploy.train.checkpoint import BEST, LAST, load_checkpoint, load_state, resume_state, save_checkpoint
 from xylodeploy.train.config import RunConfig, save_config
 from xylodeploy.train.distributed import DistContext
 from xylodeploy.train.losses import predict, readout_loss
-
-LAST, BEST = "last.pt", "best.pt"
+from xylodeploy.train.timebudget import Budget, fmt_time, planned_epochs
 
 
 @dataclass
@@ -191,68 +190,6 @@ def _train_epoch(model, splits: Splits, cfg: RunConfig, opt, epoch: int, bar, di
     return (total / n, correct / n) if n else (math.nan, math.nan)
 
 
-def _fmt_time(s: float) -> str:
-    return f"{int(s // 60)}m{int(s % 60):02d}s" if s >= 60 else f"{s:.1f}s"
-
-
-def planned_epochs(epochs: int, epoch: int, done: int, budget: Budget) -> int:
-    """Epochs the learning-rate schedule should span: ``epochs``, or fewer when the time budget will stop
-    the run first (``epoch + remaining time / mean epoch time``, at least ``epoch + 1``), so the cosine
-    decay still ends when the budget does. ``done``: epochs trained in this session so far."""
-    if budget.seconds is None or done == 0:
-        return epochs
-    per_epoch = budget.elapsed() / done
-    fit = epoch + int(max(budget.seconds - budget.elapsed(), 0.0) // max(per_epoch, 1e-9))
-    return max(epoch + 1, min(epochs, fit))
-
-
-class Budget:
-    """A wall-time budget of ``minutes`` (None: unlimited), checked between batches."""
-
-    def __init__(self, minutes: float | None, reserve: float = 0.0) -> None:
-        self.seconds = None if minutes is None else 60.0 * minutes
-        self.reserve = reserve  # seconds kept back for work after the stop (e.g. the last validation)
-        self.t0 = time.perf_counter()
-
-    def elapsed(self) -> float:
-        return time.perf_counter() - self.t0
-
-    def exhausted(self) -> bool:
-        return self.seconds is not None and self.elapsed() + self.reserve >= self.seconds
-
-    def postfix(self) -> dict[str, str]:
-        """Progress-bar field ``budget=used/total`` (empty when unlimited)."""
-        if self.seconds is None:
-            return {}
-        return {"budget": f"{_fmt_time(self.elapsed())}/{_fmt_time(self.seconds)}"}
-
-
-def _resume_state(path: Path, model, opt) -> tuple[int, list, dict]:
-    """Restore model and optimizer from ``path``; return (next epoch, history, best)."""
-    if not path.is_file():
-        raise ConfigError(f"{path}: no checkpoint to resume from (train without --resume first)")
-    ckpt = load_checkpoint(path)
-    name = model_class_name(model)
-    if ckpt.model_class != name or ckpt.init_kwargs != model.init_kwargs:
-        diff = sorted(k for k in set(ckpt.init_kwargs) | set(model.init_kwargs)
-                      if ckpt.init_kwargs.get(k) != model.init_kwargs.get(k))  # fmt: skip
-        what = f"model.{diff[0]} = {ckpt.init_kwargs.get(diff[0])!r} there, {model.init_kwargs.get(diff[0])!r} here"
-        raise ConfigError(f"{path}: checkpoint is from another model ({what if diff else ckpt.model_class})")
-    if ckpt.optimizer is None:
-        raise ConfigError(f"{path}: checkpoint has no optimizer state; resume from {LAST}")
-    load_state(model, ckpt.state_dict, str(path))
-    try:
-        opt.load_state_dict(ckpt.optimizer)
-    except (ValueError, KeyError, RuntimeError, TypeError, IndexError) as exc:
-        raise ConfigError(f"{path}: optimizer state does not fit this model ({str(exc)[:200]})") from None
-    for i, (param, state) in enumerate(opt.state.items()):
-        for key, value in state.items():
-            if torch.is_tensor(value) and value.ndim and value.shape != param.shape:
-                raise ConfigError(f"{path}: optimizer state '{key}' of parameter {i} has shape {tuple(value.shape)}, "
-                                  f"the parameter {tuple(param.shape)}: not this model's optimizer")  # fmt: skip
-    return ckpt.epoch + 1, list(ckpt.history), dict(ckpt.best)
-
-
 def train(
     cfg: RunConfig,
     out_dir: str | os.PathLike,
@@ -277,74 +214,136 @@ def train(
         on_epoch: called with each epoch's history row after its checkpoints are written (a sweep
             prunes a trial by raising from it).
     """
-    from tqdm.auto import tqdm
-
-    from xylodeploy.train.data import load_dataset
-
     out = Path(out_dir)
     dist = DistContext.from_env()
     if not resume and not overwrite and (out / LAST).exists():
         raise ConfigError(f"{out}: already holds a training run ({LAST}); resume it or choose another output folder")
+    run = _start_run(cfg, out, dist, _run_logger(cfg, log, dist), resume=resume, data=data, model=model)
+    stopped = bool(run.best.get("stopped_early", False))
+    for epoch in range(run.start, cfg.train.epochs):
+        if stopped:
+            break
+        row = _run_epoch(run, epoch)
+        stopped = _record_epoch(run, epoch, row)
+        if on_epoch is not None:
+            on_epoch(dict(row))
+        if _out_of_time(run, epoch, row):
+            break
+    seconds = time.perf_counter() - run.t0
+    return _finish(out, run.model, run.splits, cfg, run.history, run.best, stopped, seconds, run.common, dist)
+
+
+@dataclass
+class _Run:
+    """What `train` carries from epoch to epoch."""
+
+    cfg: RunConfig
+    out: Path
+    dist: DistContext
+    log: Callable[[str], None]
+    splits: Splits
+    model: torch.nn.Module
+    net: torch.nn.Module  # ``model``, DDP-wrapped when several ranks
+    opt: torch.optim.Optimizer
+    common: dict  # dataset info and config, stored in every checkpoint
+    start: int
+    history: list[dict]
+    best: dict
+    t0: float
+    budget: Budget
+
+
+def _run_logger(cfg: RunConfig, log: Callable[[str], None] | None, dist: DistContext) -> Callable[[str], None]:
+    """The epoch logger: ``log``, else stderr when ``cfg.train.progress``; silent on ranks other than 0."""
+    from tqdm.auto import tqdm
+
     log = log or ((lambda s: tqdm.write(s, file=sys.stderr)) if cfg.train.progress else (lambda s: None))
     if not dist.is_main:
         log = lambda s: None  # noqa: E731 - rank 0 alone logs
+    return log
+
+
+def _start_run(cfg: RunConfig, out: Path, dist: DistContext, log: Callable[[str], None], *, resume: bool,
+               data: Splits | None, model: torch.nn.Module | None) -> _Run:  # fmt: skip
+    """Seed, load data, build (or resume) model and optimizer, write the run config (rank 0); start the clock."""
+    from xylodeploy.train.data import load_dataset
+
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     seed_everything(cfg.seed)
     splits = data or load_dataset(cfg)
     model = model or build_model(cfg, splits.train.n_channels, splits.train.n_classes)
     _check_data(splits, model)
-    epochs = cfg.train.epochs
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
     net = dist.wrap(model)  # DDP when several ranks: averages gradients in backward
     start, history, best = 0, [], {"val_acc": -1.0, "epoch": -1}
     if resume:
-        start, history, best = _resume_state(out / LAST, model, opt)
+        start, history, best = resume_state(out / LAST, model, opt)
     if dist.is_main:
         save_config(cfg, run_config_path(out), header=RUN_CONFIG_HEADER)
-    info, cfg_dict = splits.info(), cfg.model_dump(mode="json")
-    common = {"dataset": info, "config": cfg_dict}
-    stopped = bool(best.get("stopped_early", False))
+    common = {"dataset": splits.info(), "config": cfg.model_dump(mode="json")}
     t0, budget = time.perf_counter(), Budget(cfg.train.max_minutes)
-    n_batches = math.ceil(len(splits.train) / cfg.train.batch_size)
-    for epoch in range(start, epochs):
-        if stopped:
-            break
-        seed_everything(cfg.seed, epoch)
-        plan = planned_epochs(epochs, epoch, epoch - start, budget)
-        for group in opt.param_groups:
-            group["lr"] = lr_at(cfg, epoch, plan)
-        te = time.perf_counter()
-        with tqdm(total=n_batches, desc=f"epoch {epoch + 1}/{epochs}", leave=False, disable=not cfg.train.progress,
-                  file=sys.stderr, unit="batch") as bar:  # fmt: skip
-            tr_loss, tr_acc = _train_epoch(net, splits, cfg, opt, epoch, bar, dist, budget)
-        val_loss, val_acc = evaluate(model, splits.val, cfg.train.loss, dist=dist)
-        row = {"epoch": epoch, "train_loss": tr_loss, "train_acc": tr_acc, "val_loss": val_loss, "val_acc": val_acc,
-               "lr": opt.param_groups[0]["lr"], "seconds": time.perf_counter() - te}  # fmt: skip
-        history.append(row)
-        if val_acc > best["val_acc"]:
-            best = {"val_acc": val_acc, "val_loss": val_loss, "epoch": epoch}
-            if dist.is_main:
-                save_checkpoint(out / BEST, model, **common, metrics=dict(row), epoch=epoch, history=history, best=best)
-        patience = cfg.train.patience
-        stopped = bool(patience and epoch - best["epoch"] >= patience and epoch + 1 < epochs)
-        best["stopped_early"] = stopped
-        if dist.is_main:
-            save_checkpoint(out / LAST, model, **common, metrics=dict(row), epoch=epoch, history=history, best=best,
-                            optimizer=opt.state_dict())  # fmt: skip
-        eta = (epochs - epoch - 1) * (time.perf_counter() - t0) / (epoch + 1 - start)
-        log(f"epoch {epoch + 1}/{epochs}  loss {tr_loss:.3f}  train {tr_acc:.1%}  val {val_acc:.1%}  "
-            f"(best {best['val_acc']:.1%} @ {best['epoch'] + 1})  {_fmt_time(row['seconds'])}"
-            + (f"  ETA {_fmt_time(eta)}" if epoch + 1 < epochs and not stopped else ""))  # fmt: skip
-        if stopped:
-            log(f"early stop: no validation improvement for {patience} epochs")
-        if on_epoch is not None:
-            on_epoch(dict(row))
-        if dist.any(budget.exhausted()) and epoch + 1 < epochs:
-            row["out_of_time"] = True
-            log(f"time budget of {cfg.train.max_minutes:g} min used up: stopped in epoch {epoch + 1}, keeping the best")
-            break
-    return _finish(out, model, splits, cfg, history, best, stopped, time.perf_counter() - t0, common, dist)
+    return _Run(cfg, out, dist, log, splits, model, net, opt, common, start, history, best, t0, budget)
+
+
+def _run_epoch(run: _Run, epoch: int) -> dict:
+    """Train and validate one epoch (reseeded, learning rate from the planned schedule); its history row."""
+    from tqdm.auto import tqdm
+
+    cfg, opt = run.cfg, run.opt
+    seed_everything(cfg.seed, epoch)
+    plan = planned_epochs(cfg.train.epochs, epoch, epoch - run.start, run.budget)
+    for group in opt.param_groups:
+        group["lr"] = lr_at(cfg, epoch, plan)
+    te = time.perf_counter()
+    n_batches = math.ceil(len(run.splits.train) / cfg.train.batch_size)
+    with tqdm(total=n_batches, desc=f"epoch {epoch + 1}/{cfg.train.epochs}", leave=False,
+              disable=not cfg.train.progress, file=sys.stderr, unit="batch") as bar:  # fmt: skip
+        tr_loss, tr_acc = _train_epoch(run.net, run.splits, cfg, opt, epoch, bar, run.dist, run.budget)
+    val_loss, val_acc = evaluate(run.model, run.splits.val, cfg.train.loss, dist=run.dist)
+    return {"epoch": epoch, "train_loss": tr_loss, "train_acc": tr_acc, "val_loss": val_loss, "val_acc": val_acc,
+            "lr": opt.param_groups[0]["lr"], "seconds": time.perf_counter() - te}  # fmt: skip
+
+
+def _record_epoch(run: _Run, epoch: int, row: dict) -> bool:
+    """Add ``row`` to the history, track the best epoch, write best.pt / last.pt (rank 0), log; True to stop early."""
+    cfg, epochs, model = run.cfg, run.cfg.train.epochs, run.model
+    run.history.append(row)
+    if row["val_acc"] > run.best["val_acc"]:
+        run.best = {"val_acc": row["val_acc"], "val_loss": row["val_loss"], "epoch": epoch}
+        if run.dist.is_main:
+            save_checkpoint(run.out / BEST, model, **run.common, metrics=dict(row), epoch=epoch, history=run.history,
+                            best=run.best)  # fmt: skip
+    patience = cfg.train.patience
+    stopped = bool(patience and epoch - run.best["epoch"] >= patience and epoch + 1 < epochs)
+    run.best["stopped_early"] = stopped
+    if run.dist.is_main:
+        save_checkpoint(run.out / LAST, model, **run.common, metrics=dict(row), epoch=epoch, history=run.history,
+                        best=run.best, optimizer=run.opt.state_dict())  # fmt: skip
+    _log_epoch(run, epoch, row, stopped)
+    if stopped:
+        run.log(f"early stop: no validation improvement for {patience} epochs")
+    return stopped
+
+
+def _log_epoch(run: _Run, epoch: int, row: dict, stopped: bool) -> None:
+    """One log line: losses, accuracies, the best so far, the epoch's time and the ETA."""
+    epochs, best = run.cfg.train.epochs, run.best
+    eta = (epochs - epoch - 1) * (time.perf_counter() - run.t0) / (epoch + 1 - run.start)
+    run.log(f"epoch {epoch + 1}/{epochs}  loss {row['train_loss']:.3f}  train {row['train_acc']:.1%}  "
+            f"val {row['val_acc']:.1%}  (best {best['val_acc']:.1%} @ {best['epoch'] + 1})  "
+            f"{fmt_time(row['seconds'])}"
+            + (f"  ETA {fmt_time(eta)}" if epoch + 1 < epochs and not stopped else ""))  # fmt: skip
+
+
+def _out_of_time(run: _Run, epoch: int, row: dict) -> bool:
+    """True (on every rank, with ``row`` marked ``out_of_time``) when the budget ends the run before its last epoch."""
+    if run.dist.any(run.budget.exhausted()) and epoch + 1 < run.cfg.train.epochs:
+        row["out_of_time"] = True
+        run.log(f"time budget of {run.cfg.train.max_minutes:g} min used up: stopped in epoch {epoch + 1}, "
+                "keeping the best")  # fmt: skip
+        return True
+    return False
 
 
 def _finish(out: Path, model, splits: Splits, cfg: RunConfig, history, best, stopped, seconds, common,
