@@ -12,6 +12,10 @@ functions inlined at the call site, generic over the integer type of their argum
   (``-dec(-32768, 0) = 32768`` wraps to ``-32768``).
 * ``fire(v, th, k, cap, lo, hi)``: ``while k < cap and v >= th: v = wrap(v - th); k += 1``;
   returns ``(v, k)``.
+* ``deliver(n, ptr, slot, w, src, state, lo, hi)`` / ``deliver_row(n, row, start, stop, state, lo, hi)``:
+  ``n`` events of one source to its fan-out (CSR lists / a dense weight row between two columns),
+  ``state[j] = sat(state[j] + n * w)``: the ``n`` events share one sign, so ``n`` saturating adds of
+  ``w`` equal one saturating add of ``n * w``.
 
 ``dec_i32``, ``sat_i32`` and ``neg_dec_i32`` are the same rules for the int32 SIMD kernels.
 The step that combines them is defined in `xylodeploy.arith.scalar_model`.
@@ -70,6 +74,21 @@ def fire(v: int, th: int, k: int, cap: int, lo: int, hi: int) -> tuple:
 # kernels. Arguments are int32 (states, shifts 0..15, bounds); tests/unit/test_arith_primitives.py
 # checks them equal to the generic functions above on the whole int16 state range.
 _i32 = np.int32
+
+
+@njit(cache=True, nogil=True, inline="always")
+def deliver(n, ptr, slot, w, src, state, lo, hi) -> None:  # noqa: ANN001
+    """``n`` events of source ``src`` to its CSR fan-out ``slot[ptr[src]:ptr[src+1]]`` (weights ``w``)."""
+    for e in range(ptr[src], ptr[src + 1]):
+        j = slot[e]
+        state[j] = sat(state[j] + n * w[e], lo, hi)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def deliver_row(n, row, start, stop, state, lo, hi) -> None:  # noqa: ANN001
+    """``n`` events of one source through a dense weight ``row`` to the states ``start..stop-1``."""
+    for j in range(start, stop):
+        state[j] = sat(state[j] + n * row[j], lo, hi)
 
 
 @njit(cache=True, nogil=True, inline="always")

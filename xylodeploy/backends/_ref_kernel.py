@@ -14,21 +14,13 @@ import numpy as np
 from numba import njit
 
 from xylodeploy.arith.primitives import dec as _dec
+from xylodeploy.arith.primitives import deliver as _deliver
 from xylodeploy.arith.primitives import fire as _fire
 from xylodeploy.arith.primitives import neg_dec as _neg_dec
 from xylodeploy.arith.primitives import sat as _sat
 
 # limits vector layout (see _ref_params.KernelParams.limits)
 LO, HI, MAX_IN, CAP_H, CAP_O = 0, 1, 2, 3, 4
-
-
-@njit(cache=True, nogil=True)
-def _deliver(
-    n: int, ptr: np.ndarray, slot: np.ndarray, w: np.ndarray, src: int, state: np.ndarray, lo: int, hi: int
-) -> None:
-    for e in range(ptr[src], ptr[src + 1]):
-        j = slot[e]
-        state[j] = _sat(state[j] + n * w[e], lo, hi)
 
 
 @njit(cache=True, nogil=True)

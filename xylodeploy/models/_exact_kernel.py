@@ -36,9 +36,21 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from xylodeploy.arith.primitives import dec, fire, neg_dec, sat
+from xylodeploy.arith.primitives import dec, deliver, deliver_row, fire, neg_dec, sat
 
 _NB = {"cache": True, "parallel": True, "nogil": True, "error_model": "numpy"}
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _grad_row(g_row, n, la, dense, span, ptr, slot, src) -> None:  # noqa: ANN001
+    """Weight gradient of one source that delivered ``n`` events: ``g_row[j] += n * la[j]`` over its row
+    span (dense) or its CSR pattern."""
+    if dense:
+        for j in range(span[src, 0], span[src, 1]):
+            g_row[j] += n * la[j]
+    else:
+        for e in range(ptr[src], ptr[src + 1]):
+            g_row[slot[e]] += n * la[slot[e]]
 
 
 @numba.njit(**_NB)
@@ -68,21 +80,15 @@ def exact_forward(x, max_in, dense_in, w_in, in_span, in_ptr, in_slot, in_w, den
             for c in range(n_in):
                 n = min(np.int64(x[b, t, c]), max_in)
                 if n > 0 and dense_in:  # zero weights leave an in-range state unchanged
-                    for j in range(in_span[c, 0], in_span[c, 1]):
-                        acc[j] = sat(acc[j] + n * w_in[c, j], lo, hi)
+                    deliver_row(n, w_in[c], in_span[c, 0], in_span[c, 1], acc, lo, hi)
                 elif n > 0:
-                    for e in range(in_ptr[c], in_ptr[c + 1]):
-                        j = in_slot[e]
-                        acc[j] = sat(acc[j] + n * in_w[e], lo, hi)
+                    deliver(n, in_ptr, in_slot, in_w, c, acc, lo, hi)
             for i in range(n_h):
                 n = prev[i]
                 if n > 0 and dense_hr:
-                    for j in range(hr_span[i, 0], hr_span[i, 1]):
-                        acc[j] = sat(acc[j] + n * w_hr[i, j], lo, hi)
+                    deliver_row(n, w_hr[i], hr_span[i, 0], hr_span[i, 1], acc, lo, hi)
                 elif n > 0:
-                    for e in range(hr_ptr[i], hr_ptr[i + 1]):
-                        j = hr_slot[e]
-                        acc[j] = sat(acc[j] + n * hr_w[e], lo, hi)
+                    deliver(n, hr_ptr, hr_slot, hr_w, i, acc, lo, hi)
                 cur[i] = 0
             for j in range(n_st):
                 acc[j] -= dec(acc[j], dsyn[j])
@@ -229,20 +235,10 @@ def exact_backward(x, max_in, spk, vpre, own, capm, gs_h, gs_o, gv_h, gv_o, gi_h
                 for c in range(n_in):
                     n = min(np.int64(x[b, t, c]), max_in)
                     if n > 0:
-                        if dense_g:
-                            for j in range(in_gspan[c, 0], in_gspan[c, 1]):
-                                g_in[ch, c, j] += n * la[j]
-                        else:
-                            for e in range(in_gptr[c], in_gptr[c + 1]):
-                                g_in[ch, c, in_gslot[e]] += n * la[in_gslot[e]]
+                        _grad_row(g_in[ch, c], n, la, dense_g, in_gspan, in_gptr, in_gslot, c)
                 if t > 0:
                     for i in range(n_h):
                         k = spk[b, t - 1, i]
                         if k > 0:
-                            if dense_g:
-                                for j in range(hr_gspan[i, 0], hr_gspan[i, 1]):
-                                    g_hr[ch, i, j] += k * la[j]
-                            else:
-                                for e in range(hr_gptr[i], hr_gptr[i + 1]):
-                                    g_hr[ch, i, hr_gslot[e]] += k * la[hr_gslot[e]]
+                            _grad_row(g_hr[ch, i], k, la, dense_g, hr_gspan, hr_gptr, hr_gslot, i)
                 la_next, la = la, la_next
