@@ -22,3 +22,15 @@ def fake_samna():
     from tests.fakesamna import make_samna
 
     return make_samna
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread for a module: tiny float64 matmuls are dominated by BLAS thread start-up on a
+    loaded machine (use with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``)."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -6,7 +6,6 @@ import warnings
 
 import numpy as np
 import pytest
-import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -17,16 +16,10 @@ from xylodeploy.models.exact import ExactSaturationWarning, XyloExactNet
 
 xv2 = pytest.importorskip("xylosim.v2")
 
-_KEEP: list = []
+_KEEP: list = []  # XyloLayer keeps raw pointers to the Python XyloSynapse objects
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny float64 matmuls are dominated by BLAS thread start-up on a loaded machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)  # XyloLayer keeps raw pointers to the Python XyloSynapse objects
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def xylosim_layer(spec: XyloSpec):

@@ -22,13 +22,7 @@ from xylodeploy.train.finetune import evaluate_exact, finetune_exact, readout_lo
 LO, HI = -32768, 32767
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny float64 matmuls are dominated by BLAS thread start-up on a loaded machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 _dec, _fire = dec.py_func, fire.py_func  # the rules of xylodeploy.arith (plain Python)

@@ -22,12 +22,7 @@ from xylodeploy.models.exact import XyloExactNet
 NAMES = ("spikes_out", "spikes", "isyn", "isyn2", "vmem", "isyn_out", "vmem_out")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def random_spec(rng: np.random.Generator, chip_name: str, hot: bool, n_syn: int | None = None) -> XyloSpec:

@@ -27,11 +27,12 @@ import hashlib
 import io
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from xylodeploy.chips import DEFAULT_CHIP, get_chip
 from xylodeploy.data.dataset import RasterDataset, Splits
 from xylodeploy.data.frontend import FrontendParams, encode_batch
 from xylodeploy.errors import ConfigError
@@ -68,8 +69,8 @@ class DenseTask:
     snr_db: tuple[float, float] = (-3.0, 20.0)
     p_talker: float = 0.5
     threshold: float = 0.012
-    max_events: int = 15
-    n_channels: int = 16
+    max_events: int = field(default_factory=lambda: get_chip(DEFAULT_CHIP).max_input_events)
+    n_channels: int = field(default_factory=lambda: get_chip(DEFAULT_CHIP).max_inputs)
     dt: float = 1e-3
     seed: int = 0
 
