@@ -6,8 +6,8 @@ Per inference (one clip of ``T`` steps), averaged over the clips given:
   ``T * (Nin*Nh*S + Nh*Nh*S + Nh*Nout)`` (``S`` synapses per neuron);
 * ``effective_synops``: accumulate operations actually caused by events,
   ``sum_t sum_src count[t, src] * nonzero_fanout(src)`` over input, recurrent and readout weights
-  (an event of count ``k`` costs ``k`` passes, as on the chip; every Xylo synaptic op is an
-  accumulate, so these are NeuroBench's effective ACs, with no MACs);
+  (an event of count ``k`` costs ``k`` passes, as on the chip, input counts capped at its 15 per step;
+  every Xylo synaptic op is an accumulate, so these are NeuroBench's effective ACs, with no MACs);
 * ``membrane_updates``: ``T * (Nh + Nout)`` (the chip updates every neuron every step);
 * ``activation_sparsity``: fraction of (step, neuron) bins without a spike, hidden and readout;
 * ``firing_rate_hz``: events per neuron per second of each population (input, hidden, readout);
@@ -82,6 +82,7 @@ def parameter_counts(spec: XyloSpec) -> tuple[int, int, float, int]:
 def compute_metrics(spec: XyloSpec, raster: np.ndarray, hidden: np.ndarray, readout: np.ndarray) -> NetworkMetrics:
     """Metrics from input ``raster`` (B, T, Nin), hidden (B, T, Nh) and readout (B, T, Nout) event counts."""
     x, h, o = (np.asarray(a, dtype=np.int64) for a in (raster, hidden, readout))
+    x = np.minimum(x, get_chip(spec.chip).max_input_events)  # the chip delivers at most this many per step
     n_clips, n_steps = x.shape[0], x.shape[1]
     fan_in = np.count_nonzero(spec.weights_in, axis=(1, 2))
     fan_rec = np.count_nonzero(spec.weights_rec, axis=(1, 2))

@@ -83,21 +83,19 @@ def open_storage(url: str) -> Any:
 
 
 def chip_costs(spec: Any, raster: np.ndarray, hidden_spikes: np.ndarray) -> dict[str, float]:
-    """Mean per-inference cost of ``spec`` on clips ``raster`` (B, T, Nin) with hidden spikes (B, T, Nh)."""
-    from xylodeploy.chips import get_chip
+    """Mean per-inference cost of ``spec`` on clips ``raster`` (B, T, Nin) with hidden spikes (B, T, Nh):
+    effective synaptic operations (`xylodeploy.flow.metrics`), cycle-model cycles, energy estimate, neurons."""
+    from xylodeploy.flow.metrics import compute_metrics
     from xylodeploy.power.energy import estimate_energy
     from xylodeploy.power.estimate import estimate
 
-    events_in = np.minimum(raster, get_chip(spec.chip).max_input_events).astype(np.int64)
-    fan_in = np.count_nonzero(spec.weights_in.reshape(spec.n_inputs, -1), axis=1)
-    fan_h = np.count_nonzero(spec.weights_rec.reshape(spec.n_hidden, -1), axis=1)
-    fan_h = fan_h + np.count_nonzero(spec.weights_out, axis=1)
-    synops = events_in.sum(axis=1) @ fan_in + hidden_spikes.astype(np.int64).sum(axis=1) @ fan_h
+    no_readout = np.zeros((*raster.shape[:2], spec.n_outputs), np.int64)  # readout spikes cost no synops
+    synops = compute_metrics(spec, raster, hidden_spikes, no_readout).effective_synops
     est = estimate(spec, raster, hidden_spikes)
     energy = estimate_energy(est, raster.shape[1]).energy_per_inference_j["mid"]
     return {
         "energy": float(energy * 1e6),  # µJ per inference (estimate)
-        "synops": float(synops.mean()),
+        "synops": float(synops),
         "cycles": float(est.cycles_mean * raster.shape[1]),
         "neurons": float(spec.n_hidden),
     }
