@@ -74,8 +74,10 @@ def write_report(out: Path, cfg: Any, trained: Any, dep: Deployment, val: Valida
         "files": {"spec": str(out / "model.xylo"), **plots},
         "config": cfg.model_dump(mode="json"),
     }
-    doc["metrics"] = _metrics(dep.spec, splits.test.spikes, deployed, out)
-    doc["energy"] = _energy(dep.spec, splits.test.spikes[:256])
+    clips = splits.test.spikes[:256]
+    rec = _activity(dep.spec, clips)  # one reference run serves the metrics and the energy estimate
+    doc["metrics"] = _metrics(dep.spec, clips, rec, deployed, out)
+    doc["energy"] = _energy(dep.spec, clips, rec)
     _write_frontend(out, splits, dep.chip.name, doc["files"])
     from xylodeploy.flow.html_report import write_html
 
@@ -84,22 +86,29 @@ def write_report(out: Path, cfg: Any, trained: Any, dep: Deployment, val: Valida
     return write_json(doc, out / "report.json")
 
 
-def _metrics(spec: Any, spikes: Any, accuracy: float | None, out: Path) -> dict:
-    """NeuroBench-style metrics on (up to 256) test clips; also written as ``neurobench.json``."""
-    from xylodeploy.flow.metrics import metrics_from_reference
+def _activity(spec: Any, clips: np.ndarray) -> Any:
+    """The reference simulator's recording of ``clips`` (hidden and readout spikes for metrics and energy)."""
+    backend = get_backend("reference")
+    backend.load(spec)
+    return backend.run(clips, record=True)
 
-    m = metrics_from_reference(spec, spikes[:256])
+
+def _metrics(spec: Any, clips: np.ndarray, rec: Any, accuracy: float | None, out: Path) -> dict:
+    """NeuroBench-style metrics on (up to 256) test clips; also written as ``neurobench.json``."""
+    from xylodeploy.flow.metrics import compute_metrics
+
+    m = compute_metrics(spec, clips, rec.spikes, rec.spikes_out)
     nb = m.neurobench(accuracy)
     write_json(nb, out / "neurobench.json")
     return {**m.to_dict(), "neurobench": nb, "files": {"neurobench": str(out / "neurobench.json")}}
 
 
-def _energy(spec: Any, spikes: np.ndarray) -> dict:
+def _energy(spec: Any, clips: np.ndarray, rec: Any) -> dict:
     """The labelled activity-based energy ESTIMATE per inference (`xylodeploy.power.energy`) on test clips."""
     from xylodeploy.power.energy import energy_lines, estimate_energy
-    from xylodeploy.power.estimate import estimate_from_activity
+    from xylodeploy.power.estimate import estimate
 
-    e = estimate_energy(estimate_from_activity(spec, spikes), spikes.shape[1])
+    e = estimate_energy(estimate(spec, clips, rec.spikes), clips.shape[1])
     return {**e.to_dict(), "lines": energy_lines(e)}
 
 
