@@ -171,3 +171,28 @@ def test_rockpool_vmem_readout_is_calibrated_not_a_dead_readout(tmp_path):
     # README interop table, footnote 4: measured membrane error 0.019, same winning readout on 8 of 8 clips
     err = float(r.output.split("membrane error ")[1].split(",")[0])
     assert err < 0.05 and "same winning readout on 100 % of 8 informative clip(s)" in r.output
+
+
+def test_nir_producer_option_reads_a_sinabs_file_and_is_refused_for_other_sources(tmp_path):
+    sl = pytest.importorskip("sinabs.layers")
+    pytest.importorskip("nirtorch")
+    import nir
+    import torch
+    from sinabs.nir import to_nir
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(8, 10), sl.LIF(tau_mem=torch.full((10,), 6.0),
+                              spike_threshold=torch.ones(10)), torch.nn.Linear(10, 3),
+                              sl.LIF(tau_mem=torch.full((3,), 6.0), spike_threshold=torch.ones(3)))  # fmt: skip
+    nir.write(tmp_path / "s.nir", to_nir(net, torch.zeros(1, 1, 8)))
+    out = str(tmp_path / "g.npz")
+    r = _run("import", str(tmp_path / "s.nir"), "--from", "nir", "-o", out)
+    assert r.exit_code == 2 and "--producer sinabs" in r.output and len(r.output.strip().splitlines()) == 1
+    r = _run("import", str(tmp_path / "s.nir"), "--from", "nir", "--producer", "sinabs", "-o", out)
+    assert r.exit_code == 0, r.output
+    assert "producer: sinabs (as given)" in r.output and "taus count time steps" in r.output
+    from xylodeploy.interop import load_graph
+
+    assert np.allclose(np.exp(-load_graph(out).dt / load_graph(out).populations[0].tau_mem), np.exp(-1 / 6.0))
+    r = _run("import", str(tmp_path / "s.nir"), "--from", "snntorch", "--producer", "sinabs", "-o", out)
+    assert r.exit_code == 2 and "--producer applies to --from nir only" in r.output

@@ -1,5 +1,5 @@
-"""Cross-framework layer tests: models built with snnTorch / SpikingJelly / rockpool's own modules, run by
-those libraries' own forward passes, imported with xylodeploy and compared spike count for spike count on the
+"""Cross-framework layer tests: models built with snnTorch / SpikingJelly / rockpool / Norse / sinabs' own
+modules, run by those libraries' own forward passes (Norse and sinabs models through their own ``to_nir``), imported with xylodeploy and compared spike count for spike count on the
 same rasters (float graph), and on the chip (quantised spec on the reference simulator).
 
     error = sum |n_ours - n_theirs| / sum n_theirs     (readout spike counts per clip and neuron)
@@ -190,6 +190,77 @@ def _rp_measure(make) -> tuple[np.ndarray, object, object]:
     return ref, graph, report
 
 
+# ---- Norse and sinabs: through their own NIR exporters (``to_nir``) -----------------------------------------
+
+
+def _norse_cases() -> dict[str, Callable[[], object]]:
+    nt = pytest.importorskip("norse.torch")
+    pytest.importorskip("nirtorch")
+    from norse.torch.functional.reset import reset_subtract
+
+    def seq(cell: Callable[[], object], gain: float):
+        torch.manual_seed(0)
+        return _scaled(nt.SequentialState(torch.nn.Linear(N_IN, 20), cell(), torch.nn.Linear(20, 4), cell()), gain)
+
+    return {
+        "norse LIFBoxCell (reset_subtract)": lambda: seq(
+            lambda: nt.LIFBoxCell(nt.LIFBoxParameters(reset_method=reset_subtract)), 40.0
+        ),
+        "norse LIFBoxCell (default reset to 0)": lambda: seq(nt.LIFBoxCell, 40.0),
+        "norse LIFCell": lambda: seq(nt.LIFCell, 15.0),
+        "norse IAFCell": lambda: seq(nt.IAFCell, 2.0),
+    }
+
+
+def _norse_measure(make) -> tuple[np.ndarray, object, object]:
+    from norse.torch import to_nir
+
+    from xylodeploy.interop.nir import from_nir
+
+    net, x, state, out = make(), _x(), None, []
+    with torch.no_grad():
+        for t in range(x.shape[1]):
+            y, state = net(torch.as_tensor(x[:, t]), state)
+            out.append(y)
+    graph, report = from_nir(to_nir(net, torch.zeros(1, N_IN)), dt=1e-3, producer="norse")
+    return torch.stack(out, 1).numpy().sum(1), graph, report
+
+
+def _sinabs_cases() -> dict[str, Callable[[], object]]:
+    sl = pytest.importorskip("sinabs.layers")
+    pytest.importorskip("nirtorch")
+    from sinabs.activation import SingleSpike
+
+    def seq(neuron: Callable[[int], object], gain: float):
+        torch.manual_seed(0)
+        return _scaled(torch.nn.Sequential(torch.nn.Linear(N_IN, 20), neuron(20), torch.nn.Linear(20, 4),
+                                           neuron(4)), gain)  # fmt: skip
+
+    def lif(**kw):
+        return lambda n: sl.LIF(tau_mem=torch.full((n,), 10.0), spike_threshold=torch.ones(n), **kw)
+
+    return {
+        "sinabs LIF (MultiSpike)": lambda: seq(lif(), 40.0),
+        "sinabs LIF (SingleSpike)": lambda: seq(lif(spike_fn=SingleSpike), 40.0),
+        "sinabs LIF (norm_input=False)": lambda: seq(lif(norm_input=False), 4.0),
+        "sinabs IAF": lambda: seq(lambda n: sl.IAF(spike_threshold=torch.ones(n)), 1.5),
+    }
+
+
+def _sinabs_measure(make) -> tuple[np.ndarray, object, object]:
+    from sinabs.nir import to_nir
+
+    from xylodeploy.interop.nir import from_nir
+
+    net, x = make(), _x()
+    with torch.no_grad():
+        ref = net(torch.as_tensor(x)).numpy().sum(1)
+        graph = to_nir(net, torch.zeros(B, 1, N_IN))
+    producer = "sinabs_no_norm" if not getattr(net[1], "norm_input", True) else "sinabs"
+    graph, report = from_nir(graph, producer=producer)
+    return ref, graph, report
+
+
 # ---- measurements and bounds -------------------------------------------------------------------------------
 
 # layer -> (float bound, chip bound): the measured values (README table) plus a margin. An exact layer's
@@ -204,13 +275,18 @@ BOUNDS = {
     "spikingjelly IFNode (hard reset)": (0.3, 0.3), "spikingjelly CUBALIFNode (soft reset)": (0.03, 0.06),
     "spikingjelly Delay after Linear": (0.2, 0.3),
     "rockpool SynNet(p_dropout=0.3)": (0.0, 0.4), "rockpool LinearTorch(has_bias=True)": (0.1, 0.1),
+    "norse LIFBoxCell (reset_subtract)": (0.16, 0.26), "norse LIFBoxCell (default reset to 0)": (0.7, 0.6),
+    "norse LIFCell": (0.4, 0.32), "norse IAFCell": (0.4, 0.4),
+    "sinabs LIF (MultiSpike)": (0.3, 0.38), "sinabs LIF (SingleSpike)": (0.17, 0.26),
+    "sinabs LIF (norm_input=False)": (0.2, 0.26), "sinabs IAF": (0.02, 0.05),
 }  # fmt: skip
 
 
 def measure(name: str) -> tuple[float, float, bool, float]:
     """``(float error, chip error, report.exact, reference spike total)`` for one case."""
     cases, run = {"snntorch": (_snn_cases, _snn_measure), "spikingjelly": (_sj_cases, _sj_measure),
-                  "rockpool": (_rp_cases, _rp_measure)}[name.split()[0]]  # fmt: skip
+                  "rockpool": (_rp_cases, _rp_measure), "norse": (_norse_cases, _norse_measure),
+                  "sinabs": (_sinabs_cases, _sinabs_measure)}[name.split()[0]]  # fmt: skip
     ref, graph, report = run(cases()[name])
     x = _x(0.3 if name.startswith("rockpool") else 0.25).astype(np.int64)
     ours = simulate_graph(graph, x)[graph.readout].sum(1)

@@ -173,12 +173,19 @@ def test_metadata_names_producer_and_discretization_and_user_overrides(tmp_path)
     from xylodeploy.interop.nir_conventions import resolve
 
     g = nir.NIRGraph(nodes={"i": nir.Input(input_type={"input": np.array([2])})}, edges=[],
-                     metadata={"producer": "sinabs 2.0"}, type_check=False)  # fmt: skip
+                     metadata={"producer": "norse 1.1"}, type_check=False)  # fmt: skip
     with pytest.raises(ConfigError, match="--dt"):
         resolve(g)
     conv = resolve(g, dt=1e-3)
-    assert (conv.producer, conv.discretization, conv.dt) == ("sinabs", "exact", 1e-3)
-    assert resolve(g, dt=1e-3, discretization="euler").discretization == "euler"
+    assert (conv.producer, conv.discretization, conv.dt, conv.file_dt) == ("norse", "euler", 1e-3, 1e-3)
+    assert resolve(g, dt=1e-3, discretization="exact").discretization == "exact"
+    g.metadata = {"producer": "sinabs 3.1"}  # counts taus in steps: no dt needed, the graph clock is said
+    conv = resolve(g)
+    assert (conv.producer, conv.discretization, conv.dt, conv.file_dt) == ("sinabs", "exact", 1e-3, 1.0)
+    assert any("taus count time steps" in m for m in conv.messages)
+    assert resolve(g, dt=5e-4).dt == 5e-4 and resolve(g, producer="rockpool", dt=1e-3).producer == "rockpool"
+    with pytest.raises(ConfigError, match="producer 'brian'"):
+        resolve(g, producer="brian")
     g.metadata = {"dt": 2e-3, "discretization": "exact"}
     assert (resolve(g).dt, resolve(g).discretization) == (2e-3, "exact")
 

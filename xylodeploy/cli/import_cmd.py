@@ -4,7 +4,7 @@ MODEL is, for torch-based sources (snntorch, spikingjelly, rockpool), either ``f
 (``name`` is a module object or a zero-argument factory returning one; the file is Python code and
 is executed: import only files you trust) or a file saved with ``torch.save(model)`` (a full pickled
 module: unpickling runs code, so it is loaded only with ``--trust-pickle``). For ``nir`` it is a NIR file
-(``--dt`` / ``--discretization`` as in `xylodeploy.interop.nir_conventions`). The output is a
+(``--dt`` / ``--discretization`` / ``--producer`` as in `xylodeploy.interop.nir_conventions`). The output is a
 `NetworkGraph` file (``.npz``); with ``--chip`` it is quantized and mapped instead and written as a ``.xylo``
 spec, and the float graph is compared with the chip on the example clips (or generated ones) layer by layer,
 with a loud warning naming the layer and the cause where the chip loses more than 10 %
@@ -25,6 +25,7 @@ import click
 from xylodeploy._optional import require
 from xylodeploy.chips import available_chips
 from xylodeploy.errors import ConfigError
+from xylodeploy.interop.nir_conventions import PRODUCERS
 from xylodeploy.interop.registry import IMPORTERS
 from xylodeploy.io.files import existing_file
 
@@ -100,6 +101,7 @@ def import_model(
     n_inputs: int | None,
     discretization: str | None = None,
     trust_pickle: bool = False,
+    producer: str | None = None,
 ) -> tuple[Any, Any]:
     """``(graph, report)`` for MODEL ``ref`` from framework ``source`` (through `IMPORTERS`)."""
     from xylodeploy.interop.registry import IMPORTERS, import_from
@@ -112,7 +114,9 @@ def import_model(
     model = load_torch_model(ref, source, trust_pickle) if entry.reads == "torch" else existing_file(ref, entry.reads)
     if hasattr(model, "eval"):
         model.eval()
-    return import_from(source, model, dt=dt, n_inputs=n_inputs, discretization=discretization)
+    return import_from(
+        source, model, dt=dt, n_inputs=n_inputs, discretization=discretization, producer=producer
+    )
 
 
 @click.command("import")
@@ -132,6 +136,12 @@ def import_model(
     type=click.Choice(("euler", "exact")),
     default=None,
     help="nir: forward-Euler or exact-exponential reading of the file (default: as its producer writes it)",
+)
+@click.option(
+    "--producer",
+    type=click.Choice(tuple(PRODUCERS)),
+    default=None,
+    help="nir: the library that wrote the file, when the file does not say (its discretisation, gains, units)",
 )
 @click.option("--n-inputs", type=int, default=None, help="input channels (default: the first linear layer's inputs)")
 @click.option("--chip", type=click.Choice(available_chips()), default=None, help="quantize and map for this chip")
@@ -158,6 +168,7 @@ def command(
     example_input: str | None,
     discretization: str | None,
     trust_pickle: bool,
+    producer: str | None,
 ) -> None:
     """Import MODEL (FILE.py:NAME, a torch.save'd module, or a NIR file) into xylodeploy.
 
@@ -172,9 +183,10 @@ def command(
     example = load_raster_npz(example_input, n_inputs)[0] if example_input else None
     if example is not None and n_inputs is None:
         n_inputs = int(example.shape[2])
-    if discretization is not None and "discretization" not in IMPORTERS[source].options:
-        raise ConfigError(f"--discretization applies to --from nir only (got --from {source})")
-    graph, report = import_model(model, source, dt, n_inputs, discretization, trust_pickle)
+    for opt, value in (("discretization", discretization), ("producer", producer)):
+        if value is not None and opt not in IMPORTERS[source].options:
+            raise ConfigError(f"--{opt} applies to --from nir only (got --from {source})")
+    graph, report = import_model(model, source, dt, n_inputs, discretization, trust_pickle, producer)
     click.echo(str(report))
     if chip is None:
         save_graph(graph, output, report)

@@ -61,7 +61,10 @@ def _decay(tau: np.ndarray, dt: float, where: str, exact: bool = False) -> np.nd
         return np.exp(-dt / tau)
     a = 1.0 - dt / tau
     if np.any(a < 0):
-        raise ConfigError(f"{where}: tau < dt ({tau.min():.3g} < {dt:.3g} s) is unstable under Euler at this dt")
+        raise ConfigError(
+            f"{where}: tau < dt ({tau.min():.3g} < {dt:.3g} s) is unstable under Euler at this dt (a file from "
+            "Norse's to_nir holds dt * tau: then give --producer norse)"
+        )
     return a
 
 
@@ -75,32 +78,41 @@ def _tau_mem(a_m: np.ndarray, dt: float, where: str, name: str, rep: ImportRepor
     return tau_mem
 
 
-def _membrane(kind: str, node: Any, n: int, dt: float, exact: bool, w: str) -> tuple[np.ndarray, ...]:
-    """``(a_m, gain on the input, bias)`` of the membrane (module docstring)."""
-    tau_m = _arr(getattr(node, "tau_mem", getattr(node, "tau", np.inf)), n, f"{w} tau")
+def _membrane(kind: str, node: Any, n: int, conv: Any, w: str) -> tuple[np.ndarray, ...]:
+    """``(a_m, gain on the input, bias)`` of the membrane in the producer's dialect (module docstring of
+    `xylodeploy.interop.nir_conventions`), per step ``d`` of the file's time unit."""
+    d, exact, rule = conv.file_dt, conv.discretization == "exact", conv.dialect.gain_rule(kind)
+    tau_m = conv.tau(_arr(getattr(node, "tau_mem", getattr(node, "tau", np.inf)), n, f"{w} tau"))
     r = _arr(node.r, n, f"{w} r")
-    if kind == "IF":  # dv/dt = r I: v += dt r I under either discretisation
-        return np.ones(n), r * dt, np.zeros(n)
+    if kind == "IF":  # dv/dt = r I: v += d r I under either discretisation ("r": v += r I)
+        return np.ones(n), r * (1.0 if rule == "r" else d), np.zeros(n)
     v_leak = _arr(node.v_leak, n, f"{w} v_leak")
-    a_m = _decay(tau_m, dt, w, exact)
-    if exact:
-        return a_m, r * dt / (tau_m * a_m), v_leak * dt / (tau_m * a_m)
-    return a_m, r * dt / tau_m, v_leak * dt / tau_m
+    a_m = _decay(tau_m, d, w, exact)
+    if rule == "nir":
+        g_m = r * d / (tau_m * a_m) if exact else r * d / tau_m
+    else:
+        g_m = r * (1.0 - a_m) if rule == "zoh" else r
+    return a_m, g_m, g_m * v_leak / np.where(r == 0, 1.0, r)
 
 
 def _neuron(name: str, node: Any, n: int, conv: Any, rep: ImportReport) -> tuple[dict, np.ndarray]:
     """Population parameters and the per-neuron input scale of one NIR neuron node."""
     kind, meta = type(node).__name__, dict(getattr(node, "metadata", {}) or {}).get(_TAG, {})
-    w, dt, exact = f"node '{name}' ({kind})", conv.dt, conv.discretization == "exact"
-    a_m, k_m, bias = _membrane(kind, node, n, dt, exact, w)
+    w, dt, exact = f"node '{name}' ({kind})", conv.file_dt, conv.discretization == "exact"
+    a_m, k_m, bias = _membrane(kind, node, n, conv, w)
+    if kind in conv.dialect.notes:
+        text, certain = conv.dialect.notes[kind]
+        rep.note(name, f"{conv.producer}: {text}", exact=certain)
     if kind in ("CubaLIF", "CubaLI"):
-        tau_s = _arr(node.tau_syn, n, f"{w} tau_syn")
+        tau_s = conv.tau(_arr(node.tau_syn, n, f"{w} tau_syn"))
         a_s, w_in = _decay(tau_s, dt, w, exact), _arr(node.w_in, n, f"{w} w_in")
         if np.any(a_s <= 0):
             raise ConfigError(f"{w}: tau_syn == dt leaves no synaptic memory; not representable")
         tau_syn = tau_from_decay(a_s, dt, f"{w} tau_syn")
-        scale = k_m * w_in if exact else k_m * w_in * dt / tau_s / a_s
-    elif kind == "LI" and exact:  # v = a (v + c I): the graph's synapse, a memoryless membrane
+        rule = conv.dialect.synapse_gain
+        g_s = np.ones(n) if rule == "unit" else w_in if exact or rule == "w_in" else w_in * dt / tau_s
+        scale = k_m * g_s if exact else k_m * g_s / a_s
+    elif kind == "LI" and exact and conv.dialect.li_adds_first:  # v = a (v + c I): the graph's synapse, a memoryless membrane
         tau_syn, scale = tau_from_decay(a_m, dt, f"{w} tau"), k_m
         bias, a_m = bias * a_m / (1.0 - a_m), np.zeros(n)
         if np.any(bias):
@@ -115,21 +127,27 @@ def _neuron(name: str, node: Any, n: int, conv: Any, rep: ImportReport) -> tuple
         rep.note(name, f"{kind} has no spikes -> membrane readout (unreachable threshold; read vmem_out)")
         rep.readout = "vmem"
     else:
-        default_max = 2**16 if conv.producer == "rockpool" else 1  # rockpool's LIFTorch: 65536 per step
         params = {
             "threshold": _arr(node.v_threshold, n, f"{w} v_threshold"),
-            "max_spikes": int(meta.get("max_spikes", default_max)),
+            "max_spikes": int(meta.get("max_spikes", conv.dialect.max_spikes)),
         }
-        if conv.producer == "rockpool" and "max_spikes" not in meta:
-            rep.note(name, "spikes per step not in the file: rockpool's LIFTorch default 65536 assumed (a net "
-                     "built with max_spikes_per_dt, e.g. SynNet's 31 hidden / 1 readout, spikes differently)",
-                     exact=False)  # fmt: skip
-        if meta.get("reset") != "subtract":
-            if conv.producer == "rockpool":
-                rep.note(name, "rockpool's LIFTorch resets by subtraction, as the graph does")
-            else:
-                rep.note(name, "NIR resets v to v_reset; the graph subtracts the threshold", exact=False)
+        _spike_notes(name, meta, conv, rep)
     return {"tau_mem": tau_mem, "tau_syn": tau_syn, "bias": bias, **params}, scale
+
+
+def _spike_notes(name: str, meta: dict, conv: Any, rep: ImportReport) -> None:
+    """Say how many spikes per step and which reset were assumed where the file does not record them."""
+    who = conv.producer or "NIR"
+    if conv.dialect.max_spikes > 1 and "max_spikes" not in meta:
+        rep.note(name, f"spikes per step not in the file: {who}'s default of up to {conv.dialect.max_spikes} "
+                 "assumed (e.g. rockpool's SynNet caps 31 hidden / 1 readout; sinabs' SingleSpike emits 1)",
+                 exact=False)  # fmt: skip
+    if meta.get("reset") == "subtract":
+        return
+    if conv.dialect.reset == "subtract":
+        rep.note(name, f"{who} resets by subtraction by default (not recorded in the file), as the graph does")
+    else:
+        rep.note(name, f"{who} resets v to v_reset; the graph subtracts the threshold", exact=False)
 
 
 def _numpy_graph(g: Any) -> Any:
@@ -191,12 +209,18 @@ def _unsupported(g: Any) -> None:
 
 
 def from_nir(
-    source: Any, *, dt: float | None = None, discretization: str | None = None, name: str = "nir"
+    source: Any,
+    *,
+    dt: float | None = None,
+    discretization: str | None = None,
+    producer: str | None = None,
+    name: str = "nir",
 ) -> tuple[NetworkGraph, ImportReport]:
     """Translate a NIR graph (a ``nir.NIRGraph`` or a file path) into a `NetworkGraph`.
 
-    ``dt`` and ``discretization`` ("euler" | "exact") override what the file says (see
-    `xylodeploy.interop.nir_conventions.resolve`, which raises when no ``dt`` can be found).
+    ``producer`` (a key of `nir_conventions.PRODUCERS`), ``dt`` and ``discretization`` ("euler" |
+    "exact") override what the file says (see `xylodeploy.interop.nir_conventions.resolve`, which raises
+    when no ``dt`` can be found).
     """
     from xylodeploy.interop.nir_boundary import check_nir_file, checked_nir_graph
     from xylodeploy.interop.nir_conventions import resolve
@@ -206,10 +230,10 @@ def from_nir(
     g = read_nir(check_nir_file(source), rep) if isinstance(source, (str, os.PathLike)) else _numpy_graph(source)
     _unsupported(g)
     g = checked_nir_graph(g, dt)  # structure, shapes, finite values, dt range (interop/nir_boundary.py)
-    conv = resolve(g, dt, discretization)
+    conv = resolve(g, dt, discretization, producer)
     for msg in conv.messages:
         rep.note("file", msg)
-    dt = conv.dt
+    dt = conv.file_dt  # the file's own time unit; the graph's clock is set at the end
     inputs = [k for k, v in g.nodes.items() if isinstance(v, nir.Input)]
     if len(inputs) != 1:
         raise ConfigError(f"NIR graph: {len(inputs)} Input nodes, expected exactly one")
@@ -239,8 +263,17 @@ def from_nir(
             s = _resolve(g, src, alias, chain, sizes, dt, rep)
             conns.append(Connection(s, k, w * scales[k][None, :]))
     readout = _readout(g, neurons)
-    pops = _fix_li(chain.pops, conns, g, readout)
+    pops = _reclock(_fix_li(chain.pops, conns, g, readout), conv.dt)
     return NetworkGraph(n_in, tuple(pops), tuple(chain.conns + conns), readout, name), rep
+
+
+def _reclock(pops: list[LIFPopulation], dt: float) -> list[LIFPopulation]:
+    """Populations built in the file's time unit (time steps for sinabs, Lava) on the graph's clock ``dt``
+    [s]: every tau scales with the step, so every per-step decay stays as it is."""
+    return [
+        p if p.dt == dt else p.replace(tau_mem=p.tau_mem * dt / p.dt, tau_syn=p.tau_syn * dt / p.dt, dt=dt)
+        for p in pops
+    ]
 
 
 def _weight_nodes(g: Any, neurons: list[str]) -> dict[str, list[tuple[str, np.ndarray, np.ndarray | None]]]:

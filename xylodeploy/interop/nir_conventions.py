@@ -1,22 +1,45 @@
-"""Which discretisation and time step a NIR file means: its producer, its metadata, or the user.
+"""Which discretisation, time unit and gains a NIR file means: its producer, its metadata, or the user.
 
-NIR neurons are continuous-time; producers discretise them differently (per step ``dt``):
+NIR neurons are continuous-time; producers discretise them differently. Per step of ``d`` (the step in
+the file's own time unit: ``dt`` seconds, or 1 where the producer counts taus in time steps), with
+decay ``a`` (``euler``: ``a = 1 - d/tau``; ``exact``: ``a = exp(-d/tau)``)::
 
-* ``euler`` (forward Euler; snnTorch, SpikingJelly, Norse, Lava): decay ``a = 1 - dt/tau``, input
-  gain ``dt/tau`` times ``r`` (membrane) and ``w_in`` (synapse); snnTorch writes ``r = tau/dt`` with
-  its fixed ``dt = 1e-4`` (so ``beta v + I``).
-* ``exact`` (exact exponential; rockpool, sinabs): decay ``a = exp(-dt/tau)``; a synapse and an ``LI``
-  add their input then decay (``x = a (x + c I)``), a spiking membrane adds after the decay
-  (``v = a v + c syn``), with gain ``c = r dt / (tau a)`` (``= 1`` for rockpool, which writes
-  ``r = tau exp(-dt/tau) / dt``) and ``w_in`` on the synapse.
+    synapse   euler: syn[t] = a_s syn[t-1] + g_s I[t]     exact: syn[t] = a_s (syn[t-1] + g_s I[t])
+    membrane  v[t] = a_m v[t-1] + g_m (r syn[t] + v_leak) / r          (spiking neurons add after the decay)
 
-`resolve` decides, in this order: the user's ``discretization`` / ``dt``; the graph's metadata
-(``dt``, ``discretization``, a producer name under ``producer``/``source``/``framework``/...); the
-producer recognised from node names (rockpool's ``*_LIFTorch``), from snnTorch's ``r = tau/dt``
+with the gains of one `Dialect`: the synapse's ``g_s`` is ``w_in d/tau_syn`` (``nir`` rule, Euler),
+``w_in`` (``nir`` rule, exact; ``w_in`` rule: Norse's LIFCell adds its input unscaled); the membrane's
+``g_m`` is ``r d/tau`` (``nir``, Euler; IF: ``r d``), ``r d/(tau a)`` (``nir``, exact: rockpool writes
+``r = tau exp(-d/tau)/d`` so that ``g_m = 1``), ``(1 - a) r`` (``zoh``: sinabs' LIF with its default
+``norm_input``) or ``r`` (``r``: sinabs' ExpLeak and IAF, Norse's IAF, Lava's CUBA neuron).
+
+Producers (`PRODUCERS`; measured against their own forward passes in the tests unless said):
+
+* snnTorch, SpikingJelly: Euler, NIR's gains, seconds (snnTorch writes ``r = tau/dt`` at its fixed
+  ``dt = 1e-4``); snnTorch resets by subtraction by default, SpikingJelly to ``v_reset``.
+* Norse 1.1 (``to_nir``): Euler; no ``dt`` in the file (Norse's default is 1 ms) and every tau written
+  as ``dt / tau_inv = dt * tau`` (so read as ``tau = value / dt``; Norse's own ``from_nir`` reads it
+  as ``tau`` and does not give back the network it exported); ``LIFCell`` ->
+  ``CubaLIF`` whose synapse adds ``w_in I`` unscaled, ``IAFCell`` -> ``IF`` adding ``r I``; resets to
+  ``v_reset`` (LIFBoxCell may subtract; the file does not say).
+* sinabs (``to_nir``): exact decay, taus in time steps, LIF input scaled by ``1 - a`` (``norm_input``),
+  ExpLeak and IAF unscaled, ``MultiSpike`` (many spikes per step) and subtraction by default.
+* rockpool: exact decay, seconds, ``LI`` adds then decays, up to 65536 spikes per step, subtraction.
+* Lava: Euler in time steps, the CUBA neuron ``i = (1 - 1/tau_syn) i + W x``, ``v = (1 - 1/tau_mem) v + i``
+  (gains 1, ``w_in`` and ``r`` unused, as lava-dl's ``nir_to_lavadl_net`` reads a file), reset to 0.
+  ``lava_netx``: files from lava-dl's netx -> NIR converter, which writes ``tau = 1 / iDecay`` with
+  iDecay in Loihi's 12-bit units (``tau`` steps = 4096 x the value). Both follow lava-dl's source; not
+  tested against Lava's own code here (lava-nc needs Python < 3.11; lava-dl is not on PyPI).
+
+`resolve` decides, in this order: the user's ``producer`` / ``discretization`` / ``dt``; the graph's
+metadata (``dt``, ``discretization``, a producer name under ``producer``/``source``/``framework``/...);
+the producer recognised from node names (rockpool's ``*_LIFTorch``), from snnTorch's ``r = tau/dt``
 signature at its fixed ``dt = 1e-4`` or from rockpool's ``r = tau exp(-dt/tau)/dt`` signature, with
-``dt`` solved from ``r`` (``dt = tau/r`` for Euler, ``dt = tau W(1/r)`` for rockpool's
-exact convention, W = Lambert W) when every neuron agrees. Otherwise no ``dt``: a `ConfigError` asks
-for one. Every decision that was not given explicitly is returned as a loud message.
+``dt`` solved from ``r`` (``dt = tau/r`` for Euler, ``dt = tau W(1/r)`` for rockpool's exact
+convention, W = Lambert W) when every neuron agrees. A producer that counts in time steps gets the
+graph's clock from ``dt`` (default 1 ms, said; the decays do not depend on it). Otherwise no ``dt``: a
+`ConfigError` asks for one. Every decision that was not given explicitly is returned as a loud message,
+and a file whose numbers match a known producer's signature that was not named says so.
 """
 
 from __future__ import annotations
@@ -29,34 +52,94 @@ import numpy as np
 from xylodeploy.errors import ConfigError
 
 DISCRETIZATIONS: tuple[str, ...] = ("euler", "exact")
-PRODUCERS: dict[str, str] = {
-    "snntorch": "euler", "spikingjelly": "euler", "norse": "euler", "lava": "euler", "xylodeploy": "euler",
-    "rockpool": "exact", "sinabs": "exact",
-}  # fmt: skip
 SNNTORCH_DT = 1e-4  # the time step snnTorch's export_to_nir always writes (r = tau/dt)
-_META_KEYS = ("producer", "source", "framework", "generator", "library", "exporter", "software")
-_NAME_HINTS = {
-    "rockpool": ("LIFTorch", "LinearTorch", "ExpSynTorch", "LIFNeuronTorch"),
-    "sinabs": ("IAFSqueeze", "LIFSqueeze", "ExpLeak"),
-    "spikingjelly": ("LIFNode", "IFNode"),
-    "norse": ("LIFBoxCell", "LIFCell", "LICell"),
-}
+STEP_CLOCK_DT = 1e-3  # graph clock [s] for producers that count taus in steps, unless --dt says otherwise
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How one producer discretises NIR's neurons (module docstring)."""
+
+    discretization: str = "euler"
+    synapse_gain: str = "nir"  # "nir" | "w_in" (w_in only) | "unit" (1: Lava ignores w_in)
+    membrane_gain: dict[str, str] = field(default_factory=dict)  # node kind -> "nir" | "zoh" | "r"
+    time_unit: str = "s"  # "s" | "steps" | "s*dt" (Norse 1.1: dt * tau, s^2) | "loihi" (1/4096 step)
+    reset: str = "value"  # on a spike: "value" (to v_reset) | "subtract" (the chip's)
+    max_spikes: int = 1  # spikes per step its neurons can emit when the file does not say
+    li_adds_first: bool = True  # an exact LI adds its input, then decays (rockpool's ExpSyn; not sinabs)
+    tested: bool = True  # checked against the producer's own exporter and forward pass
+    notes: dict[str, tuple[str, bool]] = field(default_factory=dict)  # node kind -> (what is read so, certain?)
+
+    def gain_rule(self, kind: str) -> str:
+        """The membrane gain rule of node kind ``kind`` ("nir" unless the producer differs)."""
+        return self.membrane_gain.get(kind, "nir")
+
+
+NIR_SPEC = Dialect()  # a file that does not say who wrote it: NIR's own equations, forward Euler
+PRODUCERS: dict[str, Dialect] = {
+    "snntorch": Dialect(reset="subtract"),
+    "spikingjelly": Dialect(),
+    "norse": Dialect(
+        synapse_gain="w_in", membrane_gain={"IF": "r"}, time_unit="s*dt",
+        notes={"CubaLIF": ("synapse adds w_in I unscaled, as Norse's LIFCell does (its to_nir writes w_in = 1)", True),
+               "IF": ("adds r I per step, as Norse's IAFCell does", True)},
+    ),
+    "lava": Dialect(synapse_gain="unit", membrane_gain={"CubaLIF": "r", "LIF": "r"}, time_unit="steps", tested=False),
+    "lava_netx": Dialect(synapse_gain="unit", membrane_gain={"CubaLIF": "r", "LIF": "r"}, time_unit="loihi",
+                         tested=False),
+    "rockpool": Dialect("exact", reset="subtract", max_spikes=2**16),
+    "sinabs": Dialect(
+        "exact", membrane_gain={"LIF": "zoh", "LI": "r", "IF": "r"}, time_unit="steps", reset="subtract",
+        max_spikes=2**16, li_adds_first=False,
+        notes={"LIF": ("input scaled by 1 - a as sinabs' LIF with its default norm_input=True (the file does "
+                       "not record it; for norm_input=False give --producer sinabs_no_norm)", False),
+               "LI": ("input unscaled as sinabs' ExpLeak with its default norm_input=False (not in the file)",
+                      False)},
+    ),
+    "sinabs_no_norm": Dialect(
+        "exact", membrane_gain={"LIF": "r", "LI": "r", "IF": "r"}, time_unit="steps", reset="subtract",
+        max_spikes=2**16, li_adds_first=False,
+        notes={"LIF": ("input unscaled, as sinabs' LIF built with norm_input=False", True)},
+    ),
+    "xylodeploy": Dialect(reset="subtract"),
+}  # fmt: skip
 
 
 @dataclass
 class Convention:
-    """How to read one NIR graph: producer (or None), discretisation, dt [s], loud messages."""
+    """How to read one NIR graph: producer (or None), its dialect, the discretisation, the graph's
+    ``dt`` [s], the step ``file_dt`` in the file's time unit (``dt``, or 1 for time steps), loud messages."""
 
     producer: str | None
     discretization: str
     dt: float
     messages: list[str] = field(default_factory=list)
+    dialect: Dialect = NIR_SPEC
+    file_dt: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.file_dt = self.file_dt or self.dt
+
+    def tau(self, values: np.ndarray) -> np.ndarray:
+        """Time constants of the file in the unit of ``file_dt`` (Norse's ``dt * tau`` divided by ``dt``;
+        lava-dl netx's ``1 / iDecay``, with iDecay in Loihi's 12-bit units, times 4096 steps)."""
+        unit = self.dialect.time_unit
+        return values / self.dt if unit == "s*dt" else values * 4096.0 if unit == "loihi" else values
+
+
+_META_KEYS = ("producer", "source", "framework", "generator", "library", "exporter", "software")
+_NAME_HINTS = {
+    "rockpool": ("LIFTorch", "LinearTorch", "ExpSynTorch", "LIFNeuronTorch"),
+    "sinabs": ("IAFSqueeze", "LIFSqueeze", "ExpLeak"),
+    "spikingjelly": ("LIFNode", "IFNode"),
+    "norse": ("LIFBoxCell", "LIFCell", "LICell", "IAFCell"),
+}
 
 
 def _meta_producer(meta: dict) -> str | None:
     for key in _META_KEYS:
         value = str(meta.get(key, "")).lower()
-        for name in PRODUCERS:
+        for name in sorted(PRODUCERS, key=len, reverse=True):  # "sinabs_no_norm" before "sinabs"
             if name in value:
                 return name
     return None
@@ -114,35 +197,83 @@ def recognise(g: Any) -> tuple[str | None, str]:
     return None, ""
 
 
-def resolve(g: Any, dt: float | None = None, discretization: str | None = None) -> Convention:
-    """The `Convention` for graph ``g`` (module docstring); ConfigError when no dt can be found."""
-    meta = dict(g.metadata or {})
-    producer, how = recognise(g)
-    msgs = [f"producer: {producer} ({how})"] if producer else ["producer: not stated in the file"]
-    disc = discretization or str(meta.get("discretization", "")).lower() or None
+def _ones(v: Any, attr: str) -> bool:
+    return bool(np.allclose(np.asarray(getattr(v, attr, 1.0), dtype=np.float64), 1.0))
+
+
+def signature_hints(g: Any) -> list[str]:
+    """What an unnamed file's numbers suggest about who wrote it (Norse's and sinabs' exporters write
+    neither a producer nor a dt, and each reads some of NIR's equations its own way)."""
+    hints = []
+    kinds = {type(v).__name__: v for v in g.nodes.values()}
+    cuba = [v for v in g.nodes.values() if type(v).__name__ == "CubaLIF"]
+    if cuba and all(_ones(v, "r") and _ones(v, "w_in") for v in cuba):
+        hints.append("CubaLIF with r = 1 and w_in = 1 is how Norse's to_nir writes its LIFCell, whose synapse "
+                     "adds the input unscaled: if Norse wrote this file, give --producer norse")  # fmt: skip
+    if "IF" in kinds and all(_ones(v, "r") for v in g.nodes.values() if type(v).__name__ == "IF"):
+        hints.append("IF with r = 1 adds r dt per input under NIR's equations, r per input as Norse, sinabs "
+                     "and Lava run it: name the producer with --producer")  # fmt: skip
+    tau, r = _neuron_params(g)
+    if tau.size and np.allclose(r, 1.0) and np.all(tau >= 1.0):
+        hints.append(f"time constants of {np.min(tau):g}..{np.max(tau):g} look like counts of time steps "
+                     "(sinabs and Lava write them so): if so, give --producer sinabs or --producer lava")  # fmt: skip
+    return hints
+
+
+def _discretization(meta: dict, producer: str | None, dialect: Dialect, given: str | None, msgs: list) -> str:
+    disc = given or str(meta.get("discretization", "")).lower() or None
     if disc is None:
-        disc = PRODUCERS.get(producer or "", "euler")
-        msgs.append(
-            f"discretization: {disc} ({'as ' + producer + ' writes it' if producer else 'default; unknown producer'}"
-            "; choose with --discretization euler|exact)"
-        )
+        disc = dialect.discretization
+        how = f"as {producer} writes it" if producer else "NIR's equations; producer unknown"
+        msgs.append(f"discretization: {disc} ({how}; choose with --discretization euler|exact)")
     if disc not in DISCRETIZATIONS:
         raise ConfigError(f"NIR discretization '{disc}': expected one of {', '.join(DISCRETIZATIONS)}")
+    return disc
+
+
+def _dt(g: Any, meta: dict, dt: float | None, disc: str, dialect: Dialect, msgs: list) -> float:
+    """The graph's dt [s]: given, the file's, the step clock, or solved from ``r`` (module docstring)."""
     if dt is not None and meta.get("dt") is not None:
         msgs.append(f"dt: {dt:g} s as given (the file says {float(np.asarray(meta['dt']).reshape(-1)[0]):g} s)")
     elif dt is None and meta.get("dt") is not None:
         dt = float(np.asarray(meta["dt"]).reshape(-1)[0])
+    elif dt is None and dialect.time_unit in ("steps", "loihi"):
+        dt = STEP_CLOCK_DT
+        msgs.append(f"dt: taus count time steps; graph clock {dt:g} s per step assumed (--dt sets it; the "
+                    "decays do not depend on it)")  # fmt: skip
     elif dt is None:
         dt = dt_from_r(g, disc)
         if dt is None:
+            hints = "".join(f"; {h}" for h in signature_hints(g))
             raise ConfigError(
                 "NIR file: no 'dt' in its metadata and none can be derived from its neurons' r; give the "
-                "time step its producer used with --dt (e.g. --dt 1e-3)"
+                f"time step its producer used with --dt (e.g. --dt 1e-3; Norse's default){hints}"
             )
         msgs.append(f"dt: {dt:.6g} s derived from the neurons' r ({disc} convention); override with --dt")
     if not (np.isfinite(dt) and dt > 0):
         raise ConfigError(f"NIR dt must be a positive number of seconds, got {dt}")
-    return Convention(producer, disc, float(dt), msgs)
+    return float(dt)
 
 
-__all__ = ["Convention", "DISCRETIZATIONS", "PRODUCERS", "dt_from_r", "recognise", "resolve"]
+def resolve(
+    g: Any, dt: float | None = None, discretization: str | None = None, producer: str | None = None
+) -> Convention:
+    """The `Convention` for graph ``g`` (module docstring); ConfigError when no dt can be found."""
+    meta = dict(g.metadata or {})
+    if producer is not None and producer not in PRODUCERS:
+        raise ConfigError(f"NIR producer '{producer}': expected one of {', '.join(PRODUCERS)}")
+    found, how = (producer, "as given") if producer else recognise(g)
+    msgs = [f"producer: {found} ({how})"] if found else ["producer: not stated in the file"]
+    dialect = PRODUCERS.get(found or "", NIR_SPEC)
+    if found and not dialect.tested:
+        msgs.append(f"{found}'s conventions follow its documented neuron model, not checked against its own code")
+    if not found:
+        msgs += [f"possible producer: {h}" for h in signature_hints(g)]
+    disc = _discretization(meta, found, dialect, discretization, msgs)
+    dt = _dt(g, meta, dt, disc, dialect, msgs)
+    file_dt = 1.0 if dialect.time_unit in ("steps", "loihi") else dt
+    return Convention(found, disc, dt, msgs, dialect, file_dt)
+
+
+__all__ = ["Convention", "DISCRETIZATIONS", "Dialect", "NIR_SPEC", "PRODUCERS", "dt_from_r", "recognise", "resolve",
+           "signature_hints"]  # fmt: skip

@@ -33,7 +33,7 @@ IMPORTERS: dict[str, Importer] = {
     ),
     "rockpool": Importer(module="xylodeploy.interop.rockpool", function="from_rockpool"),
     "nir": Importer(module="xylodeploy.interop.nir", function="from_nir", reads="NIR file",
-                    options=("dt", "discretization")),
+                    options=("dt", "discretization", "producer")),
 }  # fmt: skip
 
 
