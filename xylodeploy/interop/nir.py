@@ -62,8 +62,8 @@ def _decay(tau: np.ndarray, dt: float, where: str, exact: bool = False) -> np.nd
     a = 1.0 - dt / tau
     if np.any(a < 0):
         raise ConfigError(
-            f"{where}: tau < dt ({tau.min():.3g} < {dt:.3g} s) is unstable under Euler at this dt (a file from "
-            "Norse's to_nir holds dt * tau: then give --producer norse)"
+            f"{where}: tau < dt ({tau.min():.3g} < {dt:.3g}) is unstable under Euler at this dt (Norse's to_nir "
+            "writes dt * tau: --producer norse; lava-dl's netx converter 1/iDecay: --producer lava_netx)"
         )
     return a
 
@@ -262,7 +262,7 @@ def from_nir(
         for src, w, _ in weights[k]:
             s = _resolve(g, src, alias, chain, sizes, dt, rep)
             conns.append(Connection(s, k, w * scales[k][None, :]))
-    readout = _readout(g, neurons)
+    readout = _readout(g, neurons, rep)
     pops = _reclock(_fix_li(chain.pops, conns, g, readout), conv.dt)
     return NetworkGraph(n_in, tuple(pops), tuple(chain.conns + conns), readout, name), rep
 
@@ -316,7 +316,14 @@ def _resolve(g: Any, src: str, alias: dict, chain: Chain, sizes: dict, dt: float
     return chain.src
 
 
-def _readout(g: Any, neurons: list[str]) -> str:
+def _readout(g: Any, neurons: list[str], rep: ImportReport) -> str:
+    """The neuron node feeding the Output; without an Output node (lava-dl's converter writes none), the one
+    neuron node that feeds nothing (said)."""
+    if not any(type(v).__name__ == "Output" for v in g.nodes.values()):
+        sinks = [k for k in neurons if not any(s == k for s, _ in g.edges)]
+        if len(sinks) == 1:
+            rep.note(sinks[0], "no Output node in the file: this last neuron node is the readout")
+            return sinks[0]
     feeding = [s for s, t in g.edges if type(g.nodes[t]).__name__ == "Output" and s in neurons]
     if len(feeding) != 1:
         raise ConfigError(f"NIR graph: {len(feeding)} neuron nodes feed the Output, expected exactly one")

@@ -27,9 +27,10 @@ Producers (`PRODUCERS`; measured against their own forward passes in the tests u
 * rockpool: exact decay, seconds, ``LI`` adds then decays, up to 65536 spikes per step, subtraction.
 * Lava: Euler in time steps, the CUBA neuron ``i = (1 - 1/tau_syn) i + W x``, ``v = (1 - 1/tau_mem) v + i``
   (gains 1, ``w_in`` and ``r`` unused, as lava-dl's ``nir_to_lavadl_net`` reads a file), reset to 0.
-  ``lava_netx``: files from lava-dl's netx -> NIR converter, which writes ``tau = 1 / iDecay`` with
-  iDecay in Loihi's 12-bit units (``tau`` steps = 4096 x the value). Both follow lava-dl's source; not
-  tested against Lava's own code here (lava-nc needs Python < 3.11; lava-dl is not on PyPI).
+  Follows lava-dl's NIR reader; not run against it (lava-nc needs Python < 3.11). ``lava_netx``: files
+  from lava-dl's netx -> NIR converter (an unmerged lava-dl branch), which writes ``tau = 1 / iDecay``
+  with iDecay in Loihi's 12-bit units (``tau`` steps = 4096 x the value): checked against slayer's own
+  CUBA dynamics where lava-dl is importable (it is not on PyPI, so not in CI).
 
 `resolve` decides, in this order: the user's ``producer`` / ``discretization`` / ``dt``; the graph's
 metadata (``dt``, ``discretization``, a producer name under ``producer``/``source``/``framework``/...);
@@ -85,8 +86,7 @@ PRODUCERS: dict[str, Dialect] = {
                "IF": ("adds r I per step, as Norse's IAFCell does", True)},
     ),
     "lava": Dialect(synapse_gain="unit", membrane_gain={"CubaLIF": "r", "LIF": "r"}, time_unit="steps", tested=False),
-    "lava_netx": Dialect(synapse_gain="unit", membrane_gain={"CubaLIF": "r", "LIF": "r"}, time_unit="loihi",
-                         tested=False),
+    "lava_netx": Dialect(synapse_gain="unit", membrane_gain={"CubaLIF": "r", "LIF": "r"}, time_unit="loihi"),
     "rockpool": Dialect("exact", reset="subtract", max_spikes=2**16),
     "sinabs": Dialect(
         "exact", membrane_gain={"LIF": "zoh", "LI": "r", "IF": "r"}, time_unit="steps", reset="subtract",
@@ -210,6 +210,10 @@ def signature_hints(g: Any) -> list[str]:
     if cuba and all(_ones(v, "r") and _ones(v, "w_in") for v in cuba):
         hints.append("CubaLIF with r = 1 and w_in = 1 is how Norse's to_nir writes its LIFCell, whose synapse "
                      "adds the input unscaled: if Norse wrote this file, give --producer norse")  # fmt: skip
+    if cuba and all(_ones(v, "r") and np.allclose(np.asarray(v.w_in, float), np.asarray(v.tau_syn, float))
+                    for v in cuba):  # fmt: skip
+        hints.append("CubaLIF with r = 1 and w_in = tau_syn is how lava-dl's netx converter writes a Loihi CUBA "
+                     "neuron: if it wrote this file, give --producer lava_netx")  # fmt: skip
     if "IF" in kinds and all(_ones(v, "r") for v in g.nodes.values() if type(v).__name__ == "IF"):
         hints.append("IF with r = 1 adds r dt per input under NIR's equations, r per input as Norse, sinabs "
                      "and Lava run it: name the producer with --producer")  # fmt: skip
