@@ -1,6 +1,7 @@
 """Cross-framework layer tests: models built with snnTorch / SpikingJelly / rockpool / Norse / sinabs' own
-modules, run by those libraries' own forward passes (Norse and sinabs models through their own ``to_nir``), imported with xylodeploy and compared spike count for spike count on the
-same rasters (float graph), and on the chip (quantised spec on the reference simulator).
+modules, run by those libraries' own forward passes (Norse and sinabs models through their own ``to_nir``),
+imported with xylodeploy and compared spike count for spike count on the same rasters (float graph), and on
+the chip (quantised spec on the reference simulator).
 
     error = sum |n_ours - n_theirs| / sum n_theirs     (readout spike counts per clip and neuron)
 

@@ -100,3 +100,40 @@ def test_in_memory_graph_with_torch_tensor_parameters_imports_like_numpy(tmp_pat
     assert any(
         isinstance(getattr(n, f.name), torch.Tensor) for n in graph.nodes.values() for f in dataclasses.fields(n)
     )
+
+
+def _lif(n: int):
+    return nir.LIF(tau=np.full(n, 5e-3), r=np.full(n, 5.0), v_leak=np.zeros(n), v_threshold=np.ones(n))
+
+
+def test_a_nested_subgraph_imports_as_its_flat_equivalent(tmp_path):
+    """NIR subgraphs (a recurrent layer written as its own NIRGraph) are inlined: same graph, same spikes."""
+    rng = np.random.default_rng(0)
+    w1, wr, w2 = rng.normal(0, 1, (6, 8)), rng.normal(0, 0.3, (6, 6)), rng.normal(0, 1, (3, 6))
+
+    def io(n: int, kind: str):
+        return nir.Input(input_type={"input": np.array([n])}) if kind == "in" else \
+            nir.Output(output_type={"output": np.array([n])})  # fmt: skip
+
+    flat = nir.NIRGraph(
+        nodes={"input": io(8, "in"), "w1": nir.Linear(weight=w1), "rec.lif": _lif(6), "rec.w": nir.Linear(weight=wr),
+               "w2": nir.Linear(weight=w2), "out": _lif(3), "output": io(3, "out")},
+        edges=[("input", "w1"), ("w1", "rec.lif"), ("rec.lif", "rec.w"), ("rec.w", "rec.lif"), ("rec.lif", "w2"),
+               ("w2", "out"), ("out", "output")], metadata={"dt": 1e-3}, type_check=False)  # fmt: skip
+    sub = nir.NIRGraph(
+        nodes={"input": io(6, "in"), "lif": _lif(6), "w": nir.Linear(weight=wr), "output": io(6, "out")},
+        edges=[("input", "lif"), ("lif", "w"), ("w", "lif"), ("lif", "output")], type_check=False)  # fmt: skip
+    nested = nir.NIRGraph(
+        nodes={"input": io(8, "in"), "w1": nir.Linear(weight=w1), "rec": sub, "w2": nir.Linear(weight=w2),
+               "out": _lif(3), "output": io(3, "out")},
+        edges=[("input", "w1"), ("w1", "rec"), ("rec", "w2"), ("w2", "out"), ("out", "output")],
+        metadata={"dt": 1e-3}, type_check=False)  # fmt: skip
+    nir.write(tmp_path / "nested.nir", nested)
+    x = (rng.random((2, 50, 8)) < 0.3).astype(float)
+    want = simulate_graph(from_nir(flat)[0], x)["out"]
+    assert want.sum() > 50
+    for source in (nested, tmp_path / "nested.nir"):
+        g, _ = from_nir(source)
+        assert g.sizes == {"rec.lif": 6, "out": 3}
+        assert ("rec.lif", "rec.lif") in [(c.source, c.target) for c in g.connections]  # the recurrence
+        np.testing.assert_array_equal(simulate_graph(g, x)["out"], want)

@@ -114,9 +114,7 @@ def import_model(
     model = load_torch_model(ref, source, trust_pickle) if entry.reads == "torch" else existing_file(ref, entry.reads)
     if hasattr(model, "eval"):
         model.eval()
-    return import_from(
-        source, model, dt=dt, n_inputs=n_inputs, discretization=discretization, producer=producer
-    )
+    return import_from(source, model, dt=dt, n_inputs=n_inputs, discretization=discretization, producer=producer)
 
 
 @click.command("import")

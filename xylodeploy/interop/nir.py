@@ -18,8 +18,9 @@ synapse with a memoryless membrane, exactly), NIR resets to ``v_reset`` while th
 threshold (exact for files written by `to_nir`, which record it), an ``Affine`` bias through a synapse
 becomes its steady-state neuron bias. ``Delay`` nodes become relay populations (uniform whole-step
 delays only); ``Flatten`` passes through. Supported layout: Input -> [Delay|Flatten] -> Linear/Affine ->
-neuron, any number of weight nodes into a neuron (summed), recurrent weights allowed. Every node with no
-Xylo equivalent is listed at once, by name and type.
+neuron, any number of weight nodes into a neuron (summed), recurrent weights allowed; nested subgraphs are
+inlined first (`xylodeploy.interop.nir_flatten`). Every node with no Xylo equivalent is listed at once, by
+name and type.
 
 `to_nir` writes one ``CubaLIF`` per population (r = tau_mem/dt, w_in = tau_syn/dt so that
 ``k_m = k_s = 1``) and one ``Linear`` per connection (weights times ``b_s``), with ``dt``,
@@ -112,7 +113,7 @@ def _neuron(name: str, node: Any, n: int, conv: Any, rep: ImportReport) -> tuple
         rule = conv.dialect.synapse_gain
         g_s = np.ones(n) if rule == "unit" else w_in if exact or rule == "w_in" else w_in * dt / tau_s
         scale = k_m * g_s if exact else k_m * g_s / a_s
-    elif kind == "LI" and exact and conv.dialect.li_adds_first:  # v = a (v + c I): the graph's synapse, a memoryless membrane
+    elif kind == "LI" and exact and conv.dialect.li_adds_first:  # v = a (v + c I): synapse, memoryless membrane
         tau_syn, scale = tau_from_decay(a_m, dt, f"{w} tau"), k_m
         bias, a_m = bias * a_m / (1.0 - a_m), np.zeros(n)
         if np.any(bias):
@@ -151,18 +152,25 @@ def _spike_notes(name: str, meta: dict, conv: Any, rep: ImportReport) -> None:
 
 
 def _numpy_graph(g: Any) -> Any:
-    """A copy of an in-memory NIR graph whose tensor parameters (some exporters keep torch tensors) are numpy."""
+    """A copy of an in-memory NIR graph whose tensor parameters (some exporters keep torch tensors) are numpy,
+    subgraphs included."""
     import copy
-    import dataclasses
 
     g = copy.deepcopy(g)
-    for node in getattr(g, "nodes", {}).values():
-        fields = dataclasses.fields(node) if dataclasses.is_dataclass(node) else ()
-        for f in fields:
+    _tensors_to_numpy(g, 0)
+    return g
+
+
+def _tensors_to_numpy(g: Any, depth: int) -> None:
+    import dataclasses
+
+    for node in list(getattr(g, "nodes", {}).values()):
+        if type(node).__name__ == "NIRGraph" and depth < 16:
+            _tensors_to_numpy(node, depth + 1)
+        for f in dataclasses.fields(node) if dataclasses.is_dataclass(node) else ():
             value = getattr(node, f.name, None)
             if hasattr(value, "detach"):
                 object.__setattr__(node, f.name, value.detach().cpu().numpy())
-    return g
 
 
 def _size(node: Any) -> int:
@@ -224,10 +232,12 @@ def from_nir(
     """
     from xylodeploy.interop.nir_boundary import check_nir_file, checked_nir_graph
     from xylodeploy.interop.nir_conventions import resolve
+    from xylodeploy.interop.nir_flatten import flattened
 
     nir = _nir()
     rep = ImportReport("nir")
     g = read_nir(check_nir_file(source), rep) if isinstance(source, (str, os.PathLike)) else _numpy_graph(source)
+    g = flattened(g)  # subgraphs inlined (interop/nir_flatten.py)
     _unsupported(g)
     g = checked_nir_graph(g, dt)  # structure, shapes, finite values, dt range (interop/nir_boundary.py)
     conv = resolve(g, dt, discretization, producer)
