@@ -137,3 +137,27 @@ def test_a_nested_subgraph_imports_as_its_flat_equivalent(tmp_path):
         assert g.sizes == {"rec.lif": 6, "out": 3}
         assert ("rec.lif", "rec.lif") in [(c.source, c.target) for c in g.connections]  # the recurrence
         np.testing.assert_array_equal(simulate_graph(g, x)["out"], want)
+
+
+def test_hostile_subgraphs_are_one_line_refusals():
+    def box(inner, depth: int):
+        for _ in range(depth):
+            inner = nir.NIRGraph(nodes={"i": nir.Input(input_type={"input": np.array([2])}), "g": inner,
+                                        "o": nir.Output(output_type={"output": np.array([2])})},
+                                 edges=[("i", "g"), ("g", "o")], type_check=False)  # fmt: skip
+        return inner
+
+    leaf = nir.NIRGraph(nodes={"i": nir.Input(input_type={"input": np.array([2])}), "l": _lif(2),
+                               "o": nir.Output(output_type={"output": np.array([2])})},
+                        edges=[("i", "l"), ("l", "o")], metadata={"dt": 1e-3}, type_check=False)  # fmt: skip
+    with pytest.raises(ConfigError, match="nested more than 16 deep") as err:
+        from_nir(box(leaf, 40))
+    assert "\n" not in str(err.value)
+    two_in = nir.NIRGraph(nodes={"a": nir.Input(input_type={"input": np.array([2])}),
+                                 "b": nir.Input(input_type={"input": np.array([2])}), "l": _lif(2)},
+                          edges=[("a", "l"), ("b", "l")], type_check=False)  # fmt: skip
+    outer = nir.NIRGraph(nodes={"i": nir.Input(input_type={"input": np.array([2])}), "w": nir.Linear(weight=np.eye(2)),
+                                "s": two_in}, edges=[("i", "w"), ("w", "s")], metadata={"dt": 1e-3},
+                         type_check=False)  # fmt: skip
+    with pytest.raises(ConfigError, match="subgraph 's': 2 Input nodes"):
+        from_nir(outer)
