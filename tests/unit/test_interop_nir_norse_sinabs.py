@@ -192,3 +192,31 @@ def test_lava_netx_membrane_equals_slayers_own_cuba_dynamics():
     ours = simulate_graph(g, x)["1.v"]
     assert np.abs(v_ref).max() > 100  # in the 64x units: at least 1.5 thresholds of the original scale
     np.testing.assert_allclose(ours, v_ref, rtol=0.01, atol=0.5)  # measured: equal to slayer's fixed-point rounding
+
+
+def test_our_nir_export_runs_in_norse_with_the_same_spikes(tmp_path):
+    """The other direction: a graph written by `to_nir` and read by Norse's own ``from_nir`` (subtractive
+    reset, as the metadata says and Norse cannot read) spikes exactly as our float simulation."""
+    nt = pytest.importorskip("norse.torch")
+    from norse.torch.functional.reset import reset_subtract
+
+    from xylodeploy.interop.nir import to_nir
+    from xylodeploy.ir.graph import INPUT, Connection, LIFPopulation, NetworkGraph
+
+    rng = np.random.default_rng(0)
+    h = LIFPopulation("h", 10, tau_mem=rng.uniform(3e-3, 2e-2, 10), tau_syn=rng.uniform(2e-3, 1e-2, (10, 1)),
+                      threshold=rng.uniform(0.5, 2, 10))  # fmt: skip
+    o = LIFPopulation("o", 3, tau_mem=5e-3, tau_syn=4e-3, threshold=1.0)
+    conns = (Connection(INPUT, "h", rng.normal(0, 2, (6, 10))), Connection("h", "o", rng.normal(0, 2, (10, 3))))
+    g = NetworkGraph(6, (h, o), conns, "o", name="ff")
+    to_nir(g, tmp_path / "ff.nir")
+    net = nt.from_nir(nir.read(tmp_path / "ff.nir"), reset_method=reset_subtract, dt=g.dt)
+    x = (rng.random((3, 100, 6)) < 0.3).astype(np.float32)
+    state, out = None, []
+    with torch.no_grad():
+        for t in range(x.shape[1]):
+            y, state = net(torch.as_tensor(x[:, t]), state)
+            out.append(y)
+    z, ours = torch.stack(out, 1).numpy(), simulate_graph(g, x)["o"]
+    assert ours.sum() > 100
+    np.testing.assert_array_equal(z, ours)  # measured: equal, step by step
