@@ -220,3 +220,29 @@ def test_our_nir_export_runs_in_norse_with_the_same_spikes(tmp_path):
     z, ours = torch.stack(out, 1).numpy(), simulate_graph(g, x)["o"]
     assert ours.sum() > 100
     np.testing.assert_array_equal(z, ours)  # measured: equal, step by step
+
+
+def test_misreadings_found_in_review_are_refused_or_said(tmp_path):
+    """A producer given without dt is not told to give it; a sinabs file read as Norse's (taus far below the
+    step) is refused naming the unit; a (B, T, C) sample's time axis in the Input is read as such; Norse's
+    v_leak start and an unnamed file's guessed producer are said (approximate)."""
+    from norse.torch import to_nir as norse_to_nir
+    from sinabs.nir import to_nir as sinabs_to_nir
+
+    norse_graph = norse_to_nir(_norse_lif_readout(1.0), torch.zeros(1, 12))
+    with pytest.raises(ConfigError) as err:
+        from_nir(norse_graph, producer="norse")
+    assert "--dt" in str(err.value) and "--producer" not in str(err.value)
+    with pytest.raises(ConfigError, match="far below the time step.*time unit"):
+        from_nir(norse_graph, producer="sinabs")
+    net = _sinabs_net()
+    with torch.no_grad():
+        timed = sinabs_to_nir(net, torch.zeros(1, 10, 12))  # Input [10, 12]: the sample's time axis kept
+    g, rep = from_nir(timed, producer="sinabs")
+    assert g.n_inputs == 12 and any("leading axes" in n.message for n in rep.notes)
+    g, rep = from_nir(timed, dt=1e-3)  # unnamed, dt given: read as NIR's own equations, the guess is loud
+    assert not rep.exact and any("possible producer" in n.message and not n.exact for n in rep.notes)
+    nt = pytest.importorskip("norse.torch")
+    leaky = nt.SequentialState(torch.nn.Linear(12, 4), nt.LIFCell(nt.LIFParameters(v_leak=torch.tensor(0.3))))
+    _, rep = from_nir(norse_to_nir(leaky, torch.zeros(1, 12)), dt=1e-3, producer="norse")
+    assert any("starts the membrane at v_leak" in n.message and not n.exact for n in rep.notes)

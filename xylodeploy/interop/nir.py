@@ -2,7 +2,8 @@
 
 NIR nodes are continuous-time. How a file is discretised (forward Euler or exact exponential) and at
 which ``dt`` is decided by `xylodeploy.interop.nir_conventions.resolve` (user choice, file metadata,
-the recognised producer; no silent default ``dt``). With decay ``a`` and gains per that module::
+the recognised producer; no silent default ``dt``); neuron nodes become populations in
+`xylodeploy.interop.nir_neurons`. With decay ``a`` and gains per the conventions module::
 
     euler:  syn[t] = a_s syn[t-1] + (dt/tau_syn) w_in I[t];   v[t] = a_m v[t-1] + (dt/tau_mem) (v_leak + r syn[t])
     exact:  syn[t] = a_s (syn[t-1] + w_in I[t]);              v[t] = a_m v[t-1] + c (r syn[t] + v_leak) / r
@@ -38,7 +39,7 @@ import numpy as np
 
 from xylodeploy._optional import require
 from xylodeploy.errors import ConfigError
-from xylodeploy.interop._common import Chain, ImportReport, fast_synapse, tau_from_decay
+from xylodeploy.interop._common import Chain, ImportReport
 from xylodeploy.ir.graph import INPUT, Connection, LIFPopulation, NetworkGraph
 
 _NEURONS = ("CubaLIF", "LIF", "IF", "LI", "CubaLI")
@@ -48,107 +49,6 @@ _TAG = "xylodeploy"
 
 def _nir() -> Any:
     return require("nir", "nir", "reading and writing NIR graphs")
-
-
-def _arr(x: Any, n: int, where: str) -> np.ndarray:
-    a = np.asarray(x, dtype=np.float64).reshape(-1)
-    if a.size not in (1, n):
-        raise ConfigError(f"{where}: {a.size} values for {n} neurons")
-    return np.broadcast_to(a, (n,)).astype(np.float64)
-
-
-def _decay(tau: np.ndarray, dt: float, where: str, exact: bool = False) -> np.ndarray:
-    if exact:
-        return np.exp(-dt / tau)
-    a = 1.0 - dt / tau
-    if np.any(a < 0):
-        raise ConfigError(
-            f"{where}: tau < dt ({tau.min():.3g} < {dt:.3g}) is unstable under Euler at this dt (Norse's to_nir "
-            "writes dt * tau: --producer norse; lava-dl's netx converter 1/iDecay: --producer lava_netx)"
-        )
-    return a
-
-
-def _tau_mem(a_m: np.ndarray, dt: float, where: str, name: str, rep: ImportReport) -> np.ndarray:
-    """Graph tau_mem of a per-step decay; no leak -> 1e9 dt (reported), no memory -> 1e-6 dt."""
-    if np.any(a_m >= 1):
-        rep.note(name, "no leak -> tau_mem = 1e9 dt", exact=False)
-    tau_mem = np.where(a_m >= 1, 1e9 * dt, np.where(a_m <= 0, 1e-6 * dt, 0.0))
-    mid = (a_m > 0) & (a_m < 1)
-    tau_mem[mid] = tau_from_decay(a_m[mid], dt, f"{where} tau_mem")
-    return tau_mem
-
-
-def _membrane(kind: str, node: Any, n: int, conv: Any, w: str) -> tuple[np.ndarray, ...]:
-    """``(a_m, gain on the input, bias)`` of the membrane in the producer's dialect (module docstring of
-    `xylodeploy.interop.nir_conventions`), per step ``d`` of the file's time unit."""
-    d, exact, rule = conv.file_dt, conv.discretization == "exact", conv.dialect.gain_rule(kind)
-    tau_m = conv.tau(_arr(getattr(node, "tau_mem", getattr(node, "tau", np.inf)), n, f"{w} tau"))
-    r = _arr(node.r, n, f"{w} r")
-    if kind == "IF":  # dv/dt = r I: v += d r I under either discretisation ("r": v += r I)
-        return np.ones(n), r * (1.0 if rule == "r" else d), np.zeros(n)
-    v_leak = _arr(node.v_leak, n, f"{w} v_leak")
-    a_m = _decay(tau_m, d, w, exact)
-    if rule == "nir":
-        g_m = r * d / (tau_m * a_m) if exact else r * d / tau_m
-    else:
-        g_m = r * (1.0 - a_m) if rule == "zoh" else r
-    return a_m, g_m, g_m * v_leak / np.where(r == 0, 1.0, r)
-
-
-def _neuron(name: str, node: Any, n: int, conv: Any, rep: ImportReport) -> tuple[dict, np.ndarray]:
-    """Population parameters and the per-neuron input scale of one NIR neuron node."""
-    kind, meta = type(node).__name__, dict(getattr(node, "metadata", {}) or {}).get(_TAG, {})
-    w, dt, exact = f"node '{name}' ({kind})", conv.file_dt, conv.discretization == "exact"
-    a_m, k_m, bias = _membrane(kind, node, n, conv, w)
-    if kind in conv.dialect.notes:
-        text, certain = conv.dialect.notes[kind]
-        rep.note(name, f"{conv.producer}: {text}", exact=certain)
-    if kind in ("CubaLIF", "CubaLI"):
-        tau_s = conv.tau(_arr(node.tau_syn, n, f"{w} tau_syn"))
-        a_s, w_in = _decay(tau_s, dt, w, exact), _arr(node.w_in, n, f"{w} w_in")
-        if np.any(a_s <= 0):
-            raise ConfigError(f"{w}: tau_syn == dt leaves no synaptic memory; not representable")
-        tau_syn = tau_from_decay(a_s, dt, f"{w} tau_syn")
-        rule = conv.dialect.synapse_gain
-        g_s = np.ones(n) if rule == "unit" else w_in if exact or rule == "w_in" else w_in * dt / tau_s
-        scale = k_m * g_s if exact else k_m * g_s / a_s
-    elif kind == "LI" and exact and conv.dialect.li_adds_first:  # v = a (v + c I): synapse, memoryless membrane
-        tau_syn, scale = tau_from_decay(a_m, dt, f"{w} tau"), k_m
-        bias, a_m = bias * a_m / (1.0 - a_m), np.zeros(n)
-        if np.any(bias):
-            rep.note(name, "v_leak of an exact LI -> its steady state as a constant offset", exact=False)
-    else:
-        tau_syn, factor = fast_synapse(dt)
-        scale = k_m * factor
-        rep.note(name, f"{kind} has no synaptic state -> fastest chip synapse (dash 1)", exact=False)
-    tau_mem = _tau_mem(a_m, dt, w, name, rep)
-    if kind in ("LI", "CubaLI"):
-        params = {"threshold": 1.0, "max_spikes": 1}  # threshold fixed later from the weights
-        rep.note(name, f"{kind} has no spikes -> membrane readout (unreachable threshold; read vmem_out)")
-        rep.readout = "vmem"
-    else:
-        params = {
-            "threshold": _arr(node.v_threshold, n, f"{w} v_threshold"),
-            "max_spikes": int(meta.get("max_spikes", conv.dialect.max_spikes)),
-        }
-        _spike_notes(name, meta, conv, rep)
-    return {"tau_mem": tau_mem, "tau_syn": tau_syn, "bias": bias, **params}, scale
-
-
-def _spike_notes(name: str, meta: dict, conv: Any, rep: ImportReport) -> None:
-    """Say how many spikes per step and which reset were assumed where the file does not record them."""
-    who = conv.producer or "NIR"
-    if conv.dialect.max_spikes > 1 and "max_spikes" not in meta:
-        rep.note(name, f"spikes per step not in the file: {who}'s default of up to {conv.dialect.max_spikes} "
-                 "assumed (e.g. rockpool's SynNet caps 31 hidden / 1 readout; sinabs' SingleSpike emits 1)",
-                 exact=False)  # fmt: skip
-    if meta.get("reset") == "subtract":
-        return
-    if conv.dialect.reset == "subtract":
-        rep.note(name, f"{who} resets by subtraction by default (not recorded in the file), as the graph does")
-    else:
-        rep.note(name, f"{who} resets v to v_reset; the graph subtracts the threshold", exact=False)
 
 
 def _numpy_graph(g: Any) -> Any:
@@ -171,13 +71,6 @@ def _tensors_to_numpy(g: Any, depth: int) -> None:
             value = getattr(node, f.name, None)
             if hasattr(value, "detach"):
                 object.__setattr__(node, f.name, value.detach().cpu().numpy())
-
-
-def _size(node: Any) -> int:
-    for attr in ("tau_mem", "tau", "r", "v_threshold"):
-        if hasattr(node, attr) and np.size(getattr(node, attr)) > 1:
-            return int(np.size(getattr(node, attr)))
-    return 0
 
 
 def _sources(graph: Any, name: str) -> list[str]:
@@ -233,6 +126,7 @@ def from_nir(
     from xylodeploy.interop.nir_boundary import check_nir_file, checked_nir_graph
     from xylodeploy.interop.nir_conventions import resolve
     from xylodeploy.interop.nir_flatten import flattened
+    from xylodeploy.interop.nir_neurons import population
 
     nir = _nir()
     rep = ImportReport("nir")
@@ -241,13 +135,13 @@ def from_nir(
     _unsupported(g)
     g = checked_nir_graph(g, dt)  # structure, shapes, finite values, dt range (interop/nir_boundary.py)
     conv = resolve(g, dt, discretization, producer)
-    for msg in conv.messages:
-        rep.note("file", msg)
+    for msg, certain in [(m, True) for m in conv.messages] + [(m, False) for m in conv.warnings]:
+        rep.note("file", msg, exact=certain)
     dt = conv.file_dt  # the file's own time unit; the graph's clock is set at the end
     inputs = [k for k, v in g.nodes.items() if isinstance(v, nir.Input)]
     if len(inputs) != 1:
         raise ConfigError(f"NIR graph: {len(inputs)} Input nodes, expected exactly one")
-    n_in = int(np.prod(g.nodes[inputs[0]].input_type["input"]))
+    n_in = _input_channels(g, inputs[0], rep)
     chain = Chain(n_in, dt, rep)  # used for its relay/naming helpers
     alias: dict[str, str] = {inputs[0]: INPUT}
     sizes: dict[str, int] = {INPUT: n_in}
@@ -255,17 +149,9 @@ def from_nir(
     weights = _weight_nodes(g, neurons)
     pops, scales = [], {}
     for k in neurons:
-        n = _size(g.nodes[k]) or (weights[k][0][1].shape[1] if weights[k] else 0)
-        if n == 0:
-            raise ConfigError(f"NIR node '{k}': cannot tell its size (no weights into it)")
-        params, scales[k] = _neuron(k, g.nodes[k], n, conv, rep)
-        bias_in = [b for _, _, b in weights[k] if b is not None and np.any(b)]
-        if bias_in:
-            extra = sum(bias_in) * scales[k] * np.exp(-dt / np.asarray(params["tau_syn"]).reshape(-1))
-            params["bias"] = params["bias"] + extra / (1 - np.exp(-dt / np.asarray(params["tau_syn"]).reshape(-1)))
-            rep.note(k, "Affine bias passes the synapse -> neuron bias of its steady state", exact=False)
-        pops.append(LIFPopulation(name=k, size=n, dt=dt, **params))
-        alias[k], sizes[k] = k, n
+        pop, scales[k] = population(k, g.nodes[k], weights[k], conv, rep)
+        pops.append(pop)
+        alias[k], sizes[k] = k, pop.size
     chain.pops = list(pops)
     conns: list[Connection] = []
     for k in neurons:
@@ -284,6 +170,22 @@ def _reclock(pops: list[LIFPopulation], dt: float) -> list[LIFPopulation]:
         p if p.dt == dt else p.replace(tau_mem=p.tau_mem * dt / p.dt, tau_syn=p.tau_syn * dt / p.dt, dt=dt)
         for p in pops
     ]
+
+
+def _input_channels(g: Any, name: str, rep: ImportReport) -> int:
+    """Channels of the Input node: the product of its shape, or its last axis where the weights it feeds take
+    that many (an exporter that recorded its sample's time axis, e.g. sinabs' ``to_nir`` given ``(B, T, C)``)."""
+    shape = np.asarray(g.nodes[name].input_type["input"]).reshape(-1)
+    n = int(np.prod(shape))
+    takes = {int(np.shape(g.nodes[t].weight)[1]) for s, t in g.edges if s == name and hasattr(g.nodes[t], "weight")}
+    if shape.size > 1 and takes == {int(shape[-1])} and n != shape[-1]:
+        rep.note(name, f"Input shape {shape.tolist()}: the leading axes are the exporter's sample (time/batch), "
+                 f"{int(shape[-1])} channels")  # fmt: skip
+        return int(shape[-1])
+    if takes and takes != {n}:
+        raise ConfigError(f"NIR node '{name}' (Input): shape {shape.tolist()} ({n} values) but the weights it feeds "
+                          f"take {sorted(takes)} inputs")  # fmt: skip
+    return n
 
 
 def _weight_nodes(g: Any, neurons: list[str]) -> dict[str, list[tuple[str, np.ndarray, np.ndarray | None]]]:

@@ -93,7 +93,8 @@ def _sizes(g: Any, arrays: dict[str, dict[str, np.ndarray]]) -> dict[str, int]:
             shape = np.asarray(node.input_type.get("input", []))
             if shape.dtype.kind not in "iu" or shape.size == 0 or np.any(shape <= 0):
                 raise ConfigError(f"NIR node '{name}' (Input): invalid input shape {shape.tolist()}")
-            sizes[name] = int(np.prod(shape))
+            if shape.size == 1:  # a multi-axis Input may carry a time axis: `from_nir` decides
+                sizes[name] = int(shape[0])
         else:
             vec = [a.size for k, a in arrays[name].items() if k not in ("weight", "bias", "delay") and a.size > 1]
             if vec:

@@ -70,6 +70,7 @@ class Dialect:
     li_adds_first: bool = True  # an exact LI adds its input, then decays (rockpool's ExpSyn; not sinabs)
     tested: bool = True  # checked against the producer's own exporter and forward pass
     notes: dict[str, tuple[str, bool]] = field(default_factory=dict)  # node kind -> (what is read so, certain?)
+    starts_at_leak: bool = False  # its membranes start at v_leak (Norse), the chip's at 0
 
     def gain_rule(self, kind: str) -> str:
         """The membrane gain rule of node kind ``kind`` ("nir" unless the producer differs)."""
@@ -81,7 +82,7 @@ PRODUCERS: dict[str, Dialect] = {
     "snntorch": Dialect(reset="subtract"),
     "spikingjelly": Dialect(),
     "norse": Dialect(
-        synapse_gain="w_in", membrane_gain={"IF": "r"}, time_unit="s*dt",
+        synapse_gain="w_in", membrane_gain={"IF": "r"}, time_unit="s*dt", starts_at_leak=True,
         notes={"CubaLIF": ("synapse adds w_in I unscaled, as Norse's LIFCell does (its to_nir writes w_in = 1)", True),
                "IF": ("adds r I per step, as Norse's IAFCell does", True)},
     ),
@@ -92,7 +93,8 @@ PRODUCERS: dict[str, Dialect] = {
         "exact", membrane_gain={"LIF": "zoh", "LI": "r", "IF": "r"}, time_unit="steps", reset="subtract",
         max_spikes=2**16, li_adds_first=False,
         notes={"LIF": ("input scaled by 1 - a as sinabs' LIF with its default norm_input=True (the file does "
-                       "not record it; for norm_input=False give --producer sinabs_no_norm)", False),
+                       "not record it; for norm_input=False give --producer sinabs_no_norm); sinabs' to_nir drops "
+                       "a LIF's tau_syn and min_v_mem, so a LIF built with either runs differently", False),
                "LI": ("input unscaled as sinabs' ExpLeak with its default norm_input=False (not in the file)",
                       False)},
     ),
@@ -116,6 +118,7 @@ class Convention:
     messages: list[str] = field(default_factory=list)
     dialect: Dialect = NIR_SPEC
     file_dt: float = 0.0
+    warnings: list[str] = field(default_factory=list)  # loud: the reading may be wrong (reported as approximate)
 
     def __post_init__(self) -> None:
         self.file_dt = self.file_dt or self.dt
@@ -235,23 +238,24 @@ def _discretization(meta: dict, producer: str | None, dialect: Dialect, given: s
     return disc
 
 
-def _dt(g: Any, meta: dict, dt: float | None, disc: str, dialect: Dialect, msgs: list) -> float:
+def _dt(g: Any, meta: dict, dt: float | None, disc: str, producer: str | None, msgs: list) -> float:
     """The graph's dt [s]: given, the file's, the step clock, or solved from ``r`` (module docstring)."""
     if dt is not None and meta.get("dt") is not None:
         msgs.append(f"dt: {dt:g} s as given (the file says {float(np.asarray(meta['dt']).reshape(-1)[0]):g} s)")
     elif dt is None and meta.get("dt") is not None:
         dt = float(np.asarray(meta["dt"]).reshape(-1)[0])
-    elif dt is None and dialect.time_unit in ("steps", "loihi"):
+    elif dt is None and PRODUCERS.get(producer or "", NIR_SPEC).time_unit in ("steps", "loihi"):
         dt = STEP_CLOCK_DT
         msgs.append(f"dt: taus count time steps; graph clock {dt:g} s per step assumed (--dt sets it; the "
                     "decays do not depend on it)")  # fmt: skip
     elif dt is None:
         dt = dt_from_r(g, disc)
         if dt is None:
-            hints = "".join(f"; {h}" for h in signature_hints(g))
+            hints = "" if producer else "".join(f"{h}; " for h in signature_hints(g))
+            who = f"{producer} used" if producer else "its producer used"
             raise ConfigError(
-                "NIR file: no 'dt' in its metadata and none can be derived from its neurons' r; give the "
-                f"time step its producer used with --dt (e.g. --dt 1e-3; Norse's default){hints}"
+                f"NIR file: no 'dt' in its metadata and none can be derived from its neurons' r: {hints}give the "
+                f"time step {who} with --dt (e.g. --dt 1e-3, Norse's default)"
             )
         msgs.append(f"dt: {dt:.6g} s derived from the neurons' r ({disc} convention); override with --dt")
     if not (np.isfinite(dt) and dt > 0):
@@ -271,12 +275,11 @@ def resolve(
     dialect = PRODUCERS.get(found or "", NIR_SPEC)
     if found and not dialect.tested:
         msgs.append(f"{found}'s conventions follow its documented neuron model, not checked against its own code")
-    if not found:
-        msgs += [f"possible producer: {h}" for h in signature_hints(g)]
+    warnings = [] if found else [f"possible producer: {h}" for h in signature_hints(g)]
     disc = _discretization(meta, found, dialect, discretization, msgs)
-    dt = _dt(g, meta, dt, disc, dialect, msgs)
+    dt = _dt(g, meta, dt, disc, found, msgs)
     file_dt = 1.0 if dialect.time_unit in ("steps", "loihi") else dt
-    return Convention(found, disc, dt, msgs, dialect, file_dt)
+    return Convention(found, disc, dt, msgs, dialect, file_dt, warnings)
 
 
 __all__ = ["Convention", "DISCRETIZATIONS", "Dialect", "NIR_SPEC", "PRODUCERS", "dt_from_r", "recognise", "resolve",

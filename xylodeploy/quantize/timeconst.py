@@ -104,9 +104,14 @@ def tau_to_dash(
     if bad.size:
         shown = ", ".join(str(int(i)) for i in bad[:10]) + (f", ... ({bad.size} in all)" if bad.size > 10 else "")
         lo_tau, hi_tau = dash_to_tau(np.array([dash_range.lo, dash_range.hi]), dt)
+        slow = (
+            f" (slower than the slowest decay: a state without leak keeps 1 - 2**-{dash_range.hi} per step)"
+            if np.all(dash[bad] > dash_range.hi)
+            else ""
+        )
         warnings.warn(
             f"{name}: {bad.size} time constant(s) outside the representable range "
-            f"{lo_tau:.4g}..{hi_tau:.4g} s (dash {dash_range}) clipped at index {shown}",
+            f"{lo_tau:.4g}..{hi_tau:.4g} s (dash {dash_range}) clipped at index {shown}{slow}",
             DashClippedWarning,
             stacklevel=2,
         )
