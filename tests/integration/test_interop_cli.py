@@ -169,7 +169,9 @@ def test_rockpool_vmem_readout_is_calibrated_not_a_dead_readout(tmp_path):
     assert "readout (vmem): membrane error" in r.output and "dead_readout" not in r.output
     assert load_spec(out).weights_out.any()
     # README interop table, footnote 4: measured membrane error 0.019, same winning readout on 8 of 8 clips
-    err = float(r.output.split("membrane error ")[1].split(",")[0])
+    err = float(r.output.split("readout (vmem): membrane error ")[1].split(",")[0])
+    assert "source vs import (rockpool's own forward pass" in r.output  # exact import: its own check says so
+    assert float(r.output.split("source vs import")[1].split("membrane error ")[1].split()[0]) < 1e-4
     assert err < 0.05 and "same winning readout on 100 % of 8 informative clip(s)" in r.output
 
 

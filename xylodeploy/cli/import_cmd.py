@@ -102,8 +102,9 @@ def import_model(
     discretization: str | None = None,
     trust_pickle: bool = False,
     producer: str | None = None,
-) -> tuple[Any, Any]:
-    """``(graph, report)`` for MODEL ``ref`` from framework ``source`` (through `IMPORTERS`)."""
+) -> tuple[Any, Any, Any]:
+    """``(graph, report, model)`` for MODEL ``ref`` from framework ``source`` (through `IMPORTERS`); ``model``
+    is the loaded source model (the NIR file's path for ``nir``)."""
     from xylodeploy.interop.registry import IMPORTERS, import_from
 
     if dt is not None and not (math.isfinite(dt) and 1e-6 <= dt <= 10.0):
@@ -114,7 +115,10 @@ def import_model(
     model = load_torch_model(ref, source, trust_pickle) if entry.reads == "torch" else existing_file(ref, entry.reads)
     if hasattr(model, "eval"):
         model.eval()
-    return import_from(source, model, dt=dt, n_inputs=n_inputs, discretization=discretization, producer=producer)
+    graph, report = import_from(
+        source, model, dt=dt, n_inputs=n_inputs, discretization=discretization, producer=producer
+    )
+    return graph, report, model
 
 
 @click.command("import")
@@ -184,15 +188,17 @@ def command(
     for opt, value in (("discretization", discretization), ("producer", producer)):
         if value is not None and opt not in IMPORTERS[source].options:
             raise ConfigError(f"--{opt} applies to --from nir only (got --from {source})")
-    graph, report = import_model(model, source, dt, n_inputs, discretization, trust_pickle, producer)
+    graph, report, loaded = import_model(model, source, dt, n_inputs, discretization, trust_pickle, producer)
     click.echo(str(report))
+    clips = _clips(graph, example)
+    _source_check(source, loaded, graph, report, clips)
     if chip is None:
         save_graph(graph, output, report)
         click.echo(f"wrote graph {output}: {graph.n_inputs} inputs, {graph.sizes}")
         if example is not None:
             _float_example(graph, example)
         return
-    spec = _chip_import(graph, report, chip, method, example)
+    spec = _chip_import(graph, report, chip, method, clips)
     from xylodeploy.drc import check
 
     violations = check(spec)
@@ -202,14 +208,34 @@ def command(
     click.echo(f"wrote {chip} spec {output}: {spec.n_inputs} inputs, {spec.n_hidden} hidden, {spec.n_outputs} outputs")
 
 
-def _chip_import(graph: Any, report: Any, chip: str, method: str, example: Any) -> Any:
-    """Quantize and map ``graph``; check it against the float graph on example (or generated) clips and
-    warn loudly, naming the layer and the cause, where the chip loses more than the threshold."""
+def _clips(graph: Any, example: Any) -> tuple[Any, str]:
+    """``(clips, description)``: the user's example clips, else clips generated from the model."""
     from xylodeploy.interop import agreement as agr
 
     if example is not None and example.shape[2] != graph.n_inputs:
         raise ConfigError(f"--example-input: {example.shape[2]} channels, the imported model has {graph.n_inputs}")
-    clips, text = (example, f"{len(example)} example clip(s)") if example is not None else agr.example_clips(graph)
+    return (example, f"{len(example)} example clip(s)") if example is not None else agr.example_clips(graph)
+
+
+def _source_check(source: str, model: Any, graph: Any, report: Any, clips: tuple[Any, str]) -> None:
+    """Print how far the imported float graph is from the source model run by its own library
+    (`xylodeploy.interop.fidelity`); loud where it is more than the threshold."""
+    from xylodeploy.interop.fidelity import check_source
+
+    if IMPORTERS[source].runner is None:
+        return
+    result = check_source(source, model, graph, report, *clips)
+    click.echo(result.line)
+    for line in result.warnings:
+        click.secho(f"WARNING: {line}", err=True, fg="red", bold=True)
+
+
+def _chip_import(graph: Any, report: Any, chip: str, method: str, clips_and_text: tuple[Any, str]) -> Any:
+    """Quantize and map ``graph``; check it against the float graph on example (or generated) clips and
+    warn loudly, naming the layer and the cause, where the chip loses more than the threshold."""
+    from xylodeploy.interop import agreement as agr
+
+    clips, text = clips_and_text
     mode = agr.readout_mode_of(graph, report)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

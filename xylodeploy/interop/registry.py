@@ -24,14 +24,15 @@ class Importer:
     function: str  # ``from_<framework>``
     reads: str = "torch"  # "torch": a torch module (FILE.py:NAME or torch.save'd); else the file kind it reads
     options: tuple[str, ...] = ()  # keyword options it accepts (passed through when not None)
+    runner: str | None = None  # ``run_<framework>(model, x)``: the source's own forward pass, (B, T, n) readout
 
 
 IMPORTERS: dict[str, Importer] = {
-    "snntorch": Importer(module="xylodeploy.interop.snntorch", function="from_snntorch", options=("n_inputs", "dt")),
-    "spikingjelly": Importer(
-        module="xylodeploy.interop.spikingjelly", function="from_spikingjelly", options=("n_inputs", "dt")
-    ),
-    "rockpool": Importer(module="xylodeploy.interop.rockpool", function="from_rockpool"),
+    "snntorch": Importer(module="xylodeploy.interop.snntorch", function="from_snntorch", options=("n_inputs", "dt"),
+                         runner="run_snntorch"),
+    "spikingjelly": Importer(module="xylodeploy.interop.spikingjelly", function="from_spikingjelly",
+                             options=("n_inputs", "dt"), runner="run_spikingjelly"),
+    "rockpool": Importer(module="xylodeploy.interop.rockpool", function="from_rockpool", runner="run_rockpool"),
     "nir": Importer(module="xylodeploy.interop.nir", function="from_nir", reads="NIR file",
                     options=("dt", "discretization", "producer")),
 }  # fmt: skip
@@ -43,6 +44,14 @@ def get_importer(name: str) -> Callable[..., tuple[Any, Any]]:
         raise ConfigError(f"unknown framework '{name}': expected one of {', '.join(IMPORTERS)}")
     entry = IMPORTERS[name]
     return getattr(importlib.import_module(entry.module), entry.function)
+
+
+def get_runner(name: str) -> Callable[..., Any] | None:
+    """``run_<name>(model, x)``, the framework's own forward pass over ``x`` ``(B, T, C)``, or None."""
+    entry = IMPORTERS.get(name)
+    if entry is None or entry.runner is None:
+        return None
+    return getattr(importlib.import_module(entry.module), entry.runner)
 
 
 def import_from(name: str, model: Any, **options: Any) -> tuple[Any, Any]:

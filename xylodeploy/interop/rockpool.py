@@ -128,6 +128,7 @@ def from_rockpool(net: Any, *, name: str = "rockpool") -> tuple[Any, Any]:
 
     _rockpool_synnet_module()  # the optional-dependency check (names the 'rockpool' extra)
     leaves = _rockpool_leaves(net)
+    _refuse(leaves)
     lifs = [m for _, m in leaves if type(m).__name__ in ("LIFTorch", "ExpSynTorch")]
     if not lifs:
         raise ConfigError(f"rockpool model '{type(net).__name__}': no LIFTorch layer found")
@@ -149,13 +150,45 @@ def from_rockpool(net: Any, *, name: str = "rockpool") -> tuple[Any, Any]:
             pending_bias = None
         elif kind in DROPOUT:
             report.note(path, f"{kind}: dropout is off at inference -> skipped")
-        else:
-            raise ConfigError(
-                f"layer '{path}' ({kind}): only LinearTorch, LIFTorch, ExpSynTorch and dropout are supported"
-            )
     if getattr(net, "output", "spikes") == "vmem" or type(leaves[-1][1]).__name__ == "ExpSynTorch":
         report.readout = "vmem"
     return chain.build(name, type(net).__name__), report
+
+
+def run_rockpool(net: Any, x: Any) -> Any:
+    """Readout output ``(B, T, n)`` (spikes, or the membrane of a vmem / ExpSyn readout) of a copy of ``net``
+    run by rockpool over ``x`` ``(B, T, C)`` from a reset state."""
+    import copy
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        net = copy.deepcopy(net)
+        if hasattr(net, "reset_state"):
+            net.reset_state()
+        with torch.no_grad():
+            out = net(torch.as_tensor(x, dtype=torch.float32))
+    out = out[0] if isinstance(out, tuple) else out
+    return out.detach().double().numpy()
+
+
+def _refuse(leaves: list[tuple[str, Any]]) -> None:
+    """One ConfigError for the first layer with no Xylo equivalent, or an ExpSynTorch that is not the readout."""
+    from xylodeploy.errors import ConfigError
+    from xylodeploy.interop.rockpool_layers import DROPOUT
+
+    kinds = [type(m).__name__ for _, m in leaves]
+    for (path, _), kind in zip(leaves, kinds, strict=True):
+        if kind not in ("LinearTorch", "LIFTorch", "ExpSynTorch", *DROPOUT):
+            raise ConfigError(
+                f"layer '{path}' ({kind}): only LinearTorch, LIFTorch, ExpSynTorch and dropout are supported"
+            )
+    neurons = [i for i, k in enumerate(kinds) if k in ("LIFTorch", "ExpSynTorch")]
+    hidden_syn = [leaves[i][0] for i in neurons[:-1] if kinds[i] == "ExpSynTorch"]
+    if hidden_syn:
+        raise ConfigError(
+            f"layer '{hidden_syn[0]}' (ExpSynTorch): only as the readout (the last layer); a hidden ExpSyn passes "
+            "a continuous current on, which Xylo's spiking neurons cannot"
+        )
 
 
 def rockpool_quantize_methods() -> ModuleType:

@@ -283,4 +283,22 @@ def from_snntorch(
     return chain.build(name, type(model).__name__), report
 
 
-__all__ = ["from_snntorch"]
+def run_snntorch(model: Any, x: np.ndarray) -> np.ndarray:
+    """Readout spikes ``(B, T, n)`` of a copy of ``model`` stepped by snnTorch over ``x`` ``(B, T, C)``
+    (``utils.reset``, one call per step; a tuple output's first element is the spikes)."""
+    import copy
+
+    import torch
+    from snntorch import utils
+
+    net = copy.deepcopy(model).eval()
+    utils.reset(net)
+    out = []
+    with torch.no_grad():
+        for t in range(x.shape[1]):
+            y = net(torch.as_tensor(x[:, t]))
+            out.append(y[0] if isinstance(y, tuple) else y)
+    return torch.stack(out, 1).double().numpy()
+
+
+__all__ = ["from_snntorch", "run_snntorch"]

@@ -49,6 +49,10 @@ _SKIP = ("Flatten", "Identity", "Dropout")
 _SLOWEST_DASH = 15  # "no leak" for the voting readout; clipped to the chip's range by quantize
 
 
+_RECURRENT_CONTAINERS = ("ElementWiseRecurrentContainer", "LinearRecurrentContainer")  # refused whole
+_LEAF_KINDS = ("Linear", "SynapseFilter", "VotingLayer", "Delay", "BatchNorm1d", *_RECURRENT_CONTAINERS)
+
+
 def _sj() -> Any:
     return require("spikingjelly.activation_based", "spikingjelly", "importing SpikingJelly models")
 
@@ -56,7 +60,7 @@ def _sj() -> Any:
 def _leaves(module: Any, prefix: str = "") -> list[tuple[str, Any]]:
     kids = list(module.named_children())
     kind = type(module).__name__
-    if not kids or kind.endswith("Node") or kind in ("Linear", "SynapseFilter", "VotingLayer", "Delay", "BatchNorm1d"):
+    if not kids or kind.endswith("Node") or kind in _LEAF_KINDS:
         return [(prefix or kind, module)]
     out: list[tuple[str, Any]] = []
     for name, child in kids:
@@ -152,6 +156,9 @@ def _refusal(mod: Any, path: str, linear: type) -> str | None:
         return None
     if kind.endswith("Node"):
         return f"layer '{path}' ({kind}): only LIFNode, ParametricLIFNode, IFNode and CUBALIFNode are supported"
+    if kind in _RECURRENT_CONTAINERS:
+        return (f"layer '{path}' ({kind}): recurrent containers are not supported (their feedback is not "
+                "a weight matrix on a population's spikes)")  # fmt: skip
     return f"layer '{path}' ({kind}): no Xylo equivalent (dense Linear + LIF chains only)"
 
 
@@ -203,4 +210,23 @@ def from_spikingjelly(
     return chain.build(name, type(model).__name__), report
 
 
-__all__ = ["from_spikingjelly"]
+def run_spikingjelly(model: Any, x: np.ndarray) -> np.ndarray:
+    """Readout output ``(B, T, n)`` of a copy of ``model`` run by SpikingJelly over ``x`` ``(B, T, C)``:
+    the whole clip at once in multi-step mode (``(T, B, C)``), else one call per step."""
+    import copy
+
+    import torch
+    from spikingjelly.activation_based import functional
+
+    net = copy.deepcopy(model).eval()
+    functional.reset_net(net)
+    xt = torch.as_tensor(x)
+    with torch.no_grad():
+        if any(getattr(m, "step_mode", "s") == "m" for m in net.modules()):
+            y = net(xt.transpose(0, 1)).transpose(0, 1)
+        else:
+            y = torch.stack([net(xt[:, t]) for t in range(xt.shape[1])], 1)
+    return y.double().numpy()
+
+
+__all__ = ["from_spikingjelly", "run_spikingjelly"]

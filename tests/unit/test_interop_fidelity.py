@@ -1,0 +1,138 @@
+"""`xylodeploy.interop.fidelity`: the imported float graph against the source model run by its own library,
+and the refusals a review found were missing (recurrent SpikingJelly containers, a hidden rockpool ExpSyn)."""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from xylodeploy.errors import ConfigError  # noqa: E402
+from xylodeploy.interop.fidelity import SOURCE_THRESHOLD, check_source  # noqa: E402
+
+
+def _x(n_in: int, rate: float = 0.25, seed: int = 0) -> np.ndarray:
+    return (np.random.default_rng(seed).random((4, 100, n_in)) < rate).astype(np.int64)
+
+
+def _scaled(net, gain: float):
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, torch.nn.Linear):
+                m.weight.mul_(gain)
+    return net
+
+
+def test_an_approximate_snntorch_import_is_measured_and_warned():
+    snn = pytest.importorskip("snntorch")
+    from xylodeploy.interop import from_snntorch
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(12, 24), snn.Leaky(beta=0.7, init_hidden=True), torch.nn.Linear(24, 4),
+                              snn.Leaky(beta=0.7, init_hidden=True, output=True))  # fmt: skip
+    graph, report = from_snntorch(_scaled(net, 3.0))  # no synapse, reset_delay=True: approximate, and said
+    result = check_source("snntorch", net, graph, report, _x(12), "4 clips")
+    assert not report.exact and result.error is not None and result.error > SOURCE_THRESHOLD  # measured 0.31
+    assert "readout spike-count error" in result.line and "approximated layers: 1, 3" in result.warnings[0]
+
+
+def test_an_exact_rockpool_import_measures_zero():
+    pytest.importorskip("rockpool")
+    from xylodeploy.interop import from_rockpool
+    from xylodeploy.interop.rockpool import build_rockpool_synnet
+
+    torch.manual_seed(0)
+    net = build_rockpool_synnet(
+        n_classes=4, n_channels=12, size_hidden_layers=[20, 20], time_constants_per_layer=[2, 4]
+    )
+    with torch.no_grad():
+        for name, mod in net.seq.modules().items():
+            if "linear" in name:
+                mod.weight.data *= 8.0
+    graph, report = from_rockpool(net)
+    result = check_source("rockpool", net, graph, report, _x(12, 0.3), "4 clips")
+    assert report.exact and result.error is not None and result.error <= 1e-4 and not result.warnings
+
+
+def test_an_import_that_says_exact_but_differs_is_called_a_defect():
+    pytest.importorskip("rockpool")
+    from xylodeploy.interop import from_rockpool
+    from xylodeploy.interop.rockpool import build_rockpool_synnet
+
+    torch.manual_seed(0)
+    net = build_rockpool_synnet(n_classes=4, n_channels=12, size_hidden_layers=[20], time_constants_per_layer=[2])
+    with torch.no_grad():
+        for name, mod in net.seq.modules().items():
+            if "linear" in name:
+                mod.weight.data *= 8.0
+    graph, report = from_rockpool(net)
+    broken = graph.replace(connections=tuple(dataclasses.replace(c, weight=c.weight * 0.5) for c in graph.connections))
+    result = check_source("rockpool", net, broken, report, _x(12, 0.3), "4 clips")
+    assert report.exact and "importer defect" in result.warnings[0]
+
+
+def test_spikingjelly_short_tau_layers_are_flagged_by_their_measured_cost():
+    pytest.importorskip("spikingjelly")
+    from spikingjelly.activation_based import neuron
+
+    from xylodeploy.interop import from_spikingjelly
+
+    torch.manual_seed(0)
+    net = _scaled(torch.nn.Sequential(torch.nn.Linear(16, 64), neuron.LIFNode(tau=2.0, v_reset=None),
+                                      torch.nn.Linear(64, 32), neuron.LIFNode(tau=2.0, v_reset=None),
+                                      torch.nn.Linear(32, 8), neuron.LIFNode(tau=2.0, v_reset=None)), 6.0)  # fmt: skip
+    graph, report = from_spikingjelly(net)
+    result = check_source("spikingjelly", net, graph, report, _x(16), "4 clips")
+    assert result.error is not None and result.error > 0.3 and result.warnings  # review measured 0.82-0.89
+
+
+def test_unsteppable_and_silent_models_are_not_counted_as_agreeing():
+    snn = pytest.importorskip("snntorch")
+    from xylodeploy.interop import from_snntorch
+
+    class OwnStates(torch.nn.Module):  # tutorial style: the forward takes its states
+        def __init__(self):
+            super().__init__()
+            self.fc, self.lif = torch.nn.Linear(6, 3), snn.Leaky(beta=0.9)
+
+        def forward(self, x, mem):
+            return self.lif(self.fc(x), mem)
+
+    model = OwnStates()
+    twin = torch.nn.Sequential(torch.nn.Linear(8, 6), snn.Leaky(beta=0.9, init_hidden=True), model.fc,
+                               snn.Leaky(beta=0.9, init_hidden=True))  # fmt: skip
+    graph, report = from_snntorch(twin)
+    result = check_source("snntorch", model, graph, report, _x(8), "4 clips")
+    assert result.error is None and "not checked" in result.line and not result.warnings
+    quiet = torch.nn.Sequential(torch.nn.Linear(8, 6), snn.Leaky(beta=0.9, init_hidden=True), torch.nn.Linear(6, 3),
+                                snn.Leaky(beta=0.9, threshold=1e6, init_hidden=True))  # fmt: skip
+    graph, report = from_snntorch(quiet)
+    result = check_source("snntorch", quiet, graph, report, _x(8), "4 clips")
+    assert result.error is None and "not judged" in result.line
+
+
+def test_recurrent_spikingjelly_containers_and_hidden_exp_syn_are_refused():
+    pytest.importorskip("spikingjelly")
+    from spikingjelly.activation_based import layer, neuron
+
+    from xylodeploy.interop import from_spikingjelly
+
+    recurrent = layer.ElementWiseRecurrentContainer(neuron.LIFNode(), element_wise_function=lambda x, y: x + y)
+    net = torch.nn.Sequential(torch.nn.Linear(8, 6), recurrent, torch.nn.Linear(6, 2), neuron.LIFNode())
+    with pytest.raises(ConfigError, match=r"layer '1' \(ElementWiseRecurrentContainer\): recurrent containers"):
+        from_spikingjelly(net)
+    pytest.importorskip("rockpool")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from rockpool.nn.combinators import Sequential
+        from rockpool.nn.modules import ExpSynTorch, LIFTorch, LinearTorch
+
+        from xylodeploy.interop import from_rockpool
+
+        hidden = Sequential(LinearTorch((8, 6)), ExpSynTorch(6), LinearTorch((6, 2)), LIFTorch(2))
+    with pytest.raises(ConfigError, match=r"\(ExpSynTorch\): only as the readout"):
+        from_rockpool(hidden)
