@@ -136,3 +136,23 @@ def test_recurrent_spikingjelly_containers_and_hidden_exp_syn_are_refused():
         hidden = Sequential(LinearTorch((8, 6)), ExpSynTorch(6), LinearTorch((6, 2)), LIFTorch(2))
     with pytest.raises(ConfigError, match=r"\(ExpSynTorch\): only as the readout"):
         from_rockpool(hidden)
+
+
+def test_snntorch_membrane_readout_without_reset_is_a_vmem_readout():
+    snn = pytest.importorskip("snntorch")
+    from xylodeploy.interop import from_snntorch
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        torch.nn.Linear(8, 16, bias=False), snn.Synaptic(alpha=0.75, beta=0.875, init_hidden=True, reset_delay=False),
+        torch.nn.Linear(16, 3, bias=False),
+        snn.Synaptic(alpha=0.75, beta=0.875, init_hidden=True, reset_mechanism="none", output=True),
+    )  # fmt: skip
+    graph, report = from_snntorch(net)
+    assert report.readout == "vmem"
+    result = check_source("snntorch", net, graph, report, _x(8, 0.2), "4 clips")
+    assert "membrane error" in result.line and result.error < 0.1  # measured 0.03 (hidden: mem < 2 thr rule)
+    hidden = torch.nn.Sequential(torch.nn.Linear(8, 16), snn.Leaky(beta=0.9, init_hidden=True, reset_mechanism="none"),
+                                 torch.nn.Linear(16, 3), snn.Leaky(beta=0.9, init_hidden=True))  # fmt: skip
+    with pytest.raises(ConfigError, match="layer '1': reset_mechanism='none' is not supported"):
+        from_snntorch(hidden)

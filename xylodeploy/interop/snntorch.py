@@ -31,7 +31,10 @@ Translation (graph: ``isyn = b_s (isyn + I')``, ``v = a v + isyn + bias``, ``v -
 * ``Lapicque`` -> ``beta = 1 - T/(RC)``, input gain ``T/C`` (as ``Leaky`` otherwise).
 * ``nn.BatchNorm1d`` right after a Linear is folded into it with its running statistics (exact at
   inference); ``nn.Dropout`` is off at inference (skipped, reported).
-* Refused with the module path and the reason: ``reset_mechanism`` "zero"/"none", graded spikes,
+* A readout with ``reset_mechanism="none"`` (its membrane trained with a loss) -> a membrane readout
+  (a threshold it never reaches; the report's readout is ``"vmem"``).
+* Refused with the module path and the reason: ``reset_mechanism`` "zero" (and "none" on hidden layers),
+  graded spikes,
   ``inhibition``, ``state_quant``, ``Alpha`` (its reset acts on its two currents), ``BatchNormTT1d``
   (one norm per step), LSTM/convolutional neurons, convolutions, pooling, non-spiking activations.
   ``nn.Flatten``/``nn.Identity`` are skipped.
@@ -95,11 +98,14 @@ def _values(t: Any, n: int, path: str, field: str) -> np.ndarray:
     return np.broadcast_to(a.reshape(-1), (n,)).copy() if a.size == 1 else a.reshape(-1)
 
 
-def _check_neuron(mod: Any, path: str) -> None:
+def _check_neuron(mod: Any, path: str, last: bool) -> None:
     mech = getattr(mod, "reset_mechanism", "subtract")
+    if mech == "none" and last:
+        return  # a membrane readout (module docstring)
     if mech != "subtract":
+        where = "" if mech == "zero" else " (a readout without reset is read through its membrane; hidden layers reset)"
         raise ConfigError(
-            f"layer '{path}': reset_mechanism='{mech}' is not supported; Xylo resets by subtraction "
+            f"layer '{path}': reset_mechanism='{mech}' is not supported{where}; Xylo resets by subtraction "
             "(use reset_mechanism='subtract')"
         )
     if getattr(mod, "inhibition", False):
@@ -126,7 +132,22 @@ def _membrane(beta: np.ndarray, dt: float, path: str, report: ImportReport) -> n
     return tau
 
 
+def _readout_threshold(chain: Chain, mod: Any, thr: np.ndarray, in_scale: Any, bias: Any, path: str) -> np.ndarray:
+    """``thr``, or for a ``reset_mechanism="none"`` readout a threshold it never reaches (membrane readout)."""
+    if getattr(mod, "reset_mechanism", "subtract") != "none":
+        return thr
+    w = chain.weight if chain.weight is not None else np.ones((1, thr.size))
+    drive = float(np.max(np.abs(w).sum(axis=0) * np.abs(in_scale))) + float(
+        np.max(np.abs(0.0 if bias is None else bias))
+    )
+    chain.report.note(path, "reset_mechanism='none' readout -> membrane readout (read vmem_out)")
+    chain.report.readout = "vmem"
+    return np.full(thr.size, 2e4 * max(drive, 1.0))
+
+
 def _reset_note(mod: Any, beta: np.ndarray, thr: np.ndarray, path: str, report: ImportReport) -> None:
+    if getattr(mod, "reset_mechanism", "subtract") == "none":
+        return
     if getattr(mod, "reset_delay", True):
         extra = float(np.max((1 - np.clip(beta, 0, 1)) * thr))
         report.note(
@@ -181,6 +202,7 @@ def _leaky(chain: Chain, mod: Any, path: str, dt: float) -> None:
             chain.report.note(path, "recurrent Linear bias -> neuron bias")
     chain.report.note(path, f"{kind} has no synaptic state -> fastest chip synapse (dash 1)", exact=False)
     _reset_note(mod, beta, thr, path, chain.report)
+    thr = _readout_threshold(chain, mod, thr, factor * gain, bias, path)
     chain.neurons(
         path, in_scale=factor * gain, recurrent=rec, tau_mem=_membrane(beta, dt, path, chain.report),
         tau_syn=tau_syn, threshold=thr, bias=0.0 if bias is None else bias, max_spikes=1,
@@ -214,6 +236,7 @@ def _synaptic(chain: Chain, mod: Any, path: str, dt: float) -> None:
         chain.report.note(path, "recurrent weights -> a recurrent connection into the synapse (weights / alpha)")
         rec = rec * scale[None, :, None]
     _reset_note(mod, beta, thr, path, chain.report)
+    thr = _readout_threshold(chain, mod, thr, scale, bias, path)
     chain.neurons(
         path, in_scale=scale, recurrent=rec, tau_mem=_membrane(beta, dt, path, chain.report), tau_syn=tau_syn,
         threshold=thr, bias=0.0 if bias is None else bias, max_spikes=1,
@@ -264,6 +287,7 @@ def from_snntorch(
     common.refuse_unsupported(leaves, lambda path, mod: _refusal(mod, path, torch_nn.Linear))
     report = ImportReport("snntorch")
     chain = Chain(n_inputs, dt, report)
+    neurons = [path for path, mod in leaves if isinstance(mod, _neuron_types(snn))]
     for path, mod in leaves:
         kind = type(mod).__name__
         if kind in _SKIP:
@@ -273,10 +297,10 @@ def from_snntorch(
         if isinstance(mod, torch_nn.Linear):
             chain.torch_linear(mod, path)
         elif type(mod) in (snn.Leaky, snn.RLeaky, snn.Lapicque):
-            _check_neuron(mod, path)
+            _check_neuron(mod, path, path == neurons[-1])
             _leaky(chain, mod, path, dt)
         elif type(mod) in (snn.Synaptic, snn.RSynaptic):
-            _check_neuron(mod, path)
+            _check_neuron(mod, path, path == neurons[-1])
             _synaptic(chain, mod, path, dt)
         elif kind == "BatchNorm1d":
             fold_batchnorm(chain, mod, path)
@@ -293,11 +317,13 @@ def run_snntorch(model: Any, x: np.ndarray) -> np.ndarray:
 
     net = copy.deepcopy(model).eval()
     utils.reset(net)
+    last = [m for m in net.modules() if hasattr(m, "reset_mechanism")][-1:]
+    membrane = bool(last) and last[0].reset_mechanism == "none"  # a membrane readout: its mem, not its spikes
     out = []
     with torch.no_grad():
         for t in range(x.shape[1]):
             y = net(torch.as_tensor(x[:, t]))
-            out.append(y[0] if isinstance(y, tuple) else y)
+            out.append(last[0].mem if membrane else y[0] if isinstance(y, tuple) else y)
     return torch.stack(out, 1).double().numpy()
 
 
