@@ -156,3 +156,27 @@ def test_snntorch_membrane_readout_without_reset_is_a_vmem_readout():
                                  torch.nn.Linear(16, 3), snn.Leaky(beta=0.9, init_hidden=True))  # fmt: skip
     with pytest.raises(ConfigError, match="layer '1': reset_mechanism='none' is not supported"):
         from_snntorch(hidden)
+
+
+def test_rockpool_lif_bitshift_torch_imports_exactly():
+    """rockpool's Xylo neuron runs bit-shift decays 1 - 2**-round(log2(tau/dt)): those are what is copied."""
+    pytest.importorskip("rockpool")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from rockpool.nn.combinators import Sequential
+        from rockpool.nn.modules import LinearTorch
+        from rockpool.nn.modules.torch.lif_bitshift_torch import LIFBitshiftTorch
+
+        from xylodeploy.interop import from_rockpool
+
+        torch.manual_seed(0)
+        net = Sequential(LinearTorch((12, 20)), LIFBitshiftTorch(20, tau_mem=torch.rand(20) * 0.02 + 0.002,
+                                                                 tau_syn=0.004, dt=1e-3),
+                         LinearTorch((20, 4)), LIFBitshiftTorch(4, tau_mem=0.008, tau_syn=0.003, dt=1e-3,
+                                                                max_spikes_per_dt=1))  # fmt: skip
+        with torch.no_grad():
+            net[0].weight.data *= 6
+            net[2].weight.data *= 6
+        graph, report = from_rockpool(net)
+    result = check_source("rockpool", net, graph, report, _x(12, 0.3), "4 clips")
+    assert report.exact and result.error == 0.0, result.line

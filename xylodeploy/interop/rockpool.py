@@ -89,13 +89,16 @@ def _copy_broadcast(dst: torch.Tensor, src: torch.Tensor) -> None:
 # --- rockpool -> NetworkGraph (issue 6) --------------------------------------------------------------------
 
 
+_LIF_KINDS = ("LIFTorch", "LIFBitshiftTorch")
+
+
 def _rockpool_leaves(net: Any) -> list[tuple[str, Any]]:
     """(path, module) of a rockpool SynNet / (Torch)Sequential, in order; containers flattened."""
     inner = getattr(net, "seq", None)
     if inner is not None and hasattr(inner, "modules"):
         return _rockpool_leaves(inner)
     mods = net.modules() if callable(getattr(net, "modules", None)) else {}
-    if isinstance(mods, dict) and mods and type(net).__name__ not in ("LIFTorch", "LinearTorch"):
+    if isinstance(mods, dict) and mods and type(net).__name__ not in (*_LIF_KINDS, "LinearTorch"):
         out: list[tuple[str, Any]] = []
         for name, m in mods.items():
             inner = _rockpool_leaves(m) if _is_container(m) else [("", m)]
@@ -129,7 +132,7 @@ def from_rockpool(net: Any, *, name: str = "rockpool") -> tuple[Any, Any]:
     _rockpool_synnet_module()  # the optional-dependency check (names the 'rockpool' extra)
     leaves = _rockpool_leaves(net)
     _refuse(leaves)
-    lifs = [m for _, m in leaves if type(m).__name__ in ("LIFTorch", "ExpSynTorch")]
+    lifs = [m for _, m in leaves if type(m).__name__ in (*_LIF_KINDS, "ExpSynTorch")]
     if not lifs:
         raise ConfigError(f"rockpool model '{type(net).__name__}': no LIFTorch layer found")
     report = ImportReport("rockpool")
@@ -142,7 +145,7 @@ def from_rockpool(net: Any, *, name: str = "rockpool") -> tuple[Any, Any]:
             bias = getattr(m, "bias", None)
             pending_bias = to_numpy(bias).reshape(-1) if bias is not None and np.any(to_numpy(bias)) else None
             chain.linear(to_numpy(m.weight), None, path)
-        elif kind == "LIFTorch":
+        elif kind in _LIF_KINDS:
             lif_torch(chain, m, path, pending_bias)
             pending_bias = None
         elif kind == "ExpSynTorch":
@@ -178,11 +181,12 @@ def _refuse(leaves: list[tuple[str, Any]]) -> None:
 
     kinds = [type(m).__name__ for _, m in leaves]
     for (path, _), kind in zip(leaves, kinds, strict=True):
-        if kind not in ("LinearTorch", "LIFTorch", "ExpSynTorch", *DROPOUT):
+        if kind not in ("LinearTorch", *_LIF_KINDS, "ExpSynTorch", *DROPOUT):
             raise ConfigError(
-                f"layer '{path}' ({kind}): only LinearTorch, LIFTorch, ExpSynTorch and dropout are supported"
+                f"layer '{path}' ({kind}): only LinearTorch, LIFTorch, LIFBitshiftTorch, ExpSynTorch and dropout "
+                "are supported"
             )
-    neurons = [i for i, k in enumerate(kinds) if k in ("LIFTorch", "ExpSynTorch")]
+    neurons = [i for i, k in enumerate(kinds) if k in (*_LIF_KINDS, "ExpSynTorch")]
     hidden_syn = [leaves[i][0] for i in neurons[:-1] if kinds[i] == "ExpSynTorch"]
     if hidden_syn:
         raise ConfigError(

@@ -2,7 +2,8 @@
 `xylodeploy.interop.rockpool` is the only module that imports rockpool; it calls these).
 
 * ``LIFTorch``: parameters copied (rockpool runs the graph's dynamics in the graph's order); ``noise_std``
-  is dropped (the chip is deterministic; reported).
+  is dropped (the chip is deterministic; reported). ``LIFBitshiftTorch`` (the Xylo neuron): the same,
+  with the bit-shift decays ``1 - 2**-dash`` it runs.
 * ``LinearTorch`` bias ``b``: rockpool adds it to ``isyn`` every step, ``isyn = beta (isyn + b)``, so the
   membrane receives ``beta b / (1 - beta)`` per step in steady state: that neuron bias (first steps differ).
 * ``ExpSynTorch`` readout ``isyn = beta (isyn + x)``: a membrane readout, synapse ``tau``, memoryless
@@ -37,6 +38,15 @@ def _bias_through_synapse(bias: Any, tau_syn: Any, dt: float, n: int, k: int) ->
     return (bias.reshape(n, k) * beta / (1.0 - beta)).sum(axis=1)
 
 
+def _tau(m: Any, name: str, decay: str, dt: float) -> np.ndarray:
+    """A time constant of ``m``; for ``LIFBitshiftTorch`` the one of the decay it really runs,
+    ``1 - 2**-round(log2(tau/dt))`` (rockpool's ``alpha``/``beta``; decay 0 -> no memory)."""
+    if type(m).__name__ != "LIFBitshiftTorch":
+        return to_numpy(getattr(m, name))
+    a = to_numpy(getattr(m, decay))
+    return np.where(a > 0, -dt / np.log(np.where(a > 0, a, 0.5)), dt * 1e-6)
+
+
 def lif_torch(chain: Any, m: Any, path: str, bias_in: Any) -> None:
     """One ``LIFTorch`` (parameters copied; see the module docstring)."""
     n, k, report = int(m.size_out), int(m.n_synapses), chain.report
@@ -51,7 +61,7 @@ def lif_torch(chain: Any, m: Any, path: str, bias_in: Any) -> None:
     chain.weight = w.reshape(w.shape[0], n, k)
     has_rec = getattr(m, "_has_rec", hasattr(m, "w_rec")) and np.any(to_numpy(m.w_rec))
     rec = to_numpy(m.w_rec).reshape(n, n, k) if has_rec else None
-    ts = to_numpy(m.tau_syn)
+    ts = _tau(m, "tau_syn", "beta", chain.dt)
     tau_syn = np.broadcast_to(ts.reshape(-1, k) if ts.size > 1 else ts, (n, k))
     bias = np.broadcast_to(to_numpy(m.bias).reshape(-1), (n,)).copy()
     if bias_in is not None:
@@ -59,11 +69,12 @@ def lif_torch(chain: Any, m: Any, path: str, bias_in: Any) -> None:
         report.note(path, "LinearTorch bias b -> neuron bias beta b / (1 - beta) (steady state; early steps differ)",
                     exact=False)  # fmt: skip
     chain.neurons(
-        path, recurrent=rec, tau_mem=np.broadcast_to(to_numpy(m.tau_mem).reshape(-1), (n,)), tau_syn=tau_syn,
+        path, recurrent=rec, tau_mem=np.broadcast_to(_tau(m, "tau_mem", "alpha", chain.dt).reshape(-1), (n,)),
+        tau_syn=tau_syn,
         threshold=np.broadcast_to(to_numpy(m.threshold).reshape(-1), (n,)), bias=bias, n_synapses=k,
         max_spikes=int(min(float(to_numpy(m.max_spikes_per_dt).max()), 2**31 - 1)),
     )  # fmt: skip
-    report.note(path, f"LIFTorch ({k} synapse(s){', recurrent' if rec is not None else ''}) copied as is")
+    report.note(path, f"{type(m).__name__} ({k} synapse(s){', recurrent' if rec is not None else ''}) copied as is")
 
 
 def exp_syn(chain: Any, m: Any, path: str, bias_in: Any) -> None:
