@@ -180,3 +180,25 @@ def test_rockpool_lif_bitshift_torch_imports_exactly():
         graph, report = from_rockpool(net)
     result = check_source("rockpool", net, graph, report, _x(12, 0.3), "4 clips")
     assert report.exact and result.error == 0.0, result.line
+
+
+def test_snntorch_graded_spikes_on_a_hidden_layer_fold_into_the_next_linear():
+    snn = pytest.importorskip("snntorch")
+    from xylodeploy.interop import from_snntorch
+
+    def net(factor: float, readout_factor: float = 1.0):
+        torch.manual_seed(0)
+        return torch.nn.Sequential(
+            torch.nn.Linear(12, 24, bias=False), snn.Leaky(beta=0.8, init_hidden=True, graded_spikes_factor=factor),
+            torch.nn.Linear(24, 4, bias=False),
+            snn.Leaky(beta=0.8, init_hidden=True, output=True, graded_spikes_factor=readout_factor),
+        )  # fmt: skip
+
+    graded, report = from_snntorch(net(0.5))
+    plain, _ = from_snntorch(net(1.0))
+    hidden = [
+        (a.weight, b.weight) for a, b in zip(graded.connections, plain.connections, strict=True) if a.source != "input"
+    ]
+    assert np.allclose(hidden[0][0], 0.5 * hidden[0][1]) and any("graded" in n.message for n in report.notes)
+    with pytest.raises(ConfigError, match="graded spikes .* on the readout"):
+        from_snntorch(net(1.0, readout_factor=2.0))

@@ -103,8 +103,6 @@ def test_chip_spike_counts_agree_with_snntorch(reset_delay):
         (lambda: snn.Leaky(beta=0.9, init_hidden=True, reset_mechanism="zero"), "reset_mechanism='zero'"),
         (lambda: snn.Leaky(beta=0.9, init_hidden=True, reset_mechanism="none"), "reset_mechanism='none'"),
         (lambda: snn.Leaky(beta=0.9, init_hidden=True, inhibition=True), "inhibition"),
-        (lambda: snn.Leaky(beta=0.9, init_hidden=True, graded_spikes_factor=2.0), "graded spikes"),
-        (lambda: snn.Leaky(beta=0.9, init_hidden=True, learn_graded_spikes_factor=True), "graded spikes"),
         (lambda: nn.ReLU(), "ReLU"),
         (lambda: snn.SLSTM(4, 4, init_hidden=True), "LSTM"),
         (lambda: snn.Alpha(alpha=0.9, beta=0.8, init_hidden=True), "reset acts on the two currents"),

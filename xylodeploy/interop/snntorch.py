@@ -33,8 +33,10 @@ Translation (graph: ``isyn = b_s (isyn + I')``, ``v = a v + isyn + bias``, ``v -
   inference); ``nn.Dropout`` is off at inference (skipped, reported).
 * A readout with ``reset_mechanism="none"`` (its membrane trained with a loss) -> a membrane readout
   (a threshold it never reaches; the report's readout is ``"vmem"``).
+* ``graded_spikes_factor`` g on a hidden (non-recurrent) layer: spikes are unit events on the chip and
+  g folds into the next Linear's weights (exact).
 * Refused with the module path and the reason: ``reset_mechanism`` "zero" (and "none" on hidden layers),
-  graded spikes,
+  graded spikes on the readout or a recurrent layer,
   ``inhibition``, ``state_quant``, ``Alpha`` (its reset acts on its two currents), ``BatchNormTT1d``
   (one norm per step), LSTM/convolutional neurons, convolutions, pooling, non-spiking activations.
   ``nn.Flatten``/``nn.Identity`` are skipped.
@@ -112,10 +114,31 @@ def _check_neuron(mod: Any, path: str, last: bool) -> None:
         raise ConfigError(f"layer '{path}': inhibition=True (winner-take-all) has no Xylo equivalent")
     if getattr(mod, "state_quant", False):
         raise ConfigError(f"layer '{path}': state_quant is not supported (Xylo's integer states come from quantize)")
+    if _graded(mod) is not None and (last or getattr(mod, "recurrent", None) is not None):
+        where = "the readout" if last else "a recurrent layer"
+        raise ConfigError(
+            f"layer '{path}': graded spikes (graded_spikes_factor != 1) on {where} are not supported (Xylo's "
+            "spikes are unit events; a hidden layer's factor folds into the next Linear)"
+        )
+
+
+def _graded(mod: Any) -> np.ndarray | None:
+    """The layer's ``graded_spikes_factor`` where it is not 1, else None."""
     g = getattr(mod, "graded_spikes_factor", None)
-    learn = any(n == "graded_spikes_factor" for n, _ in mod.named_parameters())
-    if learn or (g is not None and not np.allclose(g.detach().cpu().numpy(), 1.0)):
-        raise ConfigError(f"layer '{path}': graded spikes (graded_spikes_factor != 1 or learnable) are not supported")
+    if g is None:
+        return None
+    values = np.asarray(g.detach().cpu().double().numpy() if hasattr(g, "detach") else g, dtype=np.float64)
+    return None if np.allclose(values, 1.0) else values
+
+
+def _fold_graded(chain: Chain, mod: Any, path: str) -> None:
+    """Spikes scaled by ``graded_spikes_factor`` g: a pending diagonal map, composed into the next Linear."""
+    g = _graded(mod)
+    if g is None:
+        return
+    n = chain.src_size
+    chain.linear(np.diag(np.broadcast_to(g.reshape(-1), (n,))), None, f"{path}.graded")
+    chain.report.note(path, "graded_spikes_factor -> folded into the next Linear's weights (unit spikes on the chip)")
 
 
 def _membrane(beta: np.ndarray, dt: float, path: str, report: ImportReport) -> np.ndarray:
@@ -299,9 +322,11 @@ def from_snntorch(
         elif type(mod) in (snn.Leaky, snn.RLeaky, snn.Lapicque):
             _check_neuron(mod, path, path == neurons[-1])
             _leaky(chain, mod, path, dt)
+            _fold_graded(chain, mod, path)
         elif type(mod) in (snn.Synaptic, snn.RSynaptic):
             _check_neuron(mod, path, path == neurons[-1])
             _synaptic(chain, mod, path, dt)
+            _fold_graded(chain, mod, path)
         elif kind == "BatchNorm1d":
             fold_batchnorm(chain, mod, path)
     return chain.build(name, type(model).__name__), report
