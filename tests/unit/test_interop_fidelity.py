@@ -202,3 +202,19 @@ def test_snntorch_graded_spikes_on_a_hidden_layer_fold_into_the_next_linear():
     assert np.allclose(hidden[0][0], 0.5 * hidden[0][1]) and any("graded" in n.message for n in report.notes)
     with pytest.raises(ConfigError, match="graded spikes .* on the readout"):
         from_snntorch(net(1.0, readout_factor=2.0))
+
+
+def test_spikingjelly_simple_lif_node_imports_as_lif_node():
+    pytest.importorskip("spikingjelly")
+    from spikingjelly.activation_based import neuron
+
+    from xylodeploy.interop import from_spikingjelly
+
+    def net(cls, **kw):
+        torch.manual_seed(0)
+        return _scaled(torch.nn.Sequential(torch.nn.Linear(12, 20), cls(**kw), torch.nn.Linear(20, 4), cls(**kw)), 20.0)
+
+    simple, _ = from_spikingjelly(net(neuron.SimpleLIFNode, tau=4.0, decay_input=True, v_reset=0.0))
+    lif, _ = from_spikingjelly(net(neuron.LIFNode, tau=4.0, v_reset=0.0))
+    assert all(np.array_equal(a.weight, b.weight) for a, b in zip(simple.connections, lif.connections, strict=True))
+    assert all(np.array_equal(a.tau_mem, b.tau_mem) for a, b in zip(simple.populations, lif.populations, strict=True))

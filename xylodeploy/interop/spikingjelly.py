@@ -145,8 +145,8 @@ def _cuba(chain: Chain, mod: Any, path: str, dt: float) -> None:
     )  # fmt: skip
 
 
-_HANDLED = ("LIFNode", "ParametricLIFNode", "IFNode", "BatchNorm1d", "CUBALIFNode", "SynapseFilter", "VotingLayer",
-            "Delay")  # fmt: skip
+_LIF_KINDS = ("LIFNode", "SimpleLIFNode", "ParametricLIFNode", "IFNode")
+_HANDLED = (*_LIF_KINDS, "BatchNorm1d", "CUBALIFNode", "SynapseFilter", "VotingLayer", "Delay")
 
 
 def _refusal(mod: Any, path: str, linear: type) -> str | None:
@@ -155,7 +155,8 @@ def _refusal(mod: Any, path: str, linear: type) -> str | None:
     if kind in _SKIP or kind in _HANDLED or isinstance(mod, linear):
         return None
     if kind.endswith("Node"):
-        return f"layer '{path}' ({kind}): only LIFNode, ParametricLIFNode, IFNode and CUBALIFNode are supported"
+        return (f"layer '{path}' ({kind}): only LIFNode, SimpleLIFNode, ParametricLIFNode, IFNode and CUBALIFNode "
+                "are supported")  # fmt: skip
     if kind in _RECURRENT_CONTAINERS:
         return (f"layer '{path}' ({kind}): recurrent containers are not supported (their feedback is not "
                 "a weight matrix on a population's spikes)")  # fmt: skip
@@ -180,7 +181,7 @@ def from_spikingjelly(
             continue
         if isinstance(mod, torch_nn.Linear):
             chain.torch_linear(mod, path)
-        elif kind in ("LIFNode", "ParametricLIFNode", "IFNode"):
+        elif kind in _LIF_KINDS:
             _lif(chain, mod, path, dt, syn_tau)
             syn_tau = None
         elif kind == "BatchNorm1d":
