@@ -81,7 +81,7 @@ def test_delay_and_voting_become_relays_and_a_counting_readout():
     ("mod", "match"),
     [
         (lambda: neuron.LIFNode(tau=2.0, v_reset=-0.5), "layer '1' \\(LIFNode\\): hard reset to v_reset=-0.5"),
-        (lambda: neuron.IzhikevichNode(), "layer '1' \\(IzhikevichNode\\): only LIFNode, SimpleLIFNode, ParametricLIFNode"),
+        (lambda: neuron.IzhikevichNode(), "layer '1' \\(IzhikevichNode\\): only LIFNode, SimpleLIFNode"),
         (lambda: layer.Conv1d(1, 1, 3), "layer '1' \\(Conv1d\\): no Xylo equivalent"),
     ],
 )
