@@ -124,3 +124,19 @@ def audio3_modules():
 def as_int(a) -> np.ndarray:
     """rockpool's object-dtype integer arrays as int64."""
     return np.asarray(a, dtype=np.int64)
+
+
+def scaled_synnet(n_channels: int, hidden: list[int], taus: list[int], gain: float = 8.0, seed: int = 0, **kw):
+    """A rockpool ``SynNet`` (through xylodeploy's builder) with every linear weight times ``gain``, so that
+    Bernoulli clips drive it to spike (the default initialisation is nearly silent)."""
+    import torch
+
+    from xylodeploy.interop.rockpool import build_rockpool_synnet
+
+    torch.manual_seed(seed)
+    net = build_rockpool_synnet(n_channels=n_channels, size_hidden_layers=hidden, time_constants_per_layer=taus, **kw)
+    with torch.no_grad():
+        for name, mod in net.seq.modules().items():
+            if "linear" in name:
+                mod.weight.data *= gain
+    return net

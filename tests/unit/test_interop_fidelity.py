@@ -42,17 +42,10 @@ def test_an_approximate_snntorch_import_is_measured_and_warned():
 
 def test_an_exact_rockpool_import_measures_zero():
     pytest.importorskip("rockpool")
+    from tests.support.rockpool_ref import scaled_synnet
     from xylodeploy.interop import from_rockpool
-    from xylodeploy.interop.rockpool import build_rockpool_synnet
 
-    torch.manual_seed(0)
-    net = build_rockpool_synnet(
-        n_classes=4, n_channels=12, size_hidden_layers=[20, 20], time_constants_per_layer=[2, 4]
-    )
-    with torch.no_grad():
-        for name, mod in net.seq.modules().items():
-            if "linear" in name:
-                mod.weight.data *= 8.0
+    net = scaled_synnet(12, [20, 20], [2, 4], n_classes=4)
     graph, report = from_rockpool(net)
     result = check_source("rockpool", net, graph, report, _x(12, 0.3), "4 clips")
     assert report.exact and result.error is not None and result.error <= 1e-4 and not result.warnings
@@ -60,15 +53,10 @@ def test_an_exact_rockpool_import_measures_zero():
 
 def test_an_import_that_says_exact_but_differs_is_called_a_defect():
     pytest.importorskip("rockpool")
+    from tests.support.rockpool_ref import scaled_synnet
     from xylodeploy.interop import from_rockpool
-    from xylodeploy.interop.rockpool import build_rockpool_synnet
 
-    torch.manual_seed(0)
-    net = build_rockpool_synnet(n_classes=4, n_channels=12, size_hidden_layers=[20], time_constants_per_layer=[2])
-    with torch.no_grad():
-        for name, mod in net.seq.modules().items():
-            if "linear" in name:
-                mod.weight.data *= 8.0
+    net = scaled_synnet(12, [20], [2], n_classes=4)
     graph, report = from_rockpool(net)
     broken = graph.replace(connections=tuple(dataclasses.replace(c, weight=c.weight * 0.5) for c in graph.connections))
     result = check_source("rockpool", net, broken, report, _x(12, 0.3), "4 clips")
