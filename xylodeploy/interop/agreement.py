@@ -41,7 +41,9 @@ def example_clips(graph: NetworkGraph, n_clips: int = 8, t_len: int = 100, seed:
 
     The rate is taken from ``_RATES``: the one whose mean hidden firing probability per step (float
     graph) is nearest to 0.1 (log distance), among those that make the readout respond at all; the
-    highest such rate on ties (a model silent at every rate gets the strongest clips).
+    highest such rate on ties (a model silent at every rate gets the strongest clips). Half the clips
+    use the next denser rate of ``_RATES``: a chip loses most where its neurons fire several times
+    per step, which a user's denser input reaches and the typical rate may not.
     """
     from xylodeploy.interop._common import simulate_graph
 
@@ -56,8 +58,14 @@ def example_clips(graph: NetworkGraph, n_clips: int = 8, t_len: int = 100, seed:
         score = abs(np.log(max(h, 1e-4) / _TARGET_RATE)) + (0.0 if readout_alive else 10.0)
         if score <= best_score:  # ties (a model silent at every rate): the strongest drive
             best, best_score = rate, score
-    clips = (rng.random((n_clips, t_len, graph.n_inputs)) < best).astype(np.int64)
-    return clips, f"{n_clips} generated clip(s) of {t_len} steps, Bernoulli input rate {best} per channel and step"
+    denser = next((r for r in _RATES if r > best), None)
+    k = n_clips if denser is None or n_clips < 2 else (n_clips + 1) // 2
+    rates = np.array([best] * k + [denser] * (n_clips - k))[:, None, None]
+    clips = (rng.random((n_clips, t_len, graph.n_inputs)) < rates).astype(np.int64)
+    if k == n_clips:
+        return clips, f"{n_clips} generated clip(s) of {t_len} steps, Bernoulli input rate {best} per channel and step"
+    return clips, (f"{n_clips} generated clip(s) of {t_len} steps, Bernoulli input rate {best} ({k}) and {denser} "
+                   f"({n_clips - k}, denser input) per channel and step")  # fmt: skip
 
 
 def _decay(tau: np.ndarray, dt: float) -> np.ndarray:
