@@ -26,9 +26,11 @@ delay commutes with a linear map). ``IFNode`` has no leak (tau_mem = 1e9 dt); ``
 like snnTorch's Synaptic (synapse ``c_decay``, weights / c_decay; exact). SpikingJelly's default hard
 reset to ``v_reset = 0`` becomes the chip's subtractive reset, reported as an approximation (measured
 error in the README's interop table); ``v_reset != 0`` is refused (it is also a leak target).
-``BatchNorm1d`` after a Linear is folded into it. The graph spikes at most once per step
-(SpikingJelly's spikes are binary). Other neuron types, convolutions, pooling and attention are
-refused with the module path and reason.
+``BatchNorm1d`` after a Linear is folded into it. ``SimpleLIFNode`` is ``LIFNode``'s dynamics.
+``LinearRecurrentContainer(neuron)`` (``i[t] = [x[t], y[t-1]] W^T + b``) -> input weights and
+recurrent weights on the neuron's previous spikes. The graph spikes at most once per step
+(SpikingJelly's spikes are binary). Other neuron types, ``ElementWiseRecurrentContainer``,
+convolutions, pooling and attention are refused with the module path and reason.
 SpikingJelly has no time step: pass ``dt``.
 """
 
@@ -49,8 +51,9 @@ _SKIP = ("Flatten", "Identity", "Dropout")
 _SLOWEST_DASH = 15  # "no leak" for the voting readout; clipped to the chip's range by quantize
 
 
-_RECURRENT_CONTAINERS = ("ElementWiseRecurrentContainer", "LinearRecurrentContainer")  # refused whole
-_LEAF_KINDS = ("Linear", "SynapseFilter", "VotingLayer", "Delay", "BatchNorm1d", *_RECURRENT_CONTAINERS)
+_RECURRENT_CONTAINERS = ("ElementWiseRecurrentContainer",)  # refused whole (never flattened)
+_LEAF_KINDS = ("Linear", "SynapseFilter", "VotingLayer", "Delay", "BatchNorm1d", "LinearRecurrentContainer",
+               *_RECURRENT_CONTAINERS)  # fmt: skip
 
 
 def _sj() -> Any:
@@ -93,7 +96,7 @@ def _tau(mod: Any, kind: str) -> float:
     return float(mod.tau)
 
 
-def _lif(chain: Chain, mod: Any, path: str, dt: float, syn_tau: float | None) -> None:
+def _lif(chain: Chain, mod: Any, path: str, dt: float, syn_tau: float | None, recurrent: Any = None) -> None:
     """LIFNode / ParametricLIFNode / IFNode (``v += x``: alpha = 1, gain 1) with an optional SynapseFilter."""
     kind = type(mod).__name__
     _reset(mod, path, kind, chain.report)
@@ -119,10 +122,27 @@ def _lif(chain: Chain, mod: Any, path: str, dt: float, syn_tau: float | None) ->
     else:
         tau_mem = float(tau_from_decay(alpha, dt, f"layer '{path}' tau"))
         chain.report.note(path, f"tau={tau:.4g} -> alpha = 1 - 1/tau = {alpha:.4g}, input gain {gain:.4g}")
+    rec = None if recurrent is None else (np.asarray(recurrent) * factor * gain)[:, :, None]
     chain.neurons(
-        path, in_scale=np.full(n, factor * gain), tau_mem=tau_mem, tau_syn=tau_syn,
+        path, in_scale=np.full(n, factor * gain), recurrent=rec, tau_mem=tau_mem, tau_syn=tau_syn,
         threshold=float(mod.v_threshold), bias=0.0 if bias is None else bias * gain, max_spikes=1,
     )  # fmt: skip
+
+
+def _linear_recurrent(chain: Chain, mod: Any, path: str, dt: float) -> None:
+    """``LinearRecurrentContainer(neuron)``: ``i[t] = [x[t], y[t-1]] W^T + b`` into the neuron: ``W``'s first
+    columns are a Linear on the input, the rest recurrent weights on the neuron's previous spikes (exact)."""
+    sub, kind = mod.sub_module, type(mod.sub_module).__name__
+    if kind not in _LIF_KINDS:
+        raise ConfigError(f"layer '{path}' (LinearRecurrentContainer): its sub_module must be one of "
+                          f"{', '.join(_LIF_KINDS)}, got {kind}")  # fmt: skip
+    w = mod.rc.weight.detach().cpu().double().numpy()
+    n = w.shape[0]
+    bias = None if mod.rc.bias is None else mod.rc.bias.detach().cpu().double().numpy()
+    chain.linear(w[:, : w.shape[1] - n].T, bias, f"{path}.rc")
+    chain.report.note(path, "LinearRecurrentContainer -> input weights and recurrent weights on the previous step's "
+                      "spikes (as SpikingJelly)")  # fmt: skip
+    _lif(chain, sub, f"{path}.sub_module", dt, None, recurrent=w[:, w.shape[1] - n :].T)
 
 
 def _cuba(chain: Chain, mod: Any, path: str, dt: float) -> None:
@@ -146,7 +166,8 @@ def _cuba(chain: Chain, mod: Any, path: str, dt: float) -> None:
 
 
 _LIF_KINDS = ("LIFNode", "SimpleLIFNode", "ParametricLIFNode", "IFNode")
-_HANDLED = (*_LIF_KINDS, "BatchNorm1d", "CUBALIFNode", "SynapseFilter", "VotingLayer", "Delay")
+_HANDLED = (*_LIF_KINDS, "BatchNorm1d", "CUBALIFNode", "SynapseFilter", "VotingLayer", "Delay",
+            "LinearRecurrentContainer")  # fmt: skip
 
 
 def _refusal(mod: Any, path: str, linear: type) -> str | None:
@@ -184,6 +205,8 @@ def from_spikingjelly(
         elif kind in _LIF_KINDS:
             _lif(chain, mod, path, dt, syn_tau)
             syn_tau = None
+        elif kind == "LinearRecurrentContainer":
+            _linear_recurrent(chain, mod, path, dt)
         elif kind == "BatchNorm1d":
             fold_batchnorm(chain, mod, path)
         elif kind == "CUBALIFNode":
