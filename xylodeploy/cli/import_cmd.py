@@ -8,7 +8,8 @@ module: unpickling runs code, so it is loaded only with ``--trust-pickle``). For
 `NetworkGraph` file (``.npz``); with ``--chip`` it is quantized and mapped instead and written as a ``.xylo``
 spec, and the float graph is compared with the chip on the example clips (or generated ones) layer by layer,
 with a loud warning naming the layer and the cause where the chip loses more than 10 %
-(`xylodeploy.interop.agreement`).
+(`xylodeploy.interop.agreement`). A torch model is run by its own library on the same clips and its
+readout compared with the imported float graph (`xylodeploy.interop.fidelity`).
 """
 
 from __future__ import annotations
@@ -175,7 +176,8 @@ def command(
     """Import MODEL (FILE.py:NAME, a torch.save'd module, or a NIR file) into xylodeploy.
 
     FILE.py:NAME is Python code: it is executed, like any script you run. A torch.save'd module is a
-    pickle and is loaded only with --trust-pickle."""
+    pickle and is loaded only with --trust-pickle. A torch model is also run by its own library on the
+    example (or generated) clips and compared with the import ("source vs import")."""
     from xylodeploy.cli._inputs import check_output
     from xylodeploy.interop._common import save_graph
     from xylodeploy.io.rasters import load_raster_npz
