@@ -228,3 +228,37 @@ def test_spikingjelly_linear_recurrent_container_becomes_recurrent_weights():
     no_rec = graph.replace(connections=tuple(dataclasses.replace(c, weight=0 * c.weight) if c.source == c.target
                                              else c for c in graph.connections))  # fmt: skip
     assert result.error < 0.1 < check_source("spikingjelly", net, no_rec, report, _x(12), "4 clips").error
+
+
+def test_a_tutorial_style_snntorch_model_is_run_on_the_whole_clip():
+    """snnTorch's tutorials keep the states in ``forward`` and loop over ``x.size(0)`` (time first)."""
+    snn = pytest.importorskip("snntorch")
+    from xylodeploy.interop import from_snntorch
+
+    class Tutorial(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1, self.lif1 = (
+                torch.nn.Linear(12, 24, bias=False),
+                snn.Synaptic(alpha=0.7, beta=0.8, reset_delay=False),
+            )
+            self.fc2, self.lif2 = (
+                torch.nn.Linear(24, 4, bias=False),
+                snn.Synaptic(alpha=0.7, beta=0.8, reset_delay=False),
+            )
+
+        def forward(self, x):
+            syn1, mem1 = self.lif1.init_synaptic()
+            syn2, mem2 = self.lif2.init_synaptic()
+            spikes = []
+            for t in range(x.size(0)):
+                spk1, syn1, mem1 = self.lif1(self.fc1(x[t]), syn1, mem1)
+                spk2, syn2, mem2 = self.lif2(self.fc2(spk1), syn2, mem2)
+                spikes.append(spk2)
+            return torch.stack(spikes), mem2
+
+    torch.manual_seed(0)
+    model = _scaled(Tutorial(), 3.0)
+    graph, report = from_snntorch(model)
+    result = check_source("snntorch", model, graph, report, _x(12), "4 clips")
+    assert result.error is not None and result.error < 0.05, result.line  # Synaptic, reset_delay=False

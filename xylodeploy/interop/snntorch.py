@@ -333,22 +333,28 @@ def from_snntorch(
 
 
 def run_snntorch(model: Any, x: np.ndarray) -> np.ndarray:
-    """Readout spikes ``(B, T, n)`` of a copy of ``model`` stepped by snnTorch over ``x`` ``(B, T, C)``
-    (``utils.reset``, one call per step; a tuple output's first element is the spikes)."""
+    """Readout spikes ``(B, T, n)`` of a copy of ``model`` run by snnTorch over ``x`` ``(B, T, C)``: stepped
+    (``utils.reset``, one call per step, a tuple's first element is the spikes) for ``init_hidden`` layers,
+    else one call on the whole clip, time first, as snnTorch's tutorials write ``forward`` (their loop over
+    ``x.size(0)`` returns the recorded spikes, time first)."""
     import copy
 
     import torch
     from snntorch import utils
 
     net = copy.deepcopy(model).eval()
+    neurons = [m for m in net.modules() if hasattr(m, "reset_mechanism")]
+    if neurons and not all(getattr(m, "init_hidden", False) for m in neurons):
+        with torch.no_grad():
+            y = net(torch.as_tensor(x).transpose(0, 1))
+        return (y[0] if isinstance(y, tuple) else y).transpose(0, 1).double().numpy()
     utils.reset(net)
-    last = [m for m in net.modules() if hasattr(m, "reset_mechanism")][-1:]
-    membrane = bool(last) and last[0].reset_mechanism == "none"  # a membrane readout: its mem, not its spikes
+    membrane = bool(neurons) and neurons[-1].reset_mechanism == "none"  # a membrane readout: its mem
     out = []
     with torch.no_grad():
         for t in range(x.shape[1]):
             y = net(torch.as_tensor(x[:, t]))
-            out.append(last[0].mem if membrane else y[0] if isinstance(y, tuple) else y)
+            out.append(neurons[-1].mem if membrane else y[0] if isinstance(y, tuple) else y)
     return torch.stack(out, 1).double().numpy()
 
 
