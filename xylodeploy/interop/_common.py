@@ -155,6 +155,14 @@ class Chain:
         b, self.bias = self.bias, None
         return None if b is None or not np.any(b) else b
 
+    def unreachable_threshold(self, in_scale: Any = 1.0, bias: Any = None) -> float:
+        """A threshold the next population never reaches (a membrane readout): ``2e4`` times its largest
+        one-step drive through the pending linear map (scaled by ``in_scale``) plus its largest bias."""
+        w = self.weight if self.weight is not None else np.zeros((1, 1))  # none: `neurons` refuses next
+        drive = float(np.max(np.abs(w).sum(axis=0) * np.abs(in_scale)))
+        drive += float(np.max(np.abs(0.0 if bias is None else bias)))
+        return 2e4 * max(drive, 1.0)
+
     def neurons(self, path: str, *, in_scale: Any = 1.0, recurrent: Any = None, **params: Any) -> LIFPopulation:
         """A population fed by the pending linear map times ``in_scale`` (per target neuron)."""
         if self.weight is None:

@@ -201,15 +201,15 @@ def compare(graph: NetworkGraph, spec: Any, clips: Any, *, readout_mode: str = "
         r = ranges.get(p.name)
         if r is not None:
             f_n, c_n = fl[p.name].sum(1), rec.spikes[:, :, r["start"] : r["stop"]].sum(1)
-            ag.layer_error[p.name] = _count_error(f_n, c_n) if np.any(f_n) or np.any(c_n) else float("nan")
+            ag.layer_error[p.name] = count_error(f_n, c_n) if np.any(f_n) or np.any(c_n) else float("nan")
     if readout_mode == "vmem":
         f, c = fl[f"{graph.readout}.v"], rec.vmem_out / scale
-        ag.readout_error = float(np.abs(c - f).sum() / np.abs(f).sum()) if np.any(f) else float("nan")
+        ag.readout_error = membrane_error(f, c)
         active = np.abs(f).sum(axis=(1, 2)) > 0
         fs, cs = f.mean(1), c.mean(1)
     else:
         fs, cs = fl[graph.readout].sum(1), rec.spikes_out.sum(1)
-        ag.readout_error = _count_error(fs, cs) if np.any(fs) else float("nan")
+        ag.readout_error = count_error(fs, cs) if np.any(fs) else float("nan")
         active = fs.sum(1) > 0
     ag.informative = int(active.sum())
     chip_alive = np.abs(cs).sum(1) > 0  # a silent chip readout wins class 0 only by the tie rule: never "same"
@@ -219,8 +219,14 @@ def compare(graph: NetworkGraph, spec: Any, clips: Any, *, readout_mode: str = "
     return ag
 
 
-def _count_error(f: np.ndarray, c: np.ndarray) -> float:
-    return float(np.abs(c - f).sum() / max(1.0, float(f.sum())))
+def count_error(ref: np.ndarray, other: np.ndarray) -> float:
+    """``sum |other - ref| / max(1, sum ref)``: spike counts of ``other`` against the reference ``ref``."""
+    return float(np.abs(other - ref).sum() / max(1.0, float(ref.sum())))
+
+
+def membrane_error(ref: np.ndarray, other: np.ndarray) -> float:
+    """``sum |other - ref| / sum |ref|`` (NaN when ``ref`` is all zero: nothing to judge)."""
+    return float(np.abs(other - ref).sum() / np.abs(ref).sum()) if np.any(ref) else float("nan")
 
 
 def _warn(ag: Agreement, graph: NetworkGraph, causes: dict[str, list[str]], threshold: float) -> None:

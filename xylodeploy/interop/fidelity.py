@@ -38,14 +38,14 @@ class SourceCheck:
 
 
 def _compare(out: np.ndarray, graph: NetworkGraph, clips: np.ndarray, mode: str) -> tuple[float, str]:
+    """The graph's readout against the source's ``out`` (not all zero), with the chip check's formulas."""
     from xylodeploy.interop._common import simulate_graph
+    from xylodeploy.interop.agreement import count_error, membrane_error
 
     sim = simulate_graph(graph, clips)
     if mode == "vmem":
-        v = sim[f"{graph.readout}.v"]
-        return float(np.abs(v - out).sum() / max(np.abs(out).sum(), 1e-12)), "membrane error"
-    theirs, ours = out.sum(axis=1), sim[graph.readout].sum(axis=1)
-    return float(np.abs(ours - theirs).sum() / max(1.0, theirs.sum())), "readout spike-count error"
+        return membrane_error(out, sim[f"{graph.readout}.v"]), "membrane error"
+    return count_error(out.sum(axis=1), sim[graph.readout].sum(axis=1)), "readout spike-count error"
 
 
 def check_source(

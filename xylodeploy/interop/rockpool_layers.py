@@ -85,9 +85,8 @@ def exp_syn(chain: Any, m: Any, path: str, bias_in: Any) -> None:
         raise ConfigError(f"layer '{path}' (ExpSynTorch): needs a LinearTorch with {n} outputs before it")
     tau = np.broadcast_to(to_numpy(m.tau).reshape(-1), (n,))
     bias = np.zeros(n) if bias_in is None else _bias_through_synapse(bias_in, tau[:, None], chain.dt, n, 1)
-    drive = np.abs(chain.weight).sum(axis=0).max() + np.abs(bias).max()
-    chain.neurons(path, tau_mem=chain.dt * 1e-6, tau_syn=tau[:, None], threshold=np.full(n, 2e4 * max(drive, 1.0)),
-                  bias=bias, max_spikes=1)  # fmt: skip
+    chain.neurons(path, tau_mem=chain.dt * 1e-6, tau_syn=tau[:, None],
+                  threshold=np.full(n, chain.unreachable_threshold(bias=bias)), bias=bias, max_spikes=1)  # fmt: skip
     chain.report.note(path, "ExpSynTorch readout -> membrane readout (v = isyn, read vmem_out)")
     if float(getattr(m, "noise_std", 0.0) or 0.0) > 0:
         chain.report.note(path, "noise_std dropped: the chip is deterministic", exact=False)

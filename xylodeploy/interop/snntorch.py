@@ -159,13 +159,9 @@ def _readout_threshold(chain: Chain, mod: Any, thr: np.ndarray, in_scale: Any, b
     """``thr``, or for a ``reset_mechanism="none"`` readout a threshold it never reaches (membrane readout)."""
     if getattr(mod, "reset_mechanism", "subtract") != "none":
         return thr
-    w = chain.weight if chain.weight is not None else np.ones((1, thr.size))
-    drive = float(np.max(np.abs(w).sum(axis=0) * np.abs(in_scale))) + float(
-        np.max(np.abs(0.0 if bias is None else bias))
-    )
     chain.report.note(path, "reset_mechanism='none' readout -> membrane readout (read vmem_out)")
     chain.report.readout = "vmem"
-    return np.full(thr.size, 2e4 * max(drive, 1.0))
+    return np.full(thr.size, chain.unreachable_threshold(in_scale, bias))
 
 
 def _reset_note(mod: Any, beta: np.ndarray, thr: np.ndarray, path: str, report: ImportReport) -> None:
